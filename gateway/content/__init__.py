@@ -1,0 +1,5 @@
+"""Where the gateway keeps the videos it has fetched from the upstream."""
+
+from gateway.content.local import LocalContentStore, StoredFile
+
+__all__ = ["LocalContentStore", "StoredFile"]

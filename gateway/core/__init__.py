@@ -1,0 +1,1 @@
+"""The dialect-free model of the gateway. Imports no web framework."""

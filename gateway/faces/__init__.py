@@ -1,0 +1,1 @@
+"""Client faces: one module per dialect. A face knows HTTP and its dialect, nothing of upstreams."""

@@ -1,0 +1,99 @@
+"""HTTP helpers shared by faces: error responses, body parsing, the calling tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from gateway.core.models import Reference
+from gateway.errors import ApiError, invalid
+from gateway.policies.model import Tenant
+
+MAX_FIELD_BYTES = 1024 * 1024
+
+
+def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**exc.headers, **(headers or {})})
+
+
+def tenant_of(request: Request) -> Tenant:
+    """Authenticate once per request; the tenant is kept on the request for logs and metrics."""
+    tenant: Tenant = request.app.state.ctx.auth.authenticate(request.headers.get("authorization"))
+    request.state.tenant = tenant.name
+    return tenant
+
+
+async def read_body(request: Request, upload_dir: Path) -> dict[str, Any]:
+    """A create-like body as a dict, from JSON or multipart; files are saved and become References."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data" or ctype == "application/x-www-form-urlencoded":
+        try:
+            form = await request.form(max_files=4, max_fields=50, max_part_size=MAX_FIELD_BYTES)
+        except Exception:
+            raise invalid("Could not parse the multipart body.", None, "invalid_body") from None
+        data: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data[key] = await save_upload(value, upload_dir)
+            else:
+                data[key] = value
+        return data
+    raw = await request.body()
+    if not raw:
+        raise invalid("The request body is empty; expected JSON or multipart/form-data.", None, "invalid_body")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("We could not parse the JSON body of your request.", None, "invalid_json") from None
+    if not isinstance(data, dict):
+        raise invalid("The JSON body must be an object.", None, "invalid_json")
+    return data
+
+
+async def save_upload(upload: UploadFile, upload_dir: Path) -> Reference:
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    tmp = upload_dir / f"incoming-{id(upload)}.part"
+    with open(tmp, "wb") as fh:
+        while chunk := await upload.read(1 << 16):
+            digest.update(chunk)
+            fh.write(chunk)
+    final = upload_dir / digest.hexdigest()
+    tmp.replace(final)
+    return Reference(filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=digest.hexdigest())
+
+
+def as_reference(value: Any, param: str = "input_reference") -> Reference | None:
+    if value is None or isinstance(value, Reference):
+        return value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise invalid(f"Invalid '{param}': expected a file or an object with image_url or file_id.", param) from None
+    if not isinstance(value, dict) or not (value.get("image_url") or value.get("file_id")):
+        raise invalid(f"Invalid '{param}': provide exactly one of image_url or file_id.", param)
+    return Reference(image_url=value.get("image_url"), file_id=value.get("file_id"))
+
+
+def check_fields(data: dict[str, Any], allowed: dict[str, tuple[type, ...]], required: tuple[str, ...]) -> None:
+    """Unknown parameters, missing ones and wrong types are refused, naming the field."""
+    for name, value in data.items():
+        if name not in allowed:
+            raise invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+        if value is not None and not isinstance(value, allowed[name]):
+            kinds = " or ".join("string" if t is str else "integer" if t is int else t.__name__ for t in allowed[name])
+            raise invalid(f"Invalid type for '{name}': expected {kinds}.", name, "invalid_type")
+    for name in required:
+        if data.get(name) in (None, ""):
+            raise invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+
+
+def as_str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,173 @@
+"""The OpenAI Videos face: ``/v1/videos…`` exactly as the official spec, plus the gateway's extras."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from gateway.content import StoredFile
+from gateway.core.models import Job, Reference, VideoRequest
+from gateway.errors import invalid
+from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
+from gateway.pipeline.service import Created, VideoService
+
+STR, NUM = (str,), (str, int)
+CREATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "prompt": STR, "model": STR, "seconds": NUM, "size": STR, "input_reference": (str, dict, Reference),
+    "style_preset": STR, "negative_prompt": STR, "output_format": STR,
+}
+REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
+DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict), "prompt": STR, "seconds": NUM}
+
+
+def video_resource(job: Job) -> dict[str, Any]:
+    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field."""
+    return {
+        "id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": str(job.status),
+        "progress": job.progress,
+        "created_at": job.created_at,
+        "completed_at": job.completed_at,
+        "expires_at": job.expires_at,
+        "prompt": job.prompt,
+        "size": job.size,
+        "seconds": job.seconds,
+        "remixed_from_video_id": job.remixed_from_video_id,
+        "error": job.error,
+        "adapted": job.adapted,
+    }
+
+
+def poll_headers(job: Job) -> dict[str, str]:
+    if job.terminal:
+        return {}
+    due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
+    wait_ms = max(int((due - time.time()) * 1000), 250, min(job.poll_after_ms, 1000))
+    return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
+
+
+def service(request: Request) -> VideoService:
+    return request.app.state.ctx.service
+
+
+def uploads(request: Request) -> Path:
+    return Path(request.app.state.ctx.settings.data_dir) / "uploads"
+
+
+def created_response(created: Created) -> JSONResponse:
+    headers = {**poll_headers(created.job), **created.headers}
+    if created.job.cache:
+        headers.setdefault("x-sora-gateway-cache", created.job.cache)
+    return JSONResponse(video_resource(created.job), headers=headers)
+
+
+async def create_video(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, CREATE_FIELDS, ("prompt",))
+    req = VideoRequest(
+        prompt=data["prompt"],
+        model=as_str(data.get("model")),
+        seconds=as_str(data.get("seconds")),
+        size=as_str(data.get("size")),
+        input_reference=as_reference(data.get("input_reference")),
+        style_preset=as_str(data.get("style_preset")),
+        negative_prompt=as_str(data.get("negative_prompt")),
+        output_format=as_str(data.get("output_format")),
+    )
+    created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
+    return created_response(created)
+
+
+async def list_videos(request: Request) -> Response:
+    tenant = tenant_of(request)
+    q = request.query_params
+    try:
+        limit = int(q.get("limit", "20"))
+    except ValueError:
+        raise invalid("Invalid 'limit': expected an integer between 0 and 100.", "limit") from None
+    if not 0 <= limit <= 100:
+        raise invalid("Invalid 'limit': expected an integer between 0 and 100.", "limit")
+    order = q.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise invalid("Invalid 'order': expected 'asc' or 'desc'.", "order")
+    jobs, has_more = await service(request).list(tenant, after=q.get("after"), limit=limit, order=order)
+    data = [video_resource(j) for j in jobs]
+    return JSONResponse({
+        "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None, "has_more": has_more,
+    })
+
+
+async def retrieve_video(request: Request) -> Response:
+    job = await service(request).retrieve(tenant_of(request), request.path_params["video_id"])
+    return JSONResponse(video_resource(job), headers=poll_headers(job))
+
+
+async def delete_video(request: Request) -> Response:
+    job = await service(request).delete(tenant_of(request), request.path_params["video_id"])
+    return JSONResponse({"id": job.id, "object": "video.deleted", "deleted": True})
+
+
+async def video_content(request: Request) -> Response:
+    tenant = tenant_of(request)
+    variant = request.query_params.get("variant", "video")
+    source = await service(request).content(tenant, request.path_params["video_id"], variant, request.headers.get("range"))
+    if isinstance(source, StoredFile):
+        headers = {"x-content-sha256": source.sha256} if source.sha256 else {}
+        return FileResponse(source.path, media_type=source.media_type, headers=headers)
+    return StreamingResponse(source.chunks, status_code=source.status, headers=source.headers,
+                             background=BackgroundTask(source.close))
+
+
+async def remix_video(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, REMIX_FIELDS, ("prompt",))
+    return created_response(await service(request).remix(tenant, request.path_params["video_id"], data["prompt"]))
+
+
+def _video_ref(data: dict[str, Any]) -> str:
+    video = data.get("video")
+    if isinstance(video, str) and video.startswith("{"):
+        import json
+
+        video = json.loads(video)
+    if isinstance(video, dict) and isinstance(video.get("id"), str):
+        return str(video["id"])
+    raise invalid("Invalid 'video': expected an object {\"id\": \"video_...\"} naming a completed video.", "video")
+
+
+async def extend_video(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, DERIVED_FIELDS, ("video", "prompt", "seconds"))
+    created = await service(request).extend(tenant, _video_ref(data), data["prompt"], as_str(data.get("seconds")))
+    return created_response(created)
+
+
+async def edit_video(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, {"video": (str, dict), "prompt": STR}, ("video", "prompt"))
+    return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
+
+
+routes = [
+    Route("/v1/videos", create_video, methods=["POST"]),
+    Route("/v1/videos", list_videos, methods=["GET"]),
+    Route("/v1/videos/extensions", extend_video, methods=["POST"]),
+    Route("/v1/videos/edits", edit_video, methods=["POST"]),
+    Route("/v1/videos/{video_id}", retrieve_video, methods=["GET"]),
+    Route("/v1/videos/{video_id}", delete_video, methods=["DELETE"]),
+    Route("/v1/videos/{video_id}/content", video_content, methods=["GET"]),
+    Route("/v1/videos/{video_id}/remix", remix_video, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+"""Pipeline stages between a face and the upstream: auth, content policy, quota, cache, submit."""

@@ -1,0 +1,46 @@
+"""Who is calling: tenant keys are compared as ``sha256:`` hashes, never stored in clear."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from gateway.errors import ApiError
+from gateway.policies.loader import PolicySet
+from gateway.policies.model import ANONYMOUS, Tenant
+
+
+def hash_key(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _masked(key: str) -> str:
+    return (key[:3] + "*" * 4 + key[-4:]) if len(key) > 10 else "****"
+
+
+class Authenticator:
+    def __init__(self, policies: Callable[[], PolicySet], *, allow_anonymous: bool = False) -> None:
+        self._policies = policies
+        self.allow_anonymous = allow_anonymous
+
+    def authenticate(self, authorization: str | None) -> Tenant:
+        """Resolve an ``Authorization`` header to a tenant or raise a 401."""
+        token = ""
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer":
+                token = ""
+            token = token.strip()
+        if not token:
+            if self.allow_anonymous:
+                return ANONYMOUS
+            raise ApiError(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code="missing_api_key",
+            )
+        tenant = self._policies().by_key_hash.get(hash_key(token))
+        if tenant is None:
+            raise ApiError(401, f"Incorrect API key provided: {_masked(token)}.", code="invalid_api_key")
+        return tenant

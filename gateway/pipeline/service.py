@@ -1,0 +1,238 @@
+"""What a face calls: create, read, list, delete, remix, extend, edit, content.
+
+Framework-free. Every method takes the calling tenant and only ever returns
+that tenant's jobs; another tenant's id is indistinguishable from an unknown one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gateway.content import LocalContentStore, StoredFile
+from gateway.core.capabilities import Capabilities
+from gateway.core.ids import new_video_id
+from gateway.core.models import Job, Segment, Status, VideoRequest
+from gateway.core.plan import Plan, plan_request
+from gateway.errors import ApiError, invalid, not_found
+from gateway.jobs.driver import JobDriver
+from gateway.observability import JOB_TRANSITIONS, POLLS_ABSORBED, log
+from gateway.pipeline.stages import Admission, JobEvents, Stage
+from gateway.policies.model import Tenant
+from gateway.store.base import JobStore
+from gateway.upstreams.base import ContentStream, UpstreamError
+from gateway.upstreams.runtime import UpstreamRuntime
+
+VARIANTS = ("video", "thumbnail", "spritesheet")
+Planner = Callable[[VideoRequest, Capabilities], Plan]
+
+
+@dataclass
+class Created:
+    job: Job
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def upstream_refusal(exc: UpstreamError) -> ApiError:
+    """An upstream error the client should see, in the client's terms."""
+    if exc.client_fault:
+        return ApiError(exc.status, exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code)
+    if exc.status in (401, 403):
+        return ApiError(502, "The upstream refused the gateway's credentials.", type="server_error", code="upstream_auth")
+    return ApiError(503, "The upstream is unavailable; try again shortly.", type="server_error", code="upstream_unavailable")
+
+
+class VideoService:
+    def __init__(
+        self,
+        store: JobStore,
+        upstream: UpstreamRuntime,
+        driver: JobDriver,
+        content: LocalContentStore,
+        *,
+        stages: list[Stage] | None = None,
+        planner: Planner = plan_request,
+        events: list[JobEvents] | None = None,
+    ) -> None:
+        self.store = store
+        self.upstream = upstream
+        self.driver = driver
+        self.content = content
+        self.stages: list[Stage] = list(stages or [])
+        self.planner = planner
+        self.events: list[JobEvents] = list(events or [])
+        driver.on_terminal.append(self._finished)
+
+    async def _finished(self, job: Job) -> None:
+        for listener in self.events:
+            await listener.job_finished(job)
+
+    # -- reads -----------------------------------------------------------------
+    async def get(self, tenant: Tenant, video_id: str, param: str | None = None) -> Job:
+        job = await self.store.get(video_id)
+        if job is None or job.tenant != tenant.name:
+            raise not_found("video", video_id, param)
+        return job
+
+    async def retrieve(self, tenant: Tenant, video_id: str) -> Job:
+        job = await self.get(tenant, video_id)
+        POLLS_ABSORBED.labels(tenant.name).inc()
+        return job
+
+    async def list(self, tenant: Tenant, *, after: str | None, limit: int, order: str) -> tuple[list[Job], bool]:
+        return await self.store.list(tenant.name, after=after, limit=limit, order=order)
+
+    # -- creates ---------------------------------------------------------------
+    def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+        requested: dict[str, Any] = {
+            k: v for k, v in asdict(req).items() if v is not None and k not in ("input_reference", "prompt")
+        }
+        if req.input_reference is not None:
+            requested["input_reference"] = asdict(req.input_reference)
+        requested["upstream_model"] = plan.upstream_model
+        return Job(
+            id=new_video_id(),
+            tenant=tenant.name,
+            model=plan.model,
+            prompt=req.prompt,
+            size=plan.size,
+            seconds=str(plan.seconds),
+            kind=kind,
+            segments=plan.segments,
+            adapted=list(plan.adapted),
+            upstream=self.upstream.caps.profile,
+            requested=requested,
+            cost_usd=plan.cost_usd,
+            remixed_from_video_id=req.remix_of,
+        )
+
+    async def create(self, tenant: Tenant, req: VideoRequest, *, cache_control: str | None = None) -> Created:
+        caps = self.upstream.caps
+        plan = self.planner(req, caps)
+        if tenant.models is not None and plan.model not in tenant.models:
+            raise invalid(f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: "
+                          f"{', '.join(tenant.models)}.", "model", "model_not_allowed")
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan), caps,
+                                          cache_control=cache_control))
+
+    async def admit(self, adm: Admission, kind: str | None = None) -> Created:
+        if kind:
+            adm.job.kind = kind
+        for stage in self.stages:
+            ready = await stage.admit(adm)
+            if ready is not None:
+                await self.store.put(ready)
+                return Created(ready, adm.headers)
+        job = adm.job
+        await self.store.put(job)
+        JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
+        log.info("job_accepted", video_id=job.id, tenant=job.tenant, model=job.model, seconds=job.seconds,
+                 segments=len(job.segments), adapted="; ".join(job.adapted) or None)
+        try:
+            await self.driver.runner().submit(job, job.segments[0], self.driver.save)
+        except UpstreamError as exc:
+            await self.store.delete(job.id)
+            for stage in reversed(self.stages):
+                if stage.name in adm.charged:
+                    await stage.undo(adm)
+            raise upstream_refusal(exc) from None
+        await self.driver.save(job)
+        self.driver.wake(job.id)
+        if job.adapted:
+            adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
+        return Created(job, adm.headers)
+
+    async def _source(self, tenant: Tenant, video_id: str, endpoint: str, param: str) -> Job:
+        caps = self.upstream.caps
+        if not caps.has(endpoint):
+            raise ApiError(400, f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
+                           param=param, code="unsupported_by_upstream")
+        source = await self.get(tenant, video_id, param)
+        if source.status != Status.COMPLETED:
+            raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
+        return source
+
+    def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
+        model = str(source.requested.get("upstream_model") or source.model)
+        return Plan(model=source.model, upstream_model=model, size=source.size, seconds=seconds,
+                    segments=segments, price_per_second=caps.price_per_second(model, source.size))
+
+    async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+        source = await self._source(tenant, video_id, "remix", "video_id")
+        chain = [source.segments[-1]] if len(source.segments) == 1 or source.segments[-1].kind == "extend" else source.segments
+        segments = [Segment(index=i, seconds=s.seconds, prompt=prompt, kind="remix", source_upstream_id=s.upstream_id)
+                    for i, s in enumerate(chain)]
+        req = VideoRequest(prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds)
+        plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
+        job = self._new_job(tenant, req, plan, "remix")
+        job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
+        return await self.admit(Admission(tenant, req, plan, job, self.upstream.caps))
+
+    async def extend(self, tenant: Tenant, video_id: str, prompt: str, seconds: str | None) -> Created:
+        caps = self.upstream.caps
+        source = await self._source(tenant, video_id, "extensions", "video")
+        if len(source.segments) > 1 and source.segments[-1].kind != "extend":
+            raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
+        extra = int(seconds) if seconds and str(seconds).isdigit() else 0
+        if extra not in caps.extension_seconds:
+            allowed = ", ".join(str(s) for s in caps.extension_seconds)
+            raise invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
+        segment = Segment(index=0, seconds=extra, prompt=prompt, kind="extend",
+                          source_upstream_id=source.segments[-1].upstream_id)
+        req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
+        plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
+
+    async def edit(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+        caps = self.upstream.caps
+        source = await self._source(tenant, video_id, "edits", "video")
+        if len(source.segments) > 1 and source.segments[-1].kind != "extend":
+            raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
+        segment = Segment(index=0, seconds=int(source.seconds), prompt=prompt, kind="edit",
+                          source_upstream_id=source.segments[-1].upstream_id)
+        req = VideoRequest(prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds)
+        plan = self._derived_plan(source, [segment], int(source.seconds), caps)
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
+
+    # -- delete and content ----------------------------------------------------
+    async def delete(self, tenant: Tenant, video_id: str) -> Job:
+        job = await self.get(tenant, video_id)
+        await self.store.delete(job.id)
+        self.content.remove(job.id)
+        for listener in self.events:
+            await listener.job_deleted(job)
+        if job.cache != "hit":  # a cache hit shares its upstream video with the original
+            upstream = self.upstream.current()
+            for seg in job.segments:
+                if seg.upstream_id:
+                    with contextlib.suppress(UpstreamError):
+                        await asyncio.wait_for(upstream.delete(seg.upstream_id), 10)
+        log.info("job_deleted", video_id=job.id, tenant=tenant.name)
+        return job
+
+    async def content(
+        self, tenant: Tenant, video_id: str, variant: str, range_header: str | None = None
+    ) -> StoredFile | ContentStream:
+        if variant not in VARIANTS:
+            raise invalid(f"Invalid 'variant': {variant!r}; expected one of {', '.join(VARIANTS)}.", "variant")
+        job = await self.get(tenant, video_id)
+        if job.status != Status.COMPLETED:
+            raise ApiError(400, f"Video '{video_id}' is not ready (status: {job.status}).", code="video_not_ready")
+        stored = self.content.find(job.id, variant) or self._shared_content(job, variant)
+        if stored is not None:
+            return stored
+        if job.content.get(variant) == "" or len(job.segments) != 1:
+            raise ApiError(404, f"No {variant} is available for video '{video_id}'.", code="not_found")
+        try:
+            return await self.upstream.current().open_content(str(job.segments[-1].upstream_id), variant, range_header)
+        except UpstreamError as exc:
+            if exc.status == 404:
+                raise ApiError(410, f"The {variant} of video '{video_id}' has expired.", code="content_expired") from None
+            raise upstream_refusal(exc) from None
+
+    def _shared_content(self, job: Job, variant: str) -> StoredFile | None:
+        origin = job.requested.get("content_of")
+        return self.content.find(str(origin), variant) if origin else None

@@ -1,0 +1,1 @@
+"""Tenant and content-policy files (``policies/``): parsing, validation, hot reload."""

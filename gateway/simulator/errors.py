@@ -1,0 +1,74 @@
+"""Errors in the upstream's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+INVALID = "invalid_request_error"
+
+
+class SimError(Exception):
+    """A refusal the simulator sends as an OpenAI-shaped JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = INVALID,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+class DropConnection(BaseException):  # noqa: N818 - not an error, a control signal
+    """Raised by the ``reset`` fault: the connection is closed without any response.
+
+    A ``BaseException`` so Starlette's error middleware does not turn it into a 500;
+    :func:`gateway.simulator.faults.drop_connections` catches it at the ASGI edge.
+    """
+
+
+def invalid_value(param: str, value: Any, allowed: tuple[str, ...] | None = None) -> SimError:
+    message = f"Invalid value: {value!r}."
+    if allowed:
+        message += " Supported values are: " + ", ".join(repr(a) for a in allowed) + "."
+    return SimError(400, message, param=param, code="invalid_value")
+
+
+def missing(param: str) -> SimError:
+    return SimError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+
+
+def unknown_parameter(param: str) -> SimError:
+    return SimError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+
+
+def not_found(what: str, ident: str, param: str | None = None) -> SimError:
+    return SimError(404, f"{what} with id '{ident}' not found.", param=param, code="not_found")
+
+
+def invalid_url(method: str, path: str) -> SimError:
+    return SimError(404, f"Invalid URL ({method} {path})")
+
+
+def moderation_blocked() -> SimError:
+    return SimError(
+        400, "Your request was blocked by our moderation system.", code="moderation_blocked"
+    )

@@ -1,0 +1,124 @@
+"""An in-process :class:`~gateway.store.base.JobStore`: dicts, for the demo and tests.
+
+Records are kept as JSON text, so a caller mutating a returned :class:`Job`
+never changes the stored one (the same isolation the other stores give).
+Every method runs without awaiting, so each is atomic on the event loop.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+
+from gateway.core.models import TERMINAL, Job
+
+_Key = tuple[int, str]  # (created_at, id): the list order
+_SWEEP_EVERY_S = 60.0  # how often expired keyed values are dropped
+
+
+class MemoryStore:
+    """Job records, leases and keyed values held in this process only."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._jobs: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, _Key]] = {}  # id -> (tenant, sort key)
+        self._by_tenant: dict[str, list[_Key]] = {}  # kept sorted
+        self._active: set[str] = set()
+        self._leases: dict[str, tuple[str, float]] = {}  # id -> (owner, monotonic deadline)
+        self._kv: dict[str, tuple[str, float | None]] = {}  # key -> (value, monotonic deadline)
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY_S  # drop expired values and leases
+
+    async def put(self, job: Job) -> None:
+        self._unindex(job.id)
+        self._jobs[job.id] = json.dumps(job.to_dict())
+        key = (job.created_at, job.id)
+        self._keys[job.id] = (job.tenant, key)
+        bisect.insort(self._by_tenant.setdefault(job.tenant, []), key)
+        if job.status in TERMINAL:
+            self._active.discard(job.id)
+        else:
+            self._active.add(job.id)
+
+    async def get(self, job_id: str) -> Job | None:
+        raw = self._jobs.get(job_id)
+        return Job.from_dict(json.loads(raw)) if raw is not None else None
+
+    async def delete(self, job_id: str) -> bool:
+        self._unindex(job_id)
+        self._active.discard(job_id)
+        return self._jobs.pop(job_id, None) is not None
+
+    async def list(
+        self, tenant: str, *, after: str | None = None, limit: int = 20, order: str = "desc"
+    ) -> tuple[list[Job], bool]:
+        keys = self._by_tenant.get(tenant, [])
+        if order == "desc":
+            keys = keys[::-1]
+        start = 0
+        if after is not None:
+            entry = self._keys.get(after)
+            if entry is None or entry[0] != tenant:
+                return [], False
+            cursor = entry[1]
+            pos = bisect.bisect_left(self._by_tenant[tenant], cursor)
+            start = pos + 1 if order != "desc" else len(keys) - pos
+        page = keys[start : start + limit + 1]
+        jobs = [Job.from_dict(json.loads(self._jobs[job_id])) for _, job_id in page[:limit]]
+        return jobs, len(page) > limit
+
+    async def active_ids(self) -> list[str]:
+        return sorted(self._active)
+
+    async def acquire_lease(self, job_id: str, owner: str, ttl_s: float) -> bool:
+        now = time.monotonic()
+        held = self._leases.get(job_id)
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self._leases[job_id] = (owner, now + ttl_s)
+        return True
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        held = self._leases.get(job_id)
+        if held is not None and held[0] == owner:
+            del self._leases[job_id]
+
+    async def kv_get(self, key: str) -> str | None:
+        entry = self._kv.get(key)
+        if entry is None:
+            return None
+        if entry[1] is not None and entry[1] <= time.monotonic():
+            del self._kv[key]
+            return None
+        return entry[0]
+
+    async def kv_set(self, key: str, value: str, *, ttl_s: float | None = None, nx: bool = False) -> bool:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_EVERY_S
+            self._kv = {k: e for k, e in self._kv.items() if e[1] is None or e[1] > now}
+            self._leases = {k: e for k, e in self._leases.items() if e[1] > now}
+        if nx and await self.kv_get(key) is not None:
+            return False
+        self._kv[key] = (value, now + ttl_s if ttl_s is not None else None)
+        return True
+
+    async def kv_delete(self, key: str) -> None:
+        self._kv.pop(key, None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _unindex(self, job_id: str) -> None:
+        entry = self._keys.pop(job_id, None)
+        if entry is None:
+            return
+        tenant, key = entry
+        keys = self._by_tenant[tenant]
+        keys.pop(bisect.bisect_left(keys, key))
+        if not keys:
+            del self._by_tenant[tenant]

@@ -1,0 +1,215 @@
+"""A shared :class:`~gateway.store.base.JobStore` on Redis, for several replicas.
+
+Key layout (``P`` is the prefix, ``sora-gateway`` unless ``?prefix=`` says otherwise):
+
+=============================  =========================================================
+``{P}:job:<id>``               string: the job record as JSON
+``{P}:tenant:<tenant>``        sorted set: job ids, score ``created_at`` (ties by id)
+``{P}:active``                 set: ids of jobs that are not completed or failed
+``P:lease:<id>``               string: the owner, with a PX expiry
+``P:kv:<key>``                 string: a keyed value, optional PX expiry
+=============================  =========================================================
+
+Records and their indexes share the hash tag ``{P}``, so a ``put``/``delete``
+is one MULTI/EXEC (record and indexes never disagree) and a list page is one
+MGET, also on Redis Cluster. Leases and values are single-key operations and
+carry no tag, so they spread over the cluster. A sorted set orders equal scores
+by member, which is exactly the ``(created_at, id)`` order the contract asks for.
+
+Every redis failure surfaces as :class:`StoreError`; the pool reconnects by
+itself, so the next call works again once Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import URL_QUERY_ARGUMENT_PARSERS
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from gateway.core.models import TERMINAL, Job
+from gateway.store.base import StoreError
+
+DEFAULT_PREFIX = "sora-gateway"
+
+# KEYS[1] tenant index; ARGV after ('' = first page), count, order. Atomic, so a
+# concurrent insert cannot shift the page between finding ``after`` and reading.
+_PAGE = """
+local desc = ARGV[3] == 'desc'
+local start = 0
+if ARGV[1] ~= '' then
+  local rank
+  if desc then rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+  else rank = redis.call('ZRANK', KEYS[1], ARGV[1]) end
+  if not rank then return {} end
+  start = rank + 1
+end
+local stop = start + tonumber(ARGV[2]) - 1
+if desc then return redis.call('ZREVRANGE', KEYS[1], start, stop) end
+return redis.call('ZRANGE', KEYS[1], start, stop)
+"""
+
+# KEYS[1] lease; ARGV owner, ttl ms. Take when free (SET NX PX), extend when ours.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS[1] lease; ARGV owner. Release only our own lease.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def mask_url(url: str) -> str:
+    """``redis://:secret@host`` -> ``redis://***@host``: never log or show a password."""
+    return re.sub(r"^([a-z0-9+.-]+://)[^@/]*@", r"\1***@", url, flags=re.IGNORECASE)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore:
+    """Job records, leases and keyed values in Redis (``redis.asyncio``, pooled)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str | None = None,
+        socket_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        retries: int = 2,
+        max_connections: int = 64,
+    ) -> None:
+        self.url = mask_url(url)
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        unknown = sorted({k for k, _ in query} - {"prefix", *URL_QUERY_ARGUMENT_PARSERS})
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)} in store URL {self.url!r}")
+        url_prefix = next((v for k, v in query if k == "prefix"), None)
+        self.prefix = prefix or url_prefix or DEFAULT_PREFIX
+        if re.search(r"[{}\s]", self.prefix):
+            raise ValueError(f"store prefix {self.prefix!r} must not contain braces or spaces")
+        tag = "{" + self.prefix + "}"
+        self._job = f"{tag}:job:"
+        self._tenant = f"{tag}:tenant:"
+        self._active = f"{tag}:active"
+        self._lease = f"{self.prefix}:lease:"
+        self._kv = f"{self.prefix}:kv:"
+        plain = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "prefix"])))
+        self._redis = Redis.from_url(
+            plain,
+            decode_responses=True,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
+            max_connections=max_connections,
+        )
+        self._page = self._redis.register_script(_PAGE)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._release = self._redis.register_script(_RELEASE)
+
+    @contextmanager
+    def _errors(self, op: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError, ValueError) as exc:  # ValueError: a record that is not JSON
+            raise StoreError(f"redis {op} failed ({self.url}): {exc}") from exc
+
+    # -- jobs -------------------------------------------------------------
+
+    async def put(self, job: Job) -> None:
+        with self._errors("put"):
+            async with self._redis.pipeline(transaction=True) as tx:
+                tx.set(self._job + job.id, json.dumps(job.to_dict()))
+                tx.zadd(self._tenant + job.tenant, {job.id: job.created_at})
+                if job.status in TERMINAL:
+                    tx.srem(self._active, job.id)
+                else:
+                    tx.sadd(self._active, job.id)
+                await tx.execute()
+
+    async def get(self, job_id: str) -> Job | None:
+        with self._errors("get"):
+            raw = await self._redis.get(self._job + job_id)
+            return Job.from_dict(json.loads(raw)) if raw is not None else None
+
+    async def delete(self, job_id: str) -> bool:
+        with self._errors("delete"):
+            raw = await self._redis.get(self._job + job_id)  # the record names its tenant index
+            async with self._redis.pipeline(transaction=True) as tx:
+                tx.delete(self._job + job_id)
+                tx.srem(self._active, job_id)
+                if raw is not None:
+                    tx.zrem(self._tenant + json.loads(raw)["tenant"], job_id)
+                deleted, *_ = await tx.execute()
+            return bool(deleted)
+
+    async def list(
+        self, tenant: str, *, after: str | None = None, limit: int = 20, order: str = "desc"
+    ) -> tuple[list[Job], bool]:
+        with self._errors("list"):
+            ids: list[str] = await self._page(
+                keys=[self._tenant + tenant], args=[after or "", limit + 1, order]
+            )
+            if not ids[:limit]:
+                return [], bool(ids)
+            raws = await self._redis.mget([self._job + i for i in ids[:limit]])
+            jobs = [Job.from_dict(json.loads(raw)) for raw in raws if raw is not None]
+            return [j for j in jobs if j.tenant == tenant], len(ids) > limit
+
+    async def active_ids(self) -> list[str]:
+        with self._errors("active_ids"):
+            return sorted(await self._redis.smembers(self._active))
+
+    # -- leases -----------------------------------------------------------
+
+    async def acquire_lease(self, job_id: str, owner: str, ttl_s: float) -> bool:
+        with self._errors("acquire_lease"):
+            return bool(await self._acquire(keys=[self._lease + job_id], args=[owner, _ms(ttl_s)]))
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        with self._errors("release_lease"):
+            await self._release(keys=[self._lease + job_id], args=[owner])
+
+    # -- keyed values -----------------------------------------------------
+
+    async def kv_get(self, key: str) -> str | None:
+        with self._errors("kv_get"):
+            return await self._redis.get(self._kv + key)
+
+    async def kv_set(self, key: str, value: str, *, ttl_s: float | None = None, nx: bool = False) -> bool:
+        with self._errors("kv_set"):
+            px = _ms(ttl_s) if ttl_s is not None else None
+            return bool(await self._redis.set(self._kv + key, value, px=px, nx=nx))
+
+    async def kv_delete(self, key: str) -> None:
+        with self._errors("kv_delete"):
+            await self._redis.delete(self._kv + key)
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def ping(self) -> None:
+        with self._errors("ping"):
+            await self._redis.ping()
+
+    async def close(self) -> None:
+        with self._errors("close"):
+            await self._redis.aclose()

@@ -1,0 +1,1 @@
+"""Upstream adapters (one per dialect), capability detection and the runtime that holds them."""

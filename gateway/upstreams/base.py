@@ -1,0 +1,110 @@
+"""The small protocol every upstream adapter implements.
+
+An adapter speaks one upstream dialect (OpenAI Videos, Azure Sora 1 jobs). It
+knows nothing of tenants, quotas or gateway ids: it takes a
+:class:`GenerationSpec` and returns :class:`UpstreamVideo` s in the gateway's
+normalised vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.core.models import Reference
+
+
+@dataclass
+class GenerationSpec:
+    """One upstream generation, already translated to what the upstream supports."""
+
+    kind: str  # create | remix | extend | edit
+    prompt: str
+    model: str
+    size: str
+    seconds: int
+    source_id: str | None = None  # upstream id for remix / extend / edit
+    reference: Reference | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class UpstreamVideo:
+    id: str
+    status: str  # queued | in_progress | completed | failed (normalised)
+    progress: int = 0
+    error: dict[str, Any] | None = None
+    expires_at: int | None = None
+    seconds: str | None = None
+    size: str | None = None
+    model: str | None = None
+    poll_after_ms: int | None = None
+    content_ids: dict[str, str] = field(default_factory=dict)  # adapter-specific content handles
+
+
+class UpstreamError(Exception):
+    """The upstream refused or failed. ``retryable`` errors are retried by the job driver."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Network trouble (status 0), rate limits, server errors and timeouts are worth retrying."""
+        return self.status in (0, 408, 409, 429) or self.status >= 500
+
+    @property
+    def client_fault(self) -> bool:
+        """The request itself was refused (bad value, moderation): say so to the client."""
+        return 400 <= self.status < 500 and self.status not in (401, 403, 408, 409, 429)
+
+
+@dataclass
+class ContentStream:
+    """An open upstream download. Iterate ``chunks`` and then ``close``."""
+
+    status: int
+    headers: dict[str, str]
+    chunks: AsyncIterator[bytes]
+    closer: Any = None
+
+    async def close(self) -> None:
+        if self.closer is not None:
+            await self.closer()
+
+
+class Upstream(Protocol):
+    name: str
+    base_url: str
+
+    async def create(self, spec: GenerationSpec) -> UpstreamVideo: ...
+
+    async def retrieve(self, upstream_id: str) -> UpstreamVideo: ...
+
+    async def delete(self, upstream_id: str) -> None: ...
+
+    async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
+        """Start a download; raise :class:`UpstreamError` when it is not there (404) or fails."""
+
+    async def list_models(self) -> list[dict[str, Any]]: ...
+
+    async def forward(self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None) -> tuple[int, Any]:
+        """Pass a request the gateway does not model (characters) straight through."""
+
+    async def close(self) -> None: ...

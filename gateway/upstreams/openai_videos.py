@@ -1,0 +1,103 @@
+"""Adapter for the OpenAI Videos API (``/v1/videos``), any version."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Any
+
+import httpx
+
+from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
+from gateway.upstreams.http import UpstreamHttp
+
+_KIND_PATHS = {"create": "/videos", "extend": "/videos/extensions", "edit": "/videos/edits"}
+
+
+def parse_video(data: dict[str, Any], poll_after_ms: int | None = None) -> UpstreamVideo:
+    return UpstreamVideo(
+        id=str(data["id"]),
+        status=str(data.get("status", "queued")),
+        progress=int(data.get("progress") or 0),
+        error=data.get("error"),
+        expires_at=data.get("expires_at"),
+        seconds=data.get("seconds"),
+        size=data.get("size"),
+        model=data.get("model"),
+        poll_after_ms=poll_after_ms,
+    )
+
+
+def _poll_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("openai-poll-after-ms")
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+class OpenAIVideosUpstream:
+    """Speaks ``POST/GET/DELETE /videos…`` to an OpenAI-compatible base URL."""
+
+    name = "openai"
+
+    def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http or UpstreamHttp(self.base_url, {"Authorization": f"Bearer {api_key}"}, upstream=self.name)
+
+    async def create(self, spec: GenerationSpec) -> UpstreamVideo:
+        headers = {"Idempotency-Key": spec.idempotency_key} if spec.idempotency_key else {}
+        if spec.kind == "remix":
+            path, body = f"/videos/{spec.source_id}/remix", {"prompt": spec.prompt}
+            response = await self.http.request("POST", path, operation="remix", json=body, headers=headers)
+            return parse_video(response.json(), _poll_after(response))
+        path = _KIND_PATHS[spec.kind]
+        fields: dict[str, Any] = {"prompt": spec.prompt}
+        if spec.kind == "create":
+            fields.update(model=spec.model, size=spec.size, seconds=str(spec.seconds))
+        elif spec.kind == "extend":
+            fields.update(video={"id": spec.source_id}, seconds=str(spec.seconds))
+        else:
+            fields.update(video={"id": spec.source_id})
+        ref = spec.reference
+        if ref is not None and ref.path:
+            with open(ref.path, "rb") as fh:
+                payload = fh.read()
+            files = {"input_reference": (ref.filename or "reference", payload, ref.content_type or "application/octet-stream")}
+            data = {k: v if isinstance(v, str) else jsonlib.dumps(v) for k, v in fields.items()}
+            response = await self.http.request("POST", path, operation=spec.kind, data=data, files=files, headers=headers)
+        else:
+            if ref is not None:
+                fields["input_reference"] = {k: v for k, v in (("image_url", ref.image_url), ("file_id", ref.file_id)) if v}
+            response = await self.http.request("POST", path, operation=spec.kind, json=fields, headers=headers)
+        return parse_video(response.json(), _poll_after(response))
+
+    async def retrieve(self, upstream_id: str) -> UpstreamVideo:
+        response = await self.http.request("GET", f"/videos/{upstream_id}", operation="retrieve")
+        return parse_video(response.json(), _poll_after(response))
+
+    async def delete(self, upstream_id: str) -> None:
+        await self.http.request("DELETE", f"/videos/{upstream_id}", operation="delete")
+
+    async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
+        headers = {"Range": range_header} if range_header else {}
+        return await self.http.stream(
+            f"/videos/{upstream_id}/content", params={"variant": variant}, headers=headers, operation="content"
+        )
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        response = await self.http.request("GET", "/models", operation="models")
+        return list(response.json().get("data", []))
+
+    async def forward(
+        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
+    ) -> tuple[int, Any]:
+        try:
+            response = await self.http.request(method, path, operation="forward", json=json, files=files, data=data)
+        except UpstreamError as exc:
+            if exc.client_fault:
+                return exc.status, {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+            raise
+        return response.status_code, response.json()
+
+    async def close(self) -> None:
+        await self.http.close()
