@@ -7,8 +7,8 @@ import time
 
 
 def new_video_id() -> str:
-    """A time-prefixed id: sorts roughly by creation, unguessable in its random part."""
-    return f"video_{int(time.time()):08x}{secrets.token_hex(20)}"
+    """A time-prefixed id (microseconds): sorts by creation, unguessable in its random part."""
+    return f"video_{time.time_ns() // 1000:014x}{secrets.token_hex(17)}"
 
 
 def new_request_id() -> str:

@@ -96,7 +96,7 @@ class _Timeline:
         return self.looks[-1], self.counts[-1] - 1
 
     def rows(self, index: int) -> list[bytes]:
-        """RGB24 rows (``width * 3`` bytes each) of frame ``index``."""
+        """RGB24 rows (``width * 3`` bytes each) of frame ``index`` (the bottom bar counts frames)."""
         look, local = self.locate(index)
         width, height = self.width, self.height
         shade = (index * 3) % 256
@@ -105,7 +105,7 @@ class _Timeline:
         x = (local * look.speed) % travel
         plain = bg * width
         band = bg * x + look.foreground * look.block + bg * (width - look.block - x)
-        filled = max(0, min(width, round(width * (index + 1) / self.total)))
+        filled = index % width + 1
         bar = b"\xff\xff\xff" * filled + b"\x00\x00\x00" * (width - filled)
         out: list[bytes] = []
         for y in range(height):

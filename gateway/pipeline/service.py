@@ -60,7 +60,7 @@ class VideoService:
         self.store = store
         self.upstream = upstream
         self.driver = driver
-        self.content = content
+        self.media = content
         self.stages: list[Stage] = list(stages or [])
         self.planner = planner
         self.events: list[JobEvents] = list(events or [])
@@ -201,7 +201,7 @@ class VideoService:
     async def delete(self, tenant: Tenant, video_id: str) -> Job:
         job = await self.get(tenant, video_id)
         await self.store.delete(job.id)
-        self.content.remove(job.id)
+        self.media.remove(job.id)
         for listener in self.events:
             await listener.job_deleted(job)
         if job.cache != "hit":  # a cache hit shares its upstream video with the original
@@ -221,7 +221,7 @@ class VideoService:
         job = await self.get(tenant, video_id)
         if job.status != Status.COMPLETED:
             raise ApiError(400, f"Video '{video_id}' is not ready (status: {job.status}).", code="video_not_ready")
-        stored = self.content.find(job.id, variant) or self._shared_content(job, variant)
+        stored = self.media.find(job.id, variant) or self._shared_content(job, variant)
         if stored is not None:
             return stored
         if job.content.get(variant) == "" or len(job.segments) != 1:
@@ -235,4 +235,4 @@ class VideoService:
 
     def _shared_content(self, job: Job, variant: str) -> StoredFile | None:
         origin = job.requested.get("content_of")
-        return self.content.find(str(origin), variant) if origin else None
+        return self.media.find(str(origin), variant) if origin else None

@@ -38,8 +38,12 @@ def _int(body: Body, name: str, default: int | None, low: int, high: int) -> int
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SimError(400, f"Invalid value for '{name}': {value!r}. Expected an integer from {low} to {high}.",
-                       param=name, code="invalid_value")  # fmt: skip
+        raise SimError(
+            400,
+            f"Invalid value for '{name}': {value!r}. Expected an integer from {low} to {high}.",
+            param=name,
+            code="invalid_value",
+        )
     return value
 
 
@@ -65,11 +69,24 @@ def _new_job(state: SimState, caller: Caller, body: Body) -> Job:
     elif state.faults.job_fails():
         failure, fail_after = INTERNAL_FAILURE, queue_s + 0.5 * run_s
     job = Job(
-        id=azure_id("task"), owner=caller.key, dialect="azure", kind="azure_create", model=model,
-        base_model=base, prompt=prompt, size=size, segments=(Segment(prompt, n_seconds),), created=state.now(),
-        queue_s=queue_s, run_s=run_s, ttl_s=state.config.ttl_seconds, fail_after=fail_after, failure=failure,
-        n_variants=n_variants, generation_ids=tuple(azure_id("gen") for _ in range(n_variants)),
-    )  # fmt: skip
+        id=azure_id("task"),
+        owner=caller.key,
+        dialect="azure",
+        kind="azure_create",
+        model=model,
+        base_model=base,
+        prompt=prompt,
+        size=size,
+        segments=(Segment(prompt, n_seconds),),
+        created=state.now(),
+        queue_s=queue_s,
+        run_s=run_s,
+        ttl_s=state.config.ttl_seconds,
+        fail_after=fail_after,
+        failure=failure,
+        n_variants=n_variants,
+        generation_ids=tuple(azure_id("gen") for _ in range(n_variants)),
+    )
     return state.add_job(job)
 
 

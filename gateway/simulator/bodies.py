@@ -70,7 +70,9 @@ async def _read_form(request: Request) -> Body:
         form = await request.form(max_files=20, max_fields=200, max_part_size=MAX_FIELD_BYTES)
     except (MultiPartException, HTTPException) as exc:
         detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
-        raise SimError(400, f"Could not parse the multipart/form-data body: {detail}", code="invalid_multipart") from None
+        raise SimError(
+            400, f"Could not parse the multipart/form-data body: {detail}", code="invalid_multipart"
+        ) from None
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
             data = await value.read()

@@ -37,7 +37,7 @@ class SimError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
-class DropConnection(BaseException):  # noqa: N818 - not an error, a control signal
+class DropConnection(BaseException):
     """Raised by the ``reset`` fault: the connection is closed without any response.
 
     A ``BaseException`` so Starlette's error middleware does not turn it into a 500;
@@ -69,6 +69,4 @@ def invalid_url(method: str, path: str) -> SimError:
 
 
 def moderation_blocked() -> SimError:
-    return SimError(
-        400, "Your request was blocked by our moderation system.", code="moderation_blocked"
-    )
+    return SimError(400, "Your request was blocked by our moderation system.", code="moderation_blocked")

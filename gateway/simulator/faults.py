@@ -113,7 +113,7 @@ class FaultInjector:
         self.counts = dict.fromkeys(self.counts, 0)
 
 
-class drop_connections:  # noqa: N801 - used like a function wrapping an ASGI app
+class drop_connections:
     """Outermost ASGI layer turning :class:`DropConnection` into a closed connection.
 
     Under uvicorn the ``send`` callable is bound to the request cycle, which holds the

@@ -36,9 +36,11 @@ def require_completed(state: SimState, job: Job, param: str | None) -> None:
         return
     reason = {DONE: "its content has expired", FAILED: "it failed"}.get(phase, f"it is still {phase}")
     raise SimError(
-        400, f"Video '{job.id}' cannot be used: {reason}. Only completed videos are accepted.",
-        param=param, code="video_not_ready",
-    )  # fmt: skip
+        400,
+        f"Video '{job.id}' cannot be used: {reason}. Only completed videos are accepted.",
+        param=param,
+        code="video_not_ready",
+    )
 
 
 def start_job(

@@ -57,11 +57,13 @@ def authenticate(request: Request, state: SimState, dialect: str) -> str:
 def check_api_version(request: Request) -> None:
     version = request.query_params.get("api-version")
     if version is None:
-        raise SimError(400, "Missing required query parameter 'api-version'.", param="api-version",
-                       code="missing_api_version")  # fmt: skip
+        raise SimError(
+            400, "Missing required query parameter 'api-version'.", param="api-version", code="missing_api_version"
+        )
     if version not in AZURE_API_VERSIONS and not version.endswith("-preview"):
-        raise SimError(400, f"API version '{version}' is not supported.", param="api-version",
-                       code="unsupported_api_version")  # fmt: skip
+        raise SimError(
+            400, f"API version '{version}' is not supported.", param="api-version", code="unsupported_api_version"
+        )
 
 
 async def guard(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,49 +30,87 @@ from gateway.simulator.validate import choice, moderate, prompt_of, video_ref
 MAX_CHARACTER_NAME = 80
 
 
+@dataclass(frozen=True)
+class Source:
+    segments: tuple[Segment, ...]
+    size: str
+    model: str
+    base_model: str
+
+
+def _probe_bytes(data: bytes) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+        Path(tmp.name).write_bytes(data)
+        return probe_video(tmp.name)
+
+
 async def _probe_upload(upload: Upload) -> tuple[int, str]:
     """(seconds, size) of an uploaded video file, or a 400 when it is not one."""
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
-        Path(tmp.name).write_bytes(upload.data)
-        try:
-            info = await asyncio.to_thread(probe_video, tmp.name)
-        except Exception:
-            raise SimError(400, "Invalid 'video': the file is not a readable video.", param="video",
-                           code="invalid_value") from None  # fmt: skip
+    try:
+        info = await asyncio.to_thread(_probe_bytes, upload.data)
+    except Exception:
+        raise SimError(
+            400, "Invalid 'video': the file is not a readable video.", param="video", code="invalid_value"
+        ) from None
     seconds = max(1, round(float(info["duration"])))
     return seconds, "1280x720" if info["width"] >= info["height"] else "720x1280"
 
 
+def _require_video(body: Body) -> None:
+    if "video" not in body.fields and "video" not in body.files:
+        raise missing("video")
+
+
+async def _source(state: SimState, caller: Caller, body: Body) -> Source:
+    """The video to extend or edit: an uploaded file part, or ``{"id": ...}`` of a completed video."""
+    upload = body.files.get("video")
+    if upload is not None:
+        seconds, size = await _probe_upload(upload)
+        model = state.profile.default_model
+        return Source((Segment(f"upload:{upload.filename}:{len(upload.data)}", seconds),), size, model, model)
+    job = state.get_job(video_ref(body), caller.key, "openai")
+    require_completed(state, job, "video")
+    return Source(job.segments, job.size, job.model, job.base_model)
+
+
 async def _build_extend(state: SimState, caller: Caller, body: Body) -> Job:
     body.only(("video", "prompt", "seconds"))
-    source_id = video_ref(body)
+    _require_video(body)
     prompt = prompt_of(body)
     seconds = int(choice(body, "seconds", state.profile.extension_seconds, None))
-    source = state.get_job(source_id, caller.key, "openai")
-    require_completed(state, source, "video")
+    src = await _source(state, caller, body)
     moderate(state.config.moderation_words, prompt)
     return start_job(
-        state, caller.key, kind="extend", model=source.model, base_model=source.base_model, prompt=prompt,
-        size=source.size, segments=[*source.segments, Segment(prompt, seconds)], gen_seconds=seconds,
-    )  # fmt: skip
+        state,
+        caller.key,
+        kind="extend",
+        model=src.model,
+        base_model=src.base_model,
+        prompt=prompt,
+        size=src.size,
+        segments=[*src.segments, Segment(prompt, seconds)],
+        gen_seconds=seconds,
+    )
 
 
 async def _build_edit(state: SimState, caller: Caller, body: Body) -> Job:
     body.only(("video", "prompt"))
+    _require_video(body)
     prompt = prompt_of(body)
-    upload = body.files.get("video")
-    if upload is not None:
-        seconds, size = await _probe_upload(upload)
-        model, base = state.profile.default_model, state.profile.default_model
-    else:
-        source = state.get_job(video_ref(body), caller.key, "openai")
-        require_completed(state, source, "video")
-        seconds, size, model, base = source.seconds, source.size, source.model, source.base_model
+    src = await _source(state, caller, body)
     moderate(state.config.moderation_words, prompt)
+    seconds = round(sum(s.seconds for s in src.segments))
     return start_job(
-        state, caller.key, kind="edit", model=model, base_model=base, prompt=prompt, size=size,
-        segments=[Segment(prompt, seconds)], gen_seconds=seconds,
-    )  # fmt: skip
+        state,
+        caller.key,
+        kind="edit",
+        model=src.model,
+        base_model=src.base_model,
+        prompt=prompt,
+        size=src.size,
+        segments=[Segment(prompt, seconds)],
+        gen_seconds=seconds,
+    )
 
 
 async def extend_video(request: Request) -> Response:
@@ -101,8 +141,9 @@ async def create_character(request: Request) -> Response:
     if name is None:
         raise missing("name")
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_CHARACTER_NAME:
-        raise SimError(400, f"Invalid 'name': 1 to {MAX_CHARACTER_NAME} characters.", param="name",
-                       code="invalid_value")  # fmt: skip
+        raise SimError(
+            400, f"Invalid 'name': 1 to {MAX_CHARACTER_NAME} characters.", param="name", code="invalid_value"
+        )
     await _probe_upload(upload)
     character = Character("char_" + secrets.token_hex(16), caller.key, name, int(state.now()))
     state.characters[character.id] = character

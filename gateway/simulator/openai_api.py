@@ -31,9 +31,16 @@ async def _build_create(state: SimState, caller: Caller, body: Body) -> Job:
     spec = create_spec(state.profile, body)
     moderate(state.config.moderation_words, spec.prompt)
     return start_job(
-        state, caller.key, kind="create", model=spec.model, base_model=spec.base_model, prompt=spec.prompt,
-        size=spec.size, segments=[Segment(spec.prompt, spec.seconds)], gen_seconds=spec.seconds,
-    )  # fmt: skip
+        state,
+        caller.key,
+        kind="create",
+        model=spec.model,
+        base_model=spec.base_model,
+        prompt=spec.prompt,
+        size=spec.size,
+        segments=[Segment(spec.prompt, spec.seconds)],
+        gen_seconds=spec.seconds,
+    )
 
 
 async def create_video(request: Request) -> Response:
@@ -50,10 +57,17 @@ async def remix_video(request: Request) -> Response:
         require_completed(state, source, None)
         moderate(state.config.moderation_words, prompt)
         return start_job(
-            state, caller.key, kind="remix", model=source.model, base_model=source.base_model, prompt=prompt,
-            size=source.size, segments=[Segment(prompt, source.seconds)], gen_seconds=source.seconds,
+            state,
+            caller.key,
+            kind="remix",
+            model=source.model,
+            base_model=source.base_model,
+            prompt=prompt,
+            size=source.size,
+            segments=[Segment(prompt, source.seconds)],
+            gen_seconds=source.seconds,
             remixed_from=source.id,
-        )  # fmt: skip
+        )
 
     return await generate(request, "remix", build)
 

@@ -17,10 +17,20 @@ from gateway.simulator.validate import flagged
 
 MODERATION_MODEL = "omni-moderation-latest"
 MODERATION_CATEGORIES = (
-    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
-    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence",
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
     "violence/graphic",
-)  # fmt: skip
+)
 FLAGGED_CATEGORIES = frozenset({"violence", "violence/graphic"})
 
 
@@ -59,8 +69,9 @@ async def moderations(request: Request) -> Response:
         raise missing("input")
     texts = [value] if isinstance(value, str) else value
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise SimError(400, "Invalid 'input': expected a string or an array of strings.", param="input",
-                       code="invalid_value")  # fmt: skip
+        raise SimError(
+            400, "Invalid 'input': expected a string or an array of strings.", param="input", code="invalid_value"
+        )
     return JSONResponse(
         {
             "id": "modr-" + secrets.token_hex(12),

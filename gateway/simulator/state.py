@@ -15,10 +15,24 @@ from gateway.simulator.limits import RateLimiter, check_concurrency
 from gateway.simulator.profiles import Profile, get_profile
 
 CALL_OPS: tuple[str, ...] = (
-    "create", "retrieve", "list", "delete", "content", "remix", "extend", "edit", "characters",
-    "models", "moderations",
-    "azure_create", "azure_retrieve", "azure_list", "azure_delete", "azure_content", "azure_models",
-)  # fmt: skip
+    "create",
+    "retrieve",
+    "list",
+    "delete",
+    "content",
+    "remix",
+    "extend",
+    "edit",
+    "characters",
+    "models",
+    "moderations",
+    "azure_create",
+    "azure_retrieve",
+    "azure_list",
+    "azure_delete",
+    "azure_content",
+    "azure_models",
+)
 
 
 @dataclass

@@ -56,9 +56,7 @@ def check_reference(body: Body) -> None:
         return
     if isinstance(ref, str) and ref:
         ref = {"image_url": ref}
-    if not isinstance(ref, dict) or sum(1 for k in REFERENCE_KEYS if ref.get(k)) != 1 or set(ref) - set(
-        REFERENCE_KEYS
-    ):
+    if not isinstance(ref, dict) or sum(1 for k in REFERENCE_KEYS if ref.get(k)) != 1 or set(ref) - set(REFERENCE_KEYS):
         raise SimError(
             400,
             "Invalid 'input_reference': provide exactly one of 'image_url' or 'file_id'.",
@@ -86,8 +84,9 @@ def video_ref(body: Body, param: str = "video") -> str:
         raise missing(param)
     if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
         return str(value["id"])
-    raise SimError(400, f"Invalid '{param}': expected an object like {{\"id\": \"video_123\"}}.", param=param,
-                   code="invalid_value")  # fmt: skip
+    raise SimError(
+        400, f'Invalid \'{param}\': expected an object like {{"id": "video_123"}}.', param=param, code="invalid_value"
+    )
 
 
 def moderate(words: tuple[str, ...], *texts: str) -> None:

@@ -1,0 +1,221 @@
+"""The simulator's app factory and command line (``sora-gateway simulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.simulator import azure_api, openai_2026, openai_api, openai_misc, ops
+from gateway.simulator.config import SimulatorConfig, split_words
+from gateway.simulator.content import ContentStore
+from gateway.simulator.errors import DropConnection, SimError, invalid_url
+from gateway.simulator.faults import FaultSpec, drop_connections, parse_faults
+from gateway.simulator.profiles import DEFAULT_PROFILE, PROFILES
+from gateway.simulator.state import SimState
+
+log = logging.getLogger("gateway.simulator")
+ENV_PREFIX = "SORA_GATEWAY_SIMULATOR_"
+
+
+def env(flag: str, default: str | None = None) -> str | None:
+    """Default of ``--flag``: ``SORA_GATEWAY_SIMULATOR_FLAG`` when set."""
+    return os.environ.get(ENV_PREFIX + flag.upper().replace("-", "_"), default)
+
+
+class RequestIds:
+    """Adds ``x-request-id`` to every response, as the real API does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", ("req_" + secrets.token_hex(16)).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_id)
+
+
+class SimulatorApp(Starlette):
+    """A Starlette app whose outermost layer turns the ``reset`` fault into a dropped connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await drop_connections(super().__call__)(scope, receive, send)
+
+
+async def _sim_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SimError)
+    return exc.response()
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return invalid_url(request.method, request.url.path).response()
+    if exc.status_code == 405:
+        return SimError(
+            405,
+            f"Method {request.method} is not allowed for {request.url.path}.",
+            code="method_not_allowed",
+            headers={"Allow": ", ".join(_allowed_methods(request))},
+        ).response()
+    return SimError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})).response()
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected simulator error", exc_info=exc)
+    body = SimError(500, "The server had an error while processing your request.", type="server_error").body()
+    return JSONResponse(body, status_code=500)
+
+
+def build_app(config: SimulatorConfig) -> Starlette:
+    state = SimState(config)
+    content = ContentStore()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        content.close()
+
+    routes = [*ops.ROUTES, *openai_misc.ROUTES, *openai_2026.ROUTES, *openai_api.ROUTES, *openai_api.ITEM_ROUTES]
+    app = SimulatorApp(
+        routes=[*routes, *azure_api.ROUTES],
+        middleware=[Middleware(RequestIds)],
+        exception_handlers={SimError: _sim_error, HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.sim = state
+    app.state.content = content
+    return app
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    e = env
+    parser.add_argument("--host", default=e("host", "127.0.0.1"), help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(e("port", "9000") or 9000), help="port (default 9000)")
+    parser.add_argument(
+        "--profile",
+        default=e("profile", DEFAULT_PROFILE),
+        choices=list(PROFILES),
+        help=f"upstream version to imitate (default {DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(e("time_scale", "1.0") or 1.0),
+        help="multiplies every job duration and the content TTL (default 1.0)",
+    )
+    parser.add_argument(
+        "--faults",
+        default=e("faults", ""),
+        help="e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        help="accepted key (repeatable; env: comma list); default: any non-empty key",
+    )
+    parser.add_argument(
+        "--rpm",
+        type=int,
+        default=int(e("rpm", "0") or 0),
+        help="create-like requests per minute per key, 0 = unlimited",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=int(e("max_concurrent", "0") or 0),
+        help="queued+running jobs per key, 0 = unlimited",
+    )
+    parser.add_argument(
+        "--moderation-words",
+        default=e("moderation_words", "forbidden,gore"),
+        help="comma list of words that trip moderation (default forbidden,gore)",
+    )
+    parser.add_argument(
+        "--content-ttl",
+        type=float,
+        default=float(e("content_ttl", "3600") or 3600),
+        help="seconds content stays downloadable after completion, times time-scale",
+    )
+    seed = e("seed")
+    parser.add_argument("--seed", type=int, default=int(seed) if seed else None, help="random seed for faults")
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    keys = args.api_key if args.api_key else split_words(env("api_key"))
+    faults: FaultSpec = parse_faults(args.faults)
+    return SimulatorConfig(
+        profile=args.profile,
+        time_scale=args.time_scale,
+        faults=faults,
+        api_keys=tuple(keys),
+        rpm=args.rpm,
+        max_concurrent=args.max_concurrent,
+        moderation_words=split_words(args.moderation_words),
+        content_ttl=args.content_ttl,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+    )
+
+
+class _Server(uvicorn.Server):
+    """Exits with status 0 after a graceful shutdown on SIGTERM/SIGINT (uvicorn re-raises the signal)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests, then exits 0)."""
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"sora-gateway simulator: {exc}")
+        return 2
+    app = build_app(config)
+    print(
+        f"sora-gateway simulator: profile {config.profile}, time-scale {config.time_scale:g}, "
+        f"faults [{config.faults.describe()}] on http://{config.host}:{config.port}",
+        flush=True,
+    )
+    server = _Server(
+        uvicorn.Config(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
+    )
+    server.run()
+    return 0
+
+
+__all__ = ["DropConnection", "SimulatorConfig", "add_arguments", "build_app", "run_from_args"]
