@@ -29,8 +29,10 @@ from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.upstreams.runtime import UpstreamRuntime
 
-HTTP_CODES = {404: ("not_found", "Unknown request URL: {method} {path}."),
-              405: ("method_not_allowed", "Method {method} is not allowed for {path}.")}
+HTTP_CODES = {
+    404: ("not_found", "Unknown request URL: {method} {path}."),
+    405: ("method_not_allowed", "Method {method} is not allowed for {path}."),
+}
 
 
 @dataclass
@@ -51,13 +53,24 @@ class Context:
 
 def build_context(settings: Settings) -> Context:
     store = open_store(settings.store)
-    upstream = UpstreamRuntime(settings.upstream, settings.upstream_api_key, pinned=settings.upstream_profile,
-                               interval_s=settings.detect_interval_s)
+    upstream = UpstreamRuntime(
+        settings.upstream,
+        settings.upstream_api_key,
+        pinned=settings.upstream_profile,
+        interval_s=settings.detect_interval_s,
+    )
     content = LocalContentStore(Path(settings.data_dir) / "content")
     driver = JobDriver(
-        store, upstream.current, content, owner=settings.replica_id, lease_ttl_s=settings.lease_ttl_s,
-        tick_s=settings.driver_tick_s, poll_min_s=settings.poll_min_s, poll_max_s=settings.poll_max_s,
-        max_attempts=settings.max_segment_attempts, retention_s=settings.retention_s,
+        store,
+        upstream.current,
+        content,
+        owner=settings.replica_id,
+        lease_ttl_s=settings.lease_ttl_s,
+        tick_s=settings.driver_tick_s,
+        poll_min_s=settings.poll_min_s,
+        poll_max_s=settings.poll_max_s,
+        max_attempts=settings.max_segment_attempts,
+        retention_s=settings.retention_s,
     )
     policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
@@ -87,8 +100,14 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         ctx.policies.load_or_exit()
         await ctx.upstream.start()
         await ctx.driver.start()
-        log.info("gateway_started", upstream=settings.upstream, profile=ctx.upstream.caps.profile,
-                 store=ctx.store.url, replica=settings.replica_id, tenants=len(ctx.policies.current().tenants))
+        log.info(
+            "gateway_started",
+            upstream=settings.upstream,
+            profile=ctx.upstream.caps.profile,
+            store=ctx.store.url,
+            replica=settings.replica_id,
+            tenants=len(ctx.policies.current().tenants),
+        )
         try:
             yield
         finally:

@@ -22,17 +22,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, demo: bool = False) 
     parser.add_argument("--config", default=e("config"), help="YAML settings file (flags and env override it)")
     parser.add_argument("--policies", default=e("policies"), help="policies directory (default ./policies)")
     parser.add_argument(
-        "--upstream", default=e("upstream"), help="upstream API base as the OpenAI SDK's base_url takes it "
-        "(default https://api.openai.com/v1)"
+        "--upstream",
+        default=e("upstream"),
+        help="upstream API base as the OpenAI SDK's base_url takes it (default https://api.openai.com/v1)",
     )
     parser.add_argument(
-        "--store", default=e("store"), help="memory://, sqlite:///path (default sqlite:///./.sora-gateway/gateway.db) "
-        "or redis://host:port/db"
+        "--store",
+        default=e("store"),
+        help="memory://, sqlite:///path (default sqlite:///./.sora-gateway/gateway.db) or redis://host:port/db",
     )
     parser.add_argument("--workers", type=int, default=int(e("workers", "1") or 1), help="worker processes")
     parser.add_argument("--data-dir", default=e("data_dir"), help="where content and uploads are kept")
     parser.add_argument(
-        "--allow-anonymous", action="store_true", default=(e("allow_anonymous", "") or "").lower() in {"1", "true", "yes"},
+        "--allow-anonymous",
+        action="store_true",
+        default=(e("allow_anonymous", "") or "").lower() in {"1", "true", "yes"},
         help="accept requests without a tenant key (local use only)",
     )
     parser.add_argument("--upstream-profile", default=e("upstream_profile"), help="pin the upstream profile")

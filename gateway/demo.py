@@ -56,7 +56,7 @@ def demo_policies(root: Path) -> Path:
     tenants.mkdir(parents=True, exist_ok=True)
     (tenants / "demo.yaml").write_text(
         "# written by `sora-gateway demo`\n"
-        f"tenant: demo\napi_keys: [\"{hash_key(DEMO_KEY)}\"]\n"
+        f'tenant: demo\napi_keys: ["{hash_key(DEMO_KEY)}"]\n'
         "quotas: {requests_per_minute: 120, concurrent_jobs: 8}\n"
     )
     return root
@@ -68,25 +68,43 @@ async def _serve(args: argparse.Namespace) -> None:
     sim_config = SimulatorConfig(profile=args.profile, time_scale=args.time_scale, host="127.0.0.1", port=sim_port)
     upstream_key = "sk-sim-" + secrets.token_hex(12)
     settings = Settings(
-        host=args.host, port=args.port, policies=str(demo_policies(work / "policies")),
-        upstream=f"http://127.0.0.1:{sim_port}/v1", upstream_api_key=upstream_key,
-        store=f"sqlite:///{work / 'gateway.db'}", data_dir=str(work / "data"), log_format="console",
-        log_level="warning", poll_min_s=0.2, detect_interval_s=0,
+        host=args.host,
+        port=args.port,
+        policies=str(demo_policies(work / "policies")),
+        upstream=f"http://127.0.0.1:{sim_port}/v1",
+        upstream_api_key=upstream_key,
+        store=f"sqlite:///{work / 'gateway.db'}",
+        data_dir=str(work / "data"),
+        log_format="console",
+        log_level="warning",
+        poll_min_s=0.2,
+        detect_interval_s=0,
     )
-    sim = uvicorn.Server(uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port,
-                                        log_config=None, access_log=False))
-    gateway = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                                            log_config=None, access_log=False))
+    sim = uvicorn.Server(
+        uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port, log_config=None, access_log=False)
+    )
+    gateway = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
+    )
     sim_task = asyncio.create_task(sim.serve())
-    while not sim.started:
+    while not sim.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
     root = f"http://{args.host}:{args.port}"
     gw_task = asyncio.create_task(gateway.serve())
-    while not gateway.started and not gw_task.done():
+    while not gateway.started and not gw_task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if gateway.started:
-        print(SNIPPET.format(base=root + "/v1", root=root, key=DEMO_KEY, sim=f"http://127.0.0.1:{sim_port}/v1",
-                             profile=args.profile, scale=args.time_scale), flush=True)
+        print(
+            SNIPPET.format(
+                base=root + "/v1",
+                root=root,
+                key=DEMO_KEY,
+                sim=f"http://127.0.0.1:{sim_port}/v1",
+                profile=args.profile,
+                scale=args.time_scale,
+            ),
+            flush=True,
+        )
     await gw_task
     sim.should_exit = True
     await sim_task

@@ -37,9 +37,17 @@ class GatewayMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reply(send, 413, _error_body(
-                413, f"Request body of {int(declared)} bytes exceeds the limit of {self.max_body_bytes} bytes.",
-                "invalid_request_error", "request_too_large"), request_id)
+            await self._reply(
+                send,
+                413,
+                _error_body(
+                    413,
+                    f"Request body of {int(declared)} bytes exceeds the limit of {self.max_body_bytes} bytes.",
+                    "invalid_request_error",
+                    "request_too_large",
+                ),
+                request_id,
+            )
             state["status"] = 413
             self._observe(scope, state, started)
             return
@@ -68,25 +76,49 @@ class GatewayMiddleware:
         except _TooLarge:
             if not state["started"]:
                 state["status"] = 413
-                await self._reply(send, 413, _error_body(
-                    413, f"Request body exceeds the limit of {self.max_body_bytes} bytes.",
-                    "invalid_request_error", "request_too_large"), request_id)
+                await self._reply(
+                    send,
+                    413,
+                    _error_body(
+                        413,
+                        f"Request body exceeds the limit of {self.max_body_bytes} bytes.",
+                        "invalid_request_error",
+                        "request_too_large",
+                    ),
+                    request_id,
+                )
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"))
             if not state["started"]:
                 state["status"] = 500
-                await self._reply(send, 500, _error_body(
-                    500, "The gateway had an internal error; the request id is " + request_id,
-                    "server_error", "internal_error"), request_id)
+                await self._reply(
+                    send,
+                    500,
+                    _error_body(
+                        500,
+                        "The gateway had an internal error; the request id is " + request_id,
+                        "server_error",
+                        "internal_error",
+                    ),
+                    request_id,
+                )
         finally:
             self._observe(scope, state, started)
             structlog.contextvars.clear_contextvars()
 
     @staticmethod
     async def _reply(send: Send, status: int, body: bytes, request_id: str) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode("latin-1"))]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
@@ -99,8 +131,15 @@ class GatewayMiddleware:
         REQUESTS.labels(route, method, str(state["status"]), tenant).inc()
         REQUEST_LATENCY.labels(route, method).observe(elapsed)
         if scope.get("path") not in SKIP_LOG:
-            log.info("request", method=method, route=route, path=scope.get("path"), status=state["status"],
-                     tenant=tenant, latency_ms=round(elapsed * 1000, 2))
+            log.info(
+                "request",
+                method=method,
+                route=route,
+                path=scope.get("path"),
+                status=state["status"],
+                tenant=tenant,
+                latency_ms=round(elapsed * 1000, 2),
+            )
 
 
 class _TooLarge(Exception):

@@ -19,23 +19,25 @@ P = "sora_gateway_"
 
 REQUESTS = Counter(P + "requests_total", "Client requests", ["route", "method", "status", "tenant"], registry=REGISTRY)
 REQUEST_LATENCY = Histogram(
-    P + "request_duration_seconds", "Client request latency", ["route", "method"], registry=REGISTRY,
+    P + "request_duration_seconds",
+    "Client request latency",
+    ["route", "method"],
+    registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 UPSTREAM_CALLS = Counter(
     P + "upstream_requests_total", "Calls to the upstream", ["upstream", "operation", "status"], registry=REGISTRY
 )
 UPSTREAM_LATENCY = Histogram(
-    P + "upstream_request_duration_seconds", "Upstream call latency", ["upstream", "operation"], registry=REGISTRY,
+    P + "upstream_request_duration_seconds",
+    "Upstream call latency",
+    ["upstream", "operation"],
+    registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-JOB_TRANSITIONS = Counter(
-    P + "job_transitions_total", "Job state transitions", ["state", "tenant"], registry=REGISTRY
-)
+JOB_TRANSITIONS = Counter(P + "job_transitions_total", "Job state transitions", ["state", "tenant"], registry=REGISTRY)
 JOBS_ACTIVE = Gauge(P + "jobs_active", "Jobs this replica is driving", ["state"], registry=REGISTRY)
-VIDEO_SECONDS = Counter(
-    P + "video_seconds_total", "Seconds of completed video", ["tenant", "model"], registry=REGISTRY
-)
+VIDEO_SECONDS = Counter(P + "video_seconds_total", "Seconds of completed video", ["tenant", "model"], registry=REGISTRY)
 COST_USD = Counter(P + "cost_usd_total", "Estimated upstream spend in USD", ["tenant", "model"], registry=REGISTRY)
 STORE_ERRORS = Counter(P + "store_errors_total", "Store failures", ["store", "operation"], registry=REGISTRY)
 UPSTREAM_PROFILE = Info(P + "upstream_profile", "Detected upstream profile", registry=REGISTRY)
@@ -64,7 +66,9 @@ def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """Route structlog (and stdlib logging) to stdout as JSON or console lines."""
     lvl = getattr(logging, level.upper(), logging.INFO)
-    renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if fmt == "console" else structlog.processors.JSONRenderer()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False) if fmt == "console" else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -37,8 +37,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"sora-gateway: error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    common = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False,
-              "timeout_graceful_shutdown": int(settings.shutdown_grace_s)}
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+    }
     if settings.workers > 1:
         data = {k: v for k, v in vars(settings).items()}
         os.environ[SETTINGS_ENV] = json.dumps(data)

@@ -30,7 +30,7 @@ def write_policies(root: Path, extra: dict[str, str] | None = None) -> Path:
     tenants = root / "tenants"
     tenants.mkdir(parents=True, exist_ok=True)
     for name, key in KEYS.items():
-        body = f"tenant: {name}\napi_keys: [\"{hash_key(key)}\"]\n"
+        body = f'tenant: {name}\napi_keys: ["{hash_key(key)}"]\n'
         body += (extra or {}).get(name, "")
         (tenants / f"{name}.yaml").write_text(body)
     return root
@@ -55,16 +55,34 @@ class Gateway:
 
 
 def start_gateway(
-    upstream: Proc, tmp: Path, store: str, *extra: str, config: str = FAST_CONFIG, port: int | None = None,
-    policies: Path | None = None, env: dict[str, str] | None = None,
+    upstream: Proc,
+    tmp: Path,
+    store: str,
+    *extra: str,
+    config: str = FAST_CONFIG,
+    port: int | None = None,
+    policies: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Gateway:
     tmp.mkdir(parents=True, exist_ok=True)
     policies = policies or write_policies(tmp / "policies")
     (tmp / "gateway.yaml").write_text(config)
     data_dir = tmp / "data"
     args = [
-        "serve", "--port", str(port or free_port()), "--upstream", upstream.url + "/v1", "--store", store,
-        "--policies", str(policies), "--data-dir", str(data_dir), "--config", str(tmp / "gateway.yaml"), *extra,
+        "serve",
+        "--port",
+        str(port or free_port()),
+        "--upstream",
+        upstream.url + "/v1",
+        "--store",
+        store,
+        "--policies",
+        str(policies),
+        "--data-dir",
+        str(data_dir),
+        "--config",
+        str(tmp / "gateway.yaml"),
+        *extra,
     ]
     proc = Proc(args, int(args[2]), env={"SORA_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, **(env or {})})
     proc.log_path = tmp / f"gateway-{proc.port}.log"

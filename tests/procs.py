@@ -64,7 +64,7 @@ class Proc:
             os.close(fd)
             self.log_path = Path(name)
         env = {**os.environ, **self.env}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "gateway", *self.args], env=env, stdout=log, stderr=subprocess.STDOUT
         )

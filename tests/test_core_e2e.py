@@ -18,7 +18,9 @@ from tests.procs import Proc
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
-def gateway(request: pytest.FixtureRequest, simulator: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(
+    request: pytest.FixtureRequest, simulator: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp(f"gw-{request.param}")
     gw = start_gateway(simulator, tmp, store_url(request.param, tmp))
     yield gw
@@ -141,8 +143,13 @@ def test_bad_input_gets_openai_shaped_errors(gateway: Gateway) -> None:
             (http.get("/v1/videos/video_nope/content", params={"variant": "poster"}), 400, "variant"),
             (http.put("/v1/videos"), 405, None),
             (http.get("/v1/nothing-here"), 404, None),
-            (http.post("/v1/videos", content=b"x" * (65 * 1024 * 1024), headers={"content-type": "application/json"}),
-             413, None),
+            (
+                http.post(
+                    "/v1/videos", content=b"x" * (65 * 1024 * 1024), headers={"content-type": "application/json"}
+                ),
+                413,
+                None,
+            ),
         ]
     for response, status, param in cases:
         assert response.status_code == status, (response.request.url, response.text[:200])

@@ -47,7 +47,9 @@ class LocalContentStore:
             return StoredFile(candidate, candidate.stat().st_size, digest)
         return None
 
-    async def write(self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None) -> StoredFile:
+    async def write(
+        self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None
+    ) -> StoredFile:
         """Stream ``chunks`` to disk; the file appears only once complete."""
         final = self.path(job_id, variant, ext)
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,9 @@ def plan_request(req: VideoRequest, caps: Capabilities) -> Plan:
     if not prompt or not prompt.strip():
         raise invalid("Invalid 'prompt': must be a non-empty string.", "prompt", "invalid_value")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise invalid(f"Invalid 'prompt': {len(prompt)} characters exceeds the maximum of {MAX_PROMPT_CHARS}.", "prompt")
+        raise invalid(
+            f"Invalid 'prompt': {len(prompt)} characters exceeds the maximum of {MAX_PROMPT_CHARS}.", "prompt"
+        )
     model = req.model or caps.default_model
     upstream_model = caps.base_model(model)
     if upstream_model is None:

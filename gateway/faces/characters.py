@@ -15,8 +15,11 @@ OWNER_KEY = "character-owner:"
 def _require(request: Request) -> None:
     caps = request.app.state.ctx.upstream.caps
     if not caps.has("characters"):
-        raise ApiError(400, f"The upstream behind this gateway ({caps.profile}) does not support characters.",
-                       code="unsupported_by_upstream")
+        raise ApiError(
+            400,
+            f"The upstream behind this gateway ({caps.profile}) does not support characters.",
+            code="unsupported_by_upstream",
+        )
 
 
 async def create_character(request: Request) -> Response:

@@ -66,7 +66,9 @@ async def save_upload(upload: UploadFile, upload_dir: Path) -> Reference:
             fh.write(chunk)
     final = upload_dir / digest.hexdigest()
     tmp.replace(final)
-    return Reference(filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=digest.hexdigest())
+    return Reference(
+        filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=digest.hexdigest()
+    )
 
 
 def as_reference(value: Any, param: str = "input_reference") -> Reference | None:
@@ -76,7 +78,9 @@ def as_reference(value: Any, param: str = "input_reference") -> Reference | None
         try:
             value = json.loads(value)
         except ValueError:
-            raise invalid(f"Invalid '{param}': expected a file or an object with image_url or file_id.", param) from None
+            raise invalid(
+                f"Invalid '{param}': expected a file or an object with image_url or file_id.", param
+            ) from None
     if not isinstance(value, dict) or not (value.get("image_url") or value.get("file_id")):
         raise invalid(f"Invalid '{param}': provide exactly one of image_url or file_id.", param)
     return Reference(image_url=value.get("image_url"), file_id=value.get("file_id"))

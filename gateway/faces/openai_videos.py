@@ -19,8 +19,14 @@ from gateway.pipeline.service import Created, VideoService
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {
-    "prompt": STR, "model": STR, "seconds": NUM, "size": STR, "input_reference": (str, dict, Reference),
-    "style_preset": STR, "negative_prompt": STR, "output_format": STR,
+    "prompt": STR,
+    "model": STR,
+    "seconds": NUM,
+    "size": STR,
+    "input_reference": (str, dict, Reference),
+    "style_preset": STR,
+    "negative_prompt": STR,
+    "output_format": STR,
 }
 REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
 DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict), "prompt": STR, "seconds": NUM}
@@ -101,10 +107,15 @@ async def list_videos(request: Request) -> Response:
         raise invalid("Invalid 'order': expected 'asc' or 'desc'.", "order")
     jobs, has_more = await service(request).list(tenant, after=q.get("after"), limit=limit, order=order)
     data = [video_resource(j) for j in jobs]
-    return JSONResponse({
-        "object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None, "has_more": has_more,
-    })
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )
 
 
 async def retrieve_video(request: Request) -> Response:
@@ -120,12 +131,15 @@ async def delete_video(request: Request) -> Response:
 async def video_content(request: Request) -> Response:
     tenant = tenant_of(request)
     variant = request.query_params.get("variant", "video")
-    source = await service(request).content(tenant, request.path_params["video_id"], variant, request.headers.get("range"))
+    source = await service(request).content(
+        tenant, request.path_params["video_id"], variant, request.headers.get("range")
+    )
     if isinstance(source, StoredFile):
         headers = {"x-content-sha256": source.sha256} if source.sha256 else {}
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
-    return StreamingResponse(source.chunks, status_code=source.status, headers=source.headers,
-                             background=BackgroundTask(source.close))
+    return StreamingResponse(
+        source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)
+    )
 
 
 async def remix_video(request: Request) -> Response:
@@ -143,7 +157,7 @@ def _video_ref(data: dict[str, Any]) -> str:
         video = json.loads(video)
     if isinstance(video, dict) and isinstance(video.get("id"), str):
         return str(video["id"])
-    raise invalid("Invalid 'video': expected an object {\"id\": \"video_...\"} naming a completed video.", "video")
+    raise invalid('Invalid \'video\': expected an object {"id": "video_..."} naming a completed video.', "video")
 
 
 async def extend_video(request: Request) -> Response:

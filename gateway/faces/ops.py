@@ -49,14 +49,22 @@ async def list_models(request: Request) -> Response:
     for model, sizes in caps.models.items():
         if tenant.models is not None and model not in tenant.models:
             continue
-        data.append({
-            "id": model, "object": "model", "created": int(time.time()), "owned_by": "sora-gateway",
-            "capabilities": {
-                "upstream_profile": caps.profile, "sizes": list(sizes), "clip_seconds": list(caps.clip_seconds),
-                "extension_seconds": list(caps.extension_seconds), "endpoints": sorted(caps.endpoints),
-                "usd_per_second": {size: caps.price_per_second(model, size) for size in sizes},
-            },
-        })
+        data.append(
+            {
+                "id": model,
+                "object": "model",
+                "created": int(time.time()),
+                "owned_by": "sora-gateway",
+                "capabilities": {
+                    "upstream_profile": caps.profile,
+                    "sizes": list(sizes),
+                    "clip_seconds": list(caps.clip_seconds),
+                    "extension_seconds": list(caps.extension_seconds),
+                    "endpoints": sorted(caps.endpoints),
+                    "usd_per_second": {size: caps.price_per_second(model, size) for size in sizes},
+                },
+            }
+        )
     return JSONResponse({"object": "list", "data": data})
 
 

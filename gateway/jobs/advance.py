@@ -87,7 +87,9 @@ class SegmentRunner:
             video = await self.upstream.retrieve(str(seg.upstream_id))
         except UpstreamError as exc:
             if exc.status == 404:
-                self.retry_or_fail(job, seg, {"code": "upstream_lost", "message": "The upstream no longer has this job."})
+                self.retry_or_fail(
+                    job, seg, {"code": "upstream_lost", "message": "The upstream no longer has this job."}
+                )
                 return
             seg.next_poll_at = time.time() + backoff(2, exc.retry_after, self.poll_max_s)
             return

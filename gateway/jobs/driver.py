@@ -156,9 +156,13 @@ class JobDriver:
                 job.segments[-1].next_poll_at = time.time() + backoff(3, exc.retry_after, 30.0)
                 log.warning("content_fetch_retry", video_id=job.id, status=exc.status)
                 if exc.status == 404:
-                    job.status, job.error = Status.FAILED, {
-                        "code": "content_expired", "message": "The upstream expired the video before it could be fetched."
-                    }
+                    job.status, job.error = (
+                        Status.FAILED,
+                        {
+                            "code": "content_expired",
+                            "message": "The upstream expired the video before it could be fetched.",
+                        },
+                    )
             else:
                 mark_completed(job, self.retention_s)
         aggregate(job)

@@ -18,8 +18,16 @@ def needs_stitch(job: Job) -> bool:
     return len(job.segments) > 1 and any(s.kind != "extend" for s in job.segments[1:])
 
 
-async def _download(upstream: Upstream, content: LocalContentStore, job_id: str, upstream_id: str, variant: str,
-                    *, as_variant: str | None = None, ext: str | None = None) -> Path:
+async def _download(
+    upstream: Upstream,
+    content: LocalContentStore,
+    job_id: str,
+    upstream_id: str,
+    variant: str,
+    *,
+    as_variant: str | None = None,
+    ext: str | None = None,
+) -> Path:
     stream = await upstream.open_content(upstream_id, variant)
     try:
         stored = await content.write(job_id, as_variant or variant, stream.chunks, ext)
@@ -38,7 +46,9 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: LocalContent
             for seg in job.segments:
                 if not seg.content_path or not Path(seg.content_path).exists():
                     seg.content_path = str(
-                        await _download(upstream, content, job.id, str(seg.upstream_id), "video", as_variant=f"part{seg.index:03d}")
+                        await _download(
+                            upstream, content, job.id, str(seg.upstream_id), "video", as_variant=f"part{seg.index:03d}"
+                        )
                     )
                 parts.append(Path(seg.content_path))
             out = content.scratch(job.id) / "video.mp4"

@@ -39,10 +39,16 @@ class Created:
 def upstream_refusal(exc: UpstreamError) -> ApiError:
     """An upstream error the client should see, in the client's terms."""
     if exc.client_fault:
-        return ApiError(exc.status, exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code)
+        return ApiError(
+            exc.status, exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code
+        )
     if exc.status in (401, 403):
-        return ApiError(502, "The upstream refused the gateway's credentials.", type="server_error", code="upstream_auth")
-    return ApiError(503, "The upstream is unavailable; try again shortly.", type="server_error", code="upstream_unavailable")
+        return ApiError(
+            502, "The upstream refused the gateway's credentials.", type="server_error", code="upstream_auth"
+        )
+    return ApiError(
+        503, "The upstream is unavailable; try again shortly.", type="server_error", code="upstream_unavailable"
+    )
 
 
 class VideoService:
@@ -113,10 +119,14 @@ class VideoService:
         caps = self.upstream.caps
         plan = self.planner(req, caps)
         if tenant.models is not None and plan.model not in tenant.models:
-            raise invalid(f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: "
-                          f"{', '.join(tenant.models)}.", "model", "model_not_allowed")
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan), caps,
-                                          cache_control=cache_control))
+            raise invalid(
+                f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: {', '.join(tenant.models)}.",
+                "model",
+                "model_not_allowed",
+            )
+        return await self.admit(
+            Admission(tenant, req, plan, self._new_job(tenant, req, plan), caps, cache_control=cache_control)
+        )
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
         if kind:
@@ -129,8 +139,15 @@ class VideoService:
         job = adm.job
         await self.store.put(job)
         JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
-        log.info("job_accepted", video_id=job.id, tenant=job.tenant, model=job.model, seconds=job.seconds,
-                 segments=len(job.segments), adapted="; ".join(job.adapted) or None)
+        log.info(
+            "job_accepted",
+            video_id=job.id,
+            tenant=job.tenant,
+            model=job.model,
+            seconds=job.seconds,
+            segments=len(job.segments),
+            adapted="; ".join(job.adapted) or None,
+        )
         try:
             await self.driver.runner().submit(job, job.segments[0], self.driver.save)
         except UpstreamError as exc:
@@ -148,8 +165,12 @@ class VideoService:
     async def _source(self, tenant: Tenant, video_id: str, endpoint: str, param: str) -> Job:
         caps = self.upstream.caps
         if not caps.has(endpoint):
-            raise ApiError(400, f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
-                           param=param, code="unsupported_by_upstream")
+            raise ApiError(
+                400,
+                f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
+                param=param,
+                code="unsupported_by_upstream",
+            )
         source = await self.get(tenant, video_id, param)
         if source.status != Status.COMPLETED:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
@@ -157,15 +178,29 @@ class VideoService:
 
     def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
         model = str(source.requested.get("upstream_model") or source.model)
-        return Plan(model=source.model, upstream_model=model, size=source.size, seconds=seconds,
-                    segments=segments, price_per_second=caps.price_per_second(model, source.size))
+        return Plan(
+            model=source.model,
+            upstream_model=model,
+            size=source.size,
+            seconds=seconds,
+            segments=segments,
+            price_per_second=caps.price_per_second(model, source.size),
+        )
 
     async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
         source = await self._source(tenant, video_id, "remix", "video_id")
-        chain = [source.segments[-1]] if len(source.segments) == 1 or source.segments[-1].kind == "extend" else source.segments
-        segments = [Segment(index=i, seconds=s.seconds, prompt=prompt, kind="remix", source_upstream_id=s.upstream_id)
-                    for i, s in enumerate(chain)]
-        req = VideoRequest(prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds)
+        chain = (
+            [source.segments[-1]]
+            if len(source.segments) == 1 or source.segments[-1].kind == "extend"
+            else source.segments
+        )
+        segments = [
+            Segment(index=i, seconds=s.seconds, prompt=prompt, kind="remix", source_upstream_id=s.upstream_id)
+            for i, s in enumerate(chain)
+        ]
+        req = VideoRequest(
+            prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+        )
         plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
         job = self._new_job(tenant, req, plan, "remix")
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
@@ -180,8 +215,9 @@ class VideoService:
         if extra not in caps.extension_seconds:
             allowed = ", ".join(str(s) for s in caps.extension_seconds)
             raise invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
-        segment = Segment(index=0, seconds=extra, prompt=prompt, kind="extend",
-                          source_upstream_id=source.segments[-1].upstream_id)
+        segment = Segment(
+            index=0, seconds=extra, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
+        )
         req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
         plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
@@ -191,9 +227,16 @@ class VideoService:
         source = await self._source(tenant, video_id, "edits", "video")
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
-        segment = Segment(index=0, seconds=int(source.seconds), prompt=prompt, kind="edit",
-                          source_upstream_id=source.segments[-1].upstream_id)
-        req = VideoRequest(prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds)
+        segment = Segment(
+            index=0,
+            seconds=int(source.seconds),
+            prompt=prompt,
+            kind="edit",
+            source_upstream_id=source.segments[-1].upstream_id,
+        )
+        req = VideoRequest(
+            prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+        )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
 
@@ -230,7 +273,9 @@ class VideoService:
             return await self.upstream.current().open_content(str(job.segments[-1].upstream_id), variant, range_header)
         except UpstreamError as exc:
             if exc.status == 404:
-                raise ApiError(410, f"The {variant} of video '{video_id}' has expired.", code="content_expired") from None
+                raise ApiError(
+                    410, f"The {variant} of video '{video_id}' has expired.", code="content_expired"
+                ) from None
             raise upstream_refusal(exc) from None
 
     def _shared_content(self, job: Job, variant: str) -> StoredFile | None:

@@ -44,5 +44,10 @@ class PolicyHolder:
             raise SystemExit(f"policies in {self.directory} have {len(self.problems)} problem(s); not starting")
 
     def status(self) -> dict[str, Any]:
-        return {"ok": not self.problems, "directory": self.directory, "loaded_at": self.loaded_at,
-                "tenants": len(self._current.tenants), "problems": [str(p) for p in self.problems]}
+        return {
+            "ok": not self.problems,
+            "directory": self.directory,
+            "loaded_at": self.loaded_at,
+            "tenants": len(self._current.tenants),
+            "problems": [str(p) for p in self.problems],
+        }

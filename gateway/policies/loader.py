@@ -162,11 +162,15 @@ def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
         if tenant is None or len(problems) > before:
             continue
         if tenant.name in policy.tenants:
-            problems.append(Problem(str(path), 1, f"tenant {tenant.name!r} is also defined in {policy.tenants[tenant.name].source}"))
+            problems.append(
+                Problem(str(path), 1, f"tenant {tenant.name!r} is also defined in {policy.tenants[tenant.name].source}")
+            )
             continue
         clash = next((k for k in tenant.api_key_hashes if k in policy.by_key_hash), None)
         if clash:
-            problems.append(Problem(str(path), 1, f"an api key is also used by tenant {policy.by_key_hash[clash].name!r}"))
+            problems.append(
+                Problem(str(path), 1, f"an api key is also used by tenant {policy.by_key_hash[clash].name!r}")
+            )
             continue
         policy.tenants[tenant.name] = tenant
         policy.by_key_hash.update(dict.fromkeys(tenant.api_key_hashes, tenant))

@@ -104,7 +104,9 @@ class Upstream(Protocol):
 
     async def list_models(self) -> list[dict[str, Any]]: ...
 
-    async def forward(self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None) -> tuple[int, Any]:
+    async def forward(
+        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
+    ) -> tuple[int, Any]:
         """Pass a request the gateway does not model (characters) straight through."""
 
     async def close(self) -> None: ...

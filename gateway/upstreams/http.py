@@ -48,7 +48,9 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
 
 
 class UpstreamHttp:
-    def __init__(self, base_url: str, auth_headers: dict[str, str], *, upstream: str, params: dict[str, str] | None = None):
+    def __init__(
+        self, base_url: str, auth_headers: dict[str, str], *, upstream: str, params: dict[str, str] | None = None
+    ):
         self.upstream = upstream
         self.client = httpx.AsyncClient(
             base_url=base_url,

@@ -62,12 +62,22 @@ class OpenAIVideosUpstream:
         if ref is not None and ref.path:
             with open(ref.path, "rb") as fh:
                 payload = fh.read()
-            files = {"input_reference": (ref.filename or "reference", payload, ref.content_type or "application/octet-stream")}
+            files = {
+                "input_reference": (
+                    ref.filename or "reference",
+                    payload,
+                    ref.content_type or "application/octet-stream",
+                )
+            }
             data = {k: v if isinstance(v, str) else jsonlib.dumps(v) for k, v in fields.items()}
-            response = await self.http.request("POST", path, operation=spec.kind, data=data, files=files, headers=headers)
+            response = await self.http.request(
+                "POST", path, operation=spec.kind, data=data, files=files, headers=headers
+            )
         else:
             if ref is not None:
-                fields["input_reference"] = {k: v for k, v in (("image_url", ref.image_url), ("file_id", ref.file_id)) if v}
+                fields["input_reference"] = {
+                    k: v for k, v in (("image_url", ref.image_url), ("file_id", ref.file_id)) if v
+                }
             response = await self.http.request("POST", path, operation=spec.kind, json=fields, headers=headers)
         return parse_video(response.json(), _poll_after(response))
 
@@ -95,7 +105,9 @@ class OpenAIVideosUpstream:
             response = await self.http.request(method, path, operation="forward", json=json, files=files, data=data)
         except UpstreamError as exc:
             if exc.client_fault:
-                return exc.status, {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+                return exc.status, {
+                    "error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
+                }
             raise
         return response.status_code, response.json()
 
