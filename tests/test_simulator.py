@@ -21,7 +21,6 @@ from tests.procs import Proc, start_simulator
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TS = 0.003
-KEY = {"Authorization": "Bearer sk-test"}
 AZ = "/openai/v1/video/generations"
 AZQ = {"api-version": "preview"}
 VIDEO_KEYS = {"id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at", "prompt",

@@ -1,6 +1,6 @@
 """The steps every API request goes through before its handler does anything.
 
-count the call → is the route offered by the current profile? → API key → faults
+count the call → is the route offered by the current profile? → API key → (Azure) api-version → faults
 (may delay, drop or refuse) → request-rate limit (create-like calls only).
 """
 
@@ -74,9 +74,9 @@ async def guard(
     profile = state.profile
     if profile.dialect != dialect or (feature is not None and not profile.has(feature)):
         raise invalid_url(request.method, request.url.path)
+    key = authenticate(request, state, dialect)
     if dialect == "azure":
         check_api_version(request)
-    key = authenticate(request, state, dialect)
     await state.faults.apply()
     headers = state.rate_limit(key) if create_like else {}
     return Caller(key, headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import logging
 import os
@@ -100,6 +101,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def build_app(config: SimulatorConfig) -> Starlette:
     state = SimState(config)
     content = ContentStore()
+    atexit.register(content.close)  # also when mounted inside another app, whose lifespan skips ours
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
