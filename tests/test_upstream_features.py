@@ -18,7 +18,7 @@ from tests.procs import Proc
 def png_bytes() -> bytes:
     frame = av.VideoFrame.from_ndarray(np.full((72, 128, 3), 200, dtype=np.uint8), format="rgb24")
     buf = io.BytesIO()
-    with av.open(buf, "w", format="image2", options={"update": "1"}) as out:
+    with av.open(buf, "w", format="image2pipe") as out:
         stream = out.add_stream("png")
         stream.width, stream.height, stream.pix_fmt = 128, 72, "rgb24"
         for packet in stream.encode(frame):
