@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gateway.content import LocalContentStore
 from gateway.core.models import Job, Status
@@ -74,6 +74,17 @@ class JobDriver:
             with contextlib.suppress(StoreError):
                 await self.store.release_lease(job_id, self.owner)
         self._held.clear()
+
+    @contextlib.asynccontextmanager
+    async def holding(self, job_id: str) -> AsyncIterator[None]:
+        """Keep this replica's loop off a job while a request works on it (the first submit)."""
+        self._inflight.add(job_id)
+        try:
+            await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s)
+            self._held.add(job_id)
+            yield
+        finally:
+            self._inflight.discard(job_id)
 
     def wake(self, job_id: str) -> None:
         """Look at a job on the next tick (a new job, a client action)."""

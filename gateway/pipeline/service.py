@@ -137,26 +137,27 @@ class VideoService:
                 await self.store.put(ready)
                 return Created(ready, adm.headers)
         job = adm.job
-        await self.store.put(job)
-        JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
-        log.info(
-            "job_accepted",
-            video_id=job.id,
-            tenant=job.tenant,
-            model=job.model,
-            seconds=job.seconds,
-            segments=len(job.segments),
-            adapted="; ".join(job.adapted) or None,
-        )
-        try:
-            await self.driver.runner().submit(job, job.segments[0], self.driver.save)
-        except UpstreamError as exc:
-            await self.store.delete(job.id)
-            for stage in reversed(self.stages):
-                if stage.name in adm.charged:
-                    await stage.undo(adm)
-            raise upstream_refusal(exc) from None
-        await self.driver.save(job)
+        async with self.driver.holding(job.id):
+            await self.store.put(job)
+            JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
+            log.info(
+                "job_accepted",
+                video_id=job.id,
+                tenant=job.tenant,
+                model=job.model,
+                seconds=job.seconds,
+                segments=len(job.segments),
+                adapted="; ".join(job.adapted) or None,
+            )
+            try:
+                await self.driver.runner().submit(job, job.segments[0], self.driver.save)
+            except UpstreamError as exc:
+                await self.store.delete(job.id)
+                for stage in reversed(self.stages):
+                    if stage.name in adm.charged:
+                        await stage.undo(adm)
+                raise upstream_refusal(exc) from None
+            await self.driver.save(job)
         self.driver.wake(job.id)
         if job.adapted:
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
