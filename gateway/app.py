@@ -16,15 +16,27 @@ from starlette.responses import Response
 
 from gateway.config import Settings
 from gateway.content import LocalContentStore
+from gateway.content.retention import ContentJanitor
+from gateway.core.plan import Planner, PlanOptions
+from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
-from gateway.faces import characters, openai_videos, ops
+from gateway.faces import characters, openai_videos, ops, seed_generations, usage
 from gateway.faces.http import error_response
+from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
+from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
+from gateway.pipeline.cache import CacheStage
+from gateway.pipeline.content_policy import ContentPolicyStage
 from gateway.pipeline.service import VideoService
+from gateway.pipeline.stages import JobEvents, Stage
 from gateway.policies.holder import PolicyHolder
+from gateway.quota.build import build_quota
+from gateway.quota.events import QuotaEvents
+from gateway.quota.service import QuotaService
+from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.upstreams.runtime import UpstreamRuntime
@@ -49,6 +61,8 @@ class Context:
     auth: Authenticator
     extra_ready_checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited once the driver runs
+    quota: QuotaService | None = None
 
 
 def build_context(settings: Settings) -> Context:
@@ -60,6 +74,12 @@ def build_context(settings: Settings) -> Context:
         interval_s=settings.detect_interval_s,
     )
     content = LocalContentStore(Path(settings.data_dir) / "content")
+    janitor = ContentJanitor(
+        content,
+        max_bytes=settings.content_max_bytes,
+        max_age_s=settings.content_max_age_s,
+        interval_s=settings.content_sweep_s,
+    )
     driver = JobDriver(
         store,
         upstream.current,
@@ -72,11 +92,43 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
-    policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous)
+    policies = PolicyHolder(
+        settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s
+    )
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
-    service = VideoService(store, upstream, driver, content)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth)
+    cache = CacheStage(
+        store,
+        content,
+        ttl_s=settings.cache_ttl_s,
+        retention_s=settings.retention_s,
+        max_entries=settings.cache_max_entries,
+    )
+    # admission order: ContentPolicyStage, RateLimitStage, CacheStage, QuotaStage (hits and coalesced
+    # creates are answered before the quota stage, so they are never charged)
+    quota = build_quota(settings, store)
+    content_policy = ContentPolicyStage(lambda: getattr(upstream.current(), "moderate", None))
+    stages: list[Stage] = [content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    events: list[JobEvents] = [cache, QuotaEvents(quota)]
+    styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
+    planner = Planner(
+        PlanOptions(
+            max_seconds=settings.max_seconds,
+            max_prompt_chars=settings.max_prompt_chars,
+            allow_model_upgrade=settings.allow_model_upgrade,
+            webm_enabled=settings.webm_enabled and webm_available(),
+            styles=styles,
+        )
+    )
+    service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
+    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
+    ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
+    ctx.closers += [policies.stop, quota.close]
+    ctx.extra_ready_checks["quota"] = quota.status
+    ctx.starters.append(janitor.start)
+    ctx.closers.append(janitor.stop)
     ctx.extra_ready_checks["policies"] = policies.status
+    ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
+    instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx
 
 
@@ -100,6 +152,8 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         ctx.policies.load_or_exit()
         await ctx.upstream.start()
         await ctx.driver.start()
+        for starter in ctx.starters:
+            await starter()
         log.info(
             "gateway_started",
             upstream=settings.upstream,
@@ -119,7 +173,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.store.close()
 
     app = Starlette(
-        routes=[*ops.routes, *characters.routes, *openai_videos.routes],
+        routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
         middleware=[Middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,

@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from gateway.core.capabilities import PROFILES
+from gateway.core.styles import StyleBook, StyleError
+
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
 DEFAULT_STORE = "sqlite:///./.sora-gateway/gateway.db"
 
@@ -40,13 +43,25 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_prompt_chars: int = 32000
     max_seconds: int = 120  # longest video a request may ask for
+    allow_model_upgrade: bool = False  # a size only a bigger model has may switch to that model (reported)
+    webm_enabled: bool = True  # output_format: webm is transcoded (VP9); off: a 400
+    styles_file: str | None = None  # style presets; default <policies>/styles.yaml when present
     poll_min_s: float = 0.25  # never poll one upstream job more often than this
     poll_max_s: float = 15.0
     lease_ttl_s: float = 15.0
     driver_tick_s: float = 0.2
     max_segment_attempts: int = 3
     retention_s: int = 7 * 86400  # how long a finished video stays downloadable
+    cache_ttl_s: float = 86400.0  # an identical create reuses a finished video for this long
+    cache_max_entries: int = 100_000  # bound of the in-process cache index (memory:// store)
+    content_max_bytes: int = 20 * 1024**3  # retained content budget; least recently used evicted (0: none)
+    content_max_age_s: float = 7 * 86400.0  # evict content unused for this long (0: never)
+    content_sweep_s: float = 60.0  # how often the retention budget is checked (and soon after each fetch)
     detect_interval_s: float = 300.0
+    quota_backend: str = "auto"  # auto (redis when quota_redis or the store is redis) | memory | redis
+    quota_redis: str | None = field(default=None, repr=False)  # defaults to the store URL when it is redis
+    quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
+    policy_reload_s: float = 1.0  # how often policy files are checked for changes (0: never)
     shutdown_grace_s: float = 10.0
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
@@ -130,8 +145,23 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"--port must be 1-65535, got {settings.port}")
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if settings.upstream_profile and settings.upstream_profile not in PROFILES:
+        raise ConfigError(f"--upstream-profile must be one of {', '.join(PROFILES)}, got {settings.upstream_profile!r}")
+    if settings.max_seconds < 1:
+        raise ConfigError(f"max_seconds must be at least 1, got {settings.max_seconds}")
+    if settings.styles_file:
+        try:
+            StyleBook(settings.styles_file, required=True)
+        except StyleError as exc:
+            raise ConfigError(str(exc)) from None
     if settings.log_format not in ("json", "console"):
         raise ConfigError("--log-format must be json or console")
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+        raise ConfigError(f"--log-level must be debug, info, warning, error or critical, got {settings.log_level!r}")
+    if settings.quota_backend not in ("auto", "memory", "redis") or settings.quota_fail_mode not in ("closed", "open"):
+        raise ConfigError("quota_backend must be auto, memory or redis; quota_fail_mode must be closed or open")
+    if settings.quota_backend == "redis" and not (settings.quota_redis or settings.store.startswith("redis")):
+        raise ConfigError("quota_backend redis needs quota_redis: redis://host:port/db (or a redis:// store)")
     if not settings.upstream_api_key:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "

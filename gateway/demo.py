@@ -76,7 +76,7 @@ async def _serve(args: argparse.Namespace) -> None:
         store=f"sqlite:///{work / 'gateway.db'}",
         data_dir=str(work / "data"),
         log_format="console",
-        log_level="warning",
+        log_level="info",
         poll_min_s=0.2,
         detect_interval_s=0,
     )
@@ -111,7 +111,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    configure_logging("warning", "console")
+    configure_logging("info", "console")  # one human-readable line per request and job transition
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
     return 0

@@ -1,18 +1,28 @@
-"""``sora-gateway serve``: settings, logging, uvicorn."""
+"""``sora-gateway serve``: settings, logging, uvicorn, and multiprocess metrics for ``--workers > 1``.
+
+With several workers each one is a replica of its own (own replica id, own
+driver loop, leases shared through the store). Prometheus metrics then live in
+mmap files under ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory
+unless the operator sets one; wiped at start), so ``/metrics`` on any worker
+reports the sum of all of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings, build_settings
-from gateway.observability import configure_logging
+from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
 
 SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"
 
@@ -22,12 +32,40 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return build_settings(flags)
 
 
+def _configure(settings: Settings) -> None:
+    register_secret(settings.upstream_api_key)
+    register_secret(settings.admin_key)
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def prepare_multiprocess_metrics() -> tuple[str, bool]:
+    """Point prometheus-client at an empty directory shared by the workers; ``(path, created_here)``."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # counters of an earlier run must not leak into this one
+            stale.unlink()
+        return str(path), False
+    path_str = tempfile.mkdtemp(prefix="sora-gateway-metrics-")
+    os.environ[MULTIPROC_ENV] = path_str
+    return path_str, True
+
+
 def app_from_env() -> Starlette:
     """Factory for ``--workers > 1``: each worker rebuilds the settings the parent validated."""
     data = json.loads(os.environ[SETTINGS_ENV])
     settings = Settings(**{k: v for k, v in data.items() if k != "replica_id"})
-    configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    _configure(settings)
+    app = create_app(settings)
+
+    async def mark_dead() -> None:  # drop this worker's live gauges from the merged view
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
+
+    app.state.ctx.closers.append(mark_dead)
+    return app
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -36,7 +74,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sora-gateway: error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    _configure(settings)
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -45,9 +83,14 @@ def run_serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
     }
     if settings.workers > 1:
-        data = {k: v for k, v in vars(settings).items()}
-        os.environ[SETTINGS_ENV] = json.dumps(data)
-        uvicorn.run("gateway.server:app_from_env", factory=True, workers=settings.workers, **common)
+        metrics_dir, created = prepare_multiprocess_metrics()
+        log.info("multiprocess_metrics", workers=settings.workers, directory=metrics_dir)
+        os.environ[SETTINGS_ENV] = json.dumps(vars(settings))
+        try:
+            uvicorn.run("gateway.server:app_from_env", factory=True, workers=settings.workers, **common)
+        finally:
+            if created:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     uvicorn.run(create_app(settings), **common)
     return 0

@@ -1,11 +1,18 @@
-"""Content on the local filesystem: streamed to disk, checksummed, never whole in memory."""
+"""Content on the local filesystem: streamed to disk, checksummed, never whole in memory.
+
+Layout: ``<root>/<last two chars of the job id>/<job id>/<variant>.<ext>`` plus ``<file>.sha256``.
+A job whose media is another job's (a cache hit, a coalesced create) gets hard links to the
+same files: no copy, and deleting or evicting either job drops only its own links, so the bytes
+live as long as one job still holds them. A job directory's mtime is its last use (written,
+linked or downloaded): :mod:`gateway.content.retention` evicts the least recently used.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +35,11 @@ class LocalContentStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.on_stored: Callable[[], None] | None = None  # the retention janitor's poke
+
+    def _stored(self) -> None:
+        if self.on_stored is not None:
+            self.on_stored()
 
     def directory(self, job_id: str) -> Path:
         return self.root / job_id[-2:] / job_id
@@ -65,6 +77,7 @@ class LocalContentStore:
             os.fsync(fh.fileno())
         os.replace(part, final)
         final.with_suffix(final.suffix + ".sha256").write_text(digest.hexdigest())
+        self._stored()
         return StoredFile(final, size, digest.hexdigest())
 
     def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
@@ -77,7 +90,44 @@ class LocalContentStore:
                 digest.update(block)
         shutil.move(str(source), final)
         final.with_suffix(final.suffix + ".sha256").write_text(digest.hexdigest())
+        self._stored()
         return StoredFile(final, final.stat().st_size, digest.hexdigest())
+
+    def link(self, source_id: str, target_id: str) -> dict[str, str]:
+        """Give ``target_id`` the finished files of ``source_id`` (hard links); returns variant -> path.
+
+        Empty when the source holds nothing (never fetched, evicted, deleted).
+        """
+        source, target = self.directory(source_id), self.directory(target_id)
+        if not source.is_dir():
+            return {}
+        linked: dict[str, str] = {}
+        for item in sorted(source.iterdir()):
+            if not item.is_file() or item.suffix == ".part" or item.name.startswith("part"):
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            dest = target / item.name
+            try:
+                os.link(item, dest)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # evicted or deleted while we looked
+                continue
+            except OSError:  # a filesystem without hard links
+                shutil.copy2(item, dest)
+            if item.suffix != ".sha256":
+                linked[item.stem] = str(dest)
+        if linked:
+            self.touch(target_id)
+            self._stored()
+        return linked
+
+    def touch(self, job_id: str) -> None:
+        """Mark a job's content as just used (the LRU clock)."""
+        try:
+            os.utime(self.directory(job_id))
+        except OSError:
+            pass
 
     def scratch(self, job_id: str) -> Path:
         path = self.directory(job_id) / "scratch"

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 SORA2_SIZES = ("720x1280", "1280x720")
 SORA2_PRO_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-AZURE_SIZES = ("480x480", "854x480", "720x720", "1280x720", "1080x1080", "1920x1080")
+# Azure lists each landscape size with its portrait twin
+AZURE_SIZES = (
+    "480x480", "854x480", "480x854", "720x720", "1280x720", "720x1280", "1080x1080", "1920x1080", "1080x1920",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,11 @@ class Capabilities:
     reference_kinds: frozenset[str] = frozenset()  # file, image_url, file_id
     # model -> (price per second up to 720p, price per second above 720p)
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
-    model_aliases: dict[str, str] = field(default_factory=dict)
+    model_aliases: dict[str, str] = field(default_factory=dict)  # other names of the same model
+    # client model -> a different upstream model that stands in for it (reported in ``adapted``)
+    model_substitutes: dict[str, str] = field(default_factory=dict)
+    # request fields the upstream takes natively (style_preset, negative_prompt); others become prompt clauses
+    native_fields: frozenset[str] = frozenset()
     default_model: str = "sora-2"
     default_size: str = "720x1280"
     default_seconds: int = 4
@@ -39,7 +46,12 @@ class Capabilities:
 
     def base_model(self, model: str) -> str | None:
         model = self.model_aliases.get(model, model)
+        model = self.model_substitutes.get(model, model)
         return model if model in self.models else None
+
+    def known_models(self) -> list[str]:
+        """Every model name a request may use: the models, their aliases and the substituted names."""
+        return [*self.models, *self.model_aliases, *self.model_substitutes]
 
     def price_per_second(self, model: str, size: str) -> float:
         low, high = self.prices.get(self.base_model(model) or model, (0.0, 0.0))
@@ -87,7 +99,8 @@ PROFILES: dict[str, Capabilities] = {
         clip_seconds=tuple(range(1, 21)),
         endpoints=frozenset({"create", "retrieve", "list", "delete", "content"}),
         prices={"sora": (0.10, 0.10)},
-        model_aliases={"sora-2": "sora", "sora-2-pro": "sora", "sora-1": "sora"},
+        model_aliases={"sora-1": "sora"},
+        model_substitutes={"sora-2": "sora", "sora-2-pro": "sora"},
         default_model="sora",
         default_size="1280x720",
         default_seconds=5,

@@ -1,18 +1,63 @@
-"""From a client's :class:`VideoRequest` to a :class:`Plan` the upstream can run.
+"""From a client's :class:`VideoRequest` to a :class:`Plan` the detected upstream can run.
 
-This module validates what the client asked for against the detected
-:class:`Capabilities`. Every change it makes is recorded in ``adapted``.
+Rules (see ``translate.py``): the model is kept (a substitute upstream model, or an upgrade allowed by
+``allow_model_upgrade``, is reported); a size becomes the model's supported size with the same
+orientation and the closest area; a duration the upstream offers is used as is, a shorter odd one is
+rounded up to the next clip length and the result trimmed back, a longer one is split into segments
+(create + extensions where the upstream extends videos, else a chain of creates stitched by the
+gateway) and trimmed back when the lengths cannot add up exactly; ``style_preset`` and
+``negative_prompt`` become prompt clauses; ``output_format: webm`` is transcoded at the end. Every
+change is one entry of ``Plan.adapted``, e.g. ``seconds=30->12+12+8(stitched,trimmed to 30)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Counter
 
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Segment, VideoRequest
-from gateway.errors import invalid
+from gateway.core.styles import StyleBook
+from gateway.core.translate import (
+    avoid_clause,
+    compose_prompt,
+    continuation_clause,
+    nearest_size,
+    param_name,
+    parse_seconds,
+    parse_size,
+    round_up,
+    split_seconds,
+    style_clause,
+    upgrade_model,
+)
+from gateway.errors import ApiError, invalid
+from gateway.observability import REGISTRY
+
+ADAPTATIONS = Counter(
+    "sora_gateway_adaptations_total", "Request fields the gateway adapted, by field", ["kind"], registry=REGISTRY
+)
+SEGMENT_PLANS = Counter(
+    "sora_gateway_segment_plans_total",
+    "Plans made, by strategy (single, chain, extend)",
+    ["strategy"],
+    registry=REGISTRY,
+)
 
 MAX_PROMPT_CHARS = 32000
+OUTPUT_FORMATS = ("mp4", "webm")
+REFERENCE_KINDS = {"path": "file", "image_url": "image_url", "file_id": "file_id"}
+
+
+@dataclass
+class PlanOptions:
+    max_seconds: int = 120
+    max_prompt_chars: int = MAX_PROMPT_CHARS
+    allow_model_upgrade: bool = False
+    webm_enabled: bool = True
+    styles: StyleBook = field(default_factory=StyleBook)
 
 
 @dataclass
@@ -24,51 +69,192 @@ class Plan:
     segments: list[Segment]
     adapted: list[str] = field(default_factory=list)
     price_per_second: float = 0.0
+    strategy: str = "single"  # single | chain | extend
+    extras: dict[str, Any] = field(default_factory=dict)  # kept on the job: trim_seconds, continuity, output_format
+
+    @property
+    def generated_seconds(self) -> int:
+        return sum(s.seconds for s in self.segments)
 
     @property
     def cost_usd(self) -> float:
-        return round(self.seconds * self.price_per_second, 4)
+        """What the upstream charges: every generated second, including any the stitcher trims away."""
+        return round(self.generated_seconds * self.price_per_second, 4)
 
 
-def parse_seconds(value: str | None, default: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise invalid(f"Invalid 'seconds': {value!r} is not a number of seconds.", "seconds") from None
-    if number != int(number) or number <= 0:
-        raise invalid(f"Invalid 'seconds': {value!r} must be a positive whole number of seconds.", "seconds")
-    return int(number)
-
-
-def plan_request(req: VideoRequest, caps: Capabilities) -> Plan:
-    """A one-clip plan for what the upstream supports as-is."""
-    prompt = req.prompt
-    if not prompt or not prompt.strip():
-        raise invalid("Invalid 'prompt': must be a non-empty string.", "prompt", "invalid_value")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise invalid(
-            f"Invalid 'prompt': {len(prompt)} characters exceeds the maximum of {MAX_PROMPT_CHARS}.", "prompt"
-        )
+def _model(req: VideoRequest, caps: Capabilities) -> tuple[str, str, list[str]]:
     model = req.model or caps.default_model
     upstream_model = caps.base_model(model)
     if upstream_model is None:
-        raise invalid(f"Invalid 'model': {model!r} is not available; available: {', '.join(caps.models)}.", "model")
-    size = req.size or caps.default_size
-    if size not in caps.models[upstream_model]:
-        sizes = ", ".join(caps.models[upstream_model])
-        raise invalid(f"Invalid 'size': {size!r} is not supported by {model}; supported: {sizes}.", "size")
-    seconds = parse_seconds(req.seconds, caps.default_seconds)
-    if seconds not in caps.clip_seconds:
-        allowed = ", ".join(str(s) for s in caps.clip_seconds)
-        raise invalid(f"Invalid 'seconds': {seconds} is not supported; supported: {allowed}.", "seconds")
-    segment = Segment(index=0, seconds=seconds, prompt=prompt)
+        raise invalid(
+            f"Invalid 'model': {model!r} is not available; available: {', '.join(caps.known_models())}.", "model"
+        )
+    adapted = [f"model={model}->{upstream_model}"] if model in caps.model_substitutes else []
+    return model, upstream_model, adapted
+
+
+def _size(
+    req: VideoRequest, caps: Capabilities, model: str, upstream_model: str, options: PlanOptions, allowed: list[str]
+) -> tuple[str, str, list[str]]:
+    """(size, upstream model, adaptations); the model changes only by an allowed upgrade."""
+    sizes = caps.models[upstream_model]
+    if not req.size:
+        return (caps.default_size if caps.default_size in sizes else sizes[0]), upstream_model, []
+    param = param_name("size", req.dialect)
+    width, height = parse_size(req.size, param)
+    adapted: list[str] = []
+    if options.allow_model_upgrade:
+        better = upgrade_model(f"{width}x{height}", upstream_model, caps.models, allowed)
+        if better is not None:
+            adapted.append(f"model={model}->{better}")
+            upstream_model = better
+    size = nearest_size(width, height, caps.models[upstream_model])
+    if size != f"{width}x{height}":
+        adapted.append(f"{param}={req.size}->{size}")
+    return size, upstream_model, adapted
+
+
+def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tuple[str, list[str], dict[str, str]]:
+    """The prompt sent upstream, with style and negative clauses where the upstream has no such field."""
+    clauses: list[str] = []
+    adapted: list[str] = []
+    native: dict[str, str] = {}
+    if req.style_preset is not None:
+        description = options.styles.get(req.style_preset)
+        if description is None:
+            known = ", ".join(options.styles.names())
+            message = f"Invalid 'style_preset': {req.style_preset!r} is not a known preset; known: {known}."
+            raise invalid(message, "style_preset")
+        if "style_preset" in caps.native_fields:
+            native["style_preset"] = req.style_preset
+        else:
+            clauses.append(style_clause(description))
+            adapted.append("style_preset->prompt")
+    if req.negative_prompt is not None and req.negative_prompt.strip():
+        if "negative_prompt" in caps.native_fields:
+            native["negative_prompt"] = req.negative_prompt
+        else:
+            clauses.append(avoid_clause(req.negative_prompt))
+            adapted.append("negative_prompt->prompt")
+    return compose_prompt(req.prompt, *clauses), adapted, native
+
+
+def _output(req: VideoRequest, options: PlanOptions) -> tuple[str, list[str]]:
+    fmt = (req.output_format or "mp4").strip().lower()
+    if fmt not in OUTPUT_FORMATS:
+        raise invalid(f"Invalid 'output_format': {req.output_format!r}; supported: mp4, webm.", "output_format")
+    if fmt == "webm" and not options.webm_enabled:
+        raise invalid(
+            "Invalid 'output_format': webm is disabled on this gateway; ask for mp4.",
+            "output_format",
+            "unsupported_output_format",
+        )
+    return fmt, ["output_format=webm(transcoded from mp4)"] if fmt == "webm" else []
+
+
+def _check_reference(req: VideoRequest, caps: Capabilities) -> None:
+    ref = req.input_reference
+    if ref is None:
+        return
+    kind = next((kind for attr, kind in REFERENCE_KINDS.items() if getattr(ref, attr)), "file")
+    if kind not in caps.reference_kinds:
+        raise ApiError(
+            400,
+            f"The upstream behind this gateway ({caps.profile}) does not accept an input_reference given as {kind}.",
+            param="input_reference",
+            code="unsupported_by_upstream",
+        )
+
+
+def _segments(
+    seconds: int, prompt: str, caps: Capabilities, param: str
+) -> tuple[list[Segment], str, list[str], int | None]:
+    """(segments, strategy, adaptations, trim_seconds)."""
+    if seconds in caps.clip_seconds:
+        return [Segment(index=0, seconds=seconds, prompt=prompt)], "single", [], None
+    clip = round_up(seconds, caps.clip_seconds)
+    if clip is not None:
+        segment = Segment(index=0, seconds=clip, prompt=prompt)
+        return [segment], "single", [f"{param}={seconds}->{clip}(trimmed to {seconds})"], seconds
+    extend = caps.has("extensions") and bool(caps.extension_seconds)
+    lengths = split_seconds(seconds, caps.clip_seconds, caps.extension_seconds if extend else caps.clip_seconds)
+    strategy, kind = ("extend", "extend") if extend else ("chain", "create")
+    segments = [Segment(index=0, seconds=lengths[0], prompt=prompt)]
+    for index, length in enumerate(lengths[1:], start=1):
+        text = compose_prompt(prompt, continuation_clause(index + 1, len(lengths)))
+        segments.append(Segment(index=index, seconds=length, prompt=text, kind=kind))
+    total = sum(lengths)
+    how = "extended" if extend else "stitched"
+    trim = seconds if total != seconds else None
+    note = f"{how},trimmed to {seconds}" if trim else how
+    return segments, strategy, [f"{param}={seconds}->{'+'.join(map(str, lengths))}({note})"], trim
+
+
+def plan_request(
+    req: VideoRequest,
+    caps: Capabilities,
+    options: PlanOptions | None = None,
+    *,
+    allowed_models: list[str] | None = None,
+) -> Plan:
+    """Validate ``req`` against ``caps`` and translate it; raises an :class:`ApiError` naming the field."""
+    options = options or PlanOptions()
+    if not req.prompt or not req.prompt.strip():
+        raise invalid("Invalid 'prompt': must be a non-empty string.", "prompt", "invalid_value")
+    model, upstream_model, adapted = _model(req, caps)
+    allowed = [m for m in caps.models if allowed_models is None or m in allowed_models]
+    base = upstream_model
+    size, upstream_model, size_notes = _size(req, caps, model, upstream_model, options, allowed)
+    if upstream_model != base:  # an upgrade the operator allowed: the client sees the model it got
+        model = upstream_model
+    _check_reference(req, caps)
+    seconds_param = param_name("seconds", req.dialect)
+    seconds = parse_seconds(req.seconds, caps.default_seconds, options.max_seconds, seconds_param)
+    prompt, prompt_notes, native = _prompt(req, caps, options)
+    if len(prompt) > options.max_prompt_chars:
+        raise invalid(
+            f"Invalid 'prompt': {len(prompt)} characters (with the gateway's style and avoid clauses) exceeds "
+            f"the maximum of {options.max_prompt_chars}.",
+            "prompt",
+        )
+    fmt, format_notes = _output(req, options)
+    segments, strategy, seconds_notes, trim = _segments(seconds, prompt, caps, seconds_param)
+    extras: dict[str, Any] = {}
+    if trim is not None:
+        extras["trim_seconds"] = trim
+    if fmt != "mp4":
+        extras["output_format"] = fmt
+    if strategy == "chain" and "file" in caps.reference_kinds:
+        extras["continuity"] = "last_frame"
+    if native:
+        extras["native"] = native
     return Plan(
         model=model,
         upstream_model=upstream_model,
         size=size,
         seconds=seconds,
-        segments=[segment],
+        segments=segments,
+        adapted=[*adapted, *size_notes, *seconds_notes, *prompt_notes, *format_notes],
         price_per_second=caps.price_per_second(upstream_model, size),
+        strategy=strategy,
+        extras=extras,
     )
+
+
+def adaptation_kind(note: str) -> str:
+    """``seconds=30->12+12+8(...)`` -> ``seconds``; ``style_preset->prompt`` -> ``style_preset``."""
+    return note.split("=", 1)[0].split("->", 1)[0].split("(", 1)[0]
+
+
+class Planner:
+    """``plan_request`` with the gateway's options, counting what it adapts."""
+
+    def __init__(self, options: PlanOptions | None = None) -> None:
+        self.options = options or PlanOptions()
+
+    def __call__(self, req: VideoRequest, caps: Capabilities, *, allowed_models: list[str] | None = None) -> Plan:
+        plan = plan_request(req, caps, self.options, allowed_models=allowed_models)
+        for note in plan.adapted:
+            ADAPTATIONS.labels(adaptation_kind(note)).inc()
+        SEGMENT_PLANS.labels(plan.strategy).inc()
+        return plan

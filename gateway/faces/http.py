@@ -26,6 +26,9 @@ def tenant_of(request: Request) -> Tenant:
     """Authenticate once per request; the tenant is kept on the request for logs and metrics."""
     tenant: Tenant = request.app.state.ctx.auth.authenticate(request.headers.get("authorization"))
     request.state.tenant = tenant.name
+    quota = getattr(request.app.state.ctx, "quota", None)
+    if quota is not None:  # x-ratelimit-* on every response (the middleware adds them)
+        request.state.response_headers = quota.headers_for(tenant)
     return tenant
 
 

@@ -135,7 +135,10 @@ async def video_content(request: Request) -> Response:
         tenant, request.path_params["video_id"], variant, request.headers.get("range")
     )
     if isinstance(source, StoredFile):
-        headers = {"x-content-sha256": source.sha256} if source.sha256 else {}
+        headers = {"x-content-sha256": source.sha256, "etag": f'"{source.sha256}"'} if source.sha256 else {}
+        tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
+        if headers and (headers["etag"] in tags or "*" in tags):
+            return Response(status_code=304, headers=headers)
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
     return StreamingResponse(
         source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)

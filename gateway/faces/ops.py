@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.faces.http import tenant_of
-from gateway.observability import REGISTRY
+from gateway.observability import render_metrics
 from gateway.store.base import StoreError
 
 
@@ -39,12 +39,15 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)  # every worker's, with --workers > 1
 
 
 async def list_models(request: Request) -> Response:
     tenant = tenant_of(request)
-    caps = request.app.state.ctx.upstream.caps
+    ctx = request.app.state.ctx
+    caps = ctx.upstream.caps
+    options = getattr(ctx.service.planner, "options", None)  # the adaptation the gateway adds on top
+    names = {**caps.model_aliases, **caps.model_substitutes}
     data = []
     for model, sizes in caps.models.items():
         if tenant.models is not None and model not in tenant.models:
@@ -62,6 +65,12 @@ async def list_models(request: Request) -> Response:
                     "extension_seconds": list(caps.extension_seconds),
                     "endpoints": sorted(caps.endpoints),
                     "usd_per_second": {size: caps.price_per_second(model, size) for size in sizes},
+                    "also_answers_to": sorted(name for name, base in names.items() if base == model),
+                    "reference_kinds": sorted(caps.reference_kinds),
+                    "max_seconds": options.max_seconds if options else max(caps.clip_seconds),
+                    "long_videos": "extend" if caps.has("extensions") else "chain",
+                    "style_presets": options.styles.names() if options else [],
+                    "output_formats": ["mp4", "webm"] if options and options.webm_enabled else ["mp4"],
                 },
             }
         )

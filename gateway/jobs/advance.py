@@ -12,7 +12,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from gateway.content import LocalContentStore
 from gateway.core.models import Job, Segment, SegStatus, Status
+from gateway.jobs.continuity import drop_references, needs_reference, prepare_reference, segment_reference
 from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
@@ -31,8 +33,17 @@ def backoff(attempt: int, retry_after: float | None, cap: float) -> float:
 
 
 class SegmentRunner:
-    def __init__(self, upstream: Upstream, *, poll_min_s: float, poll_max_s: float, max_attempts: int) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        poll_min_s: float,
+        poll_max_s: float,
+        max_attempts: int,
+        content: LocalContentStore | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.content = content  # where chained segments get their continuity frames (none: prompts only)
         self.poll_min_s = poll_min_s
         self.poll_max_s = poll_max_s
         self.max_attempts = max_attempts
@@ -48,7 +59,7 @@ class SegmentRunner:
             size=str(job.requested.get("upstream_size") or job.size),
             seconds=seg.seconds,
             source_id=source,
-            reference=job.requested_reference() if seg.index == 0 else None,
+            reference=segment_reference(job, seg),
             idempotency_key=idempotency_key(job, seg),
         )
 
@@ -116,6 +127,12 @@ class SegmentRunner:
             if seg.next_poll_at > now:
                 return
             if seg.status in (SegStatus.PENDING, SegStatus.SUBMITTING):
+                if seg.status == SegStatus.PENDING and self.content and needs_reference(job, seg):
+                    try:
+                        await prepare_reference(job, seg, self.upstream, self.content)
+                    except UpstreamError as exc:  # only retryable ones reach here: fetch the frame later
+                        seg.next_poll_at = time.time() + backoff(2, exc.retry_after, self.poll_max_s)
+                        return
                 try:
                     await self.submit(job, seg, save)
                 except UpstreamError as exc:
@@ -132,6 +149,7 @@ def fail_job(job: Job, error: dict[str, str]) -> None:
     job.status = Status.FAILED
     job.error = error
     job.completed_at = int(time.time())
+    drop_references(job)
 
 
 def aggregate(job: Job) -> None:

@@ -16,7 +16,8 @@ from gateway.content import LocalContentStore
 from gateway.core.models import Job, Status
 from gateway.jobs.advance import SegmentRunner, aggregate, backoff
 from gateway.jobs.finalize import all_segments_done, fetch_and_assemble, mark_completed
-from gateway.observability import JOB_TRANSITIONS, JOBS_ACTIVE, STORE_ERRORS, log
+from gateway.jobs.follow import follow_leader, is_follower
+from gateway.observability import JOB_TRANSITIONS, DrivenJobs, log
 from gateway.store.base import JobStore, StoreError
 from gateway.upstreams.base import Upstream, UpstreamError
 
@@ -55,9 +56,10 @@ class JobDriver:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.metrics = DrivenJobs()  # sora_gateway_jobs{state,tenant} for the jobs this replica holds
 
     def runner(self) -> SegmentRunner:
-        return SegmentRunner(self.upstream(), **self.runner_options)  # type: ignore[arg-type]
+        return SegmentRunner(self.upstream(), content=self.content, **self.runner_options)  # type: ignore[arg-type]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="job-driver")
@@ -74,6 +76,8 @@ class JobDriver:
             with contextlib.suppress(StoreError):
                 await self.store.release_lease(job_id, self.owner)
         self._held.clear()
+        self.metrics.clear()
+        self.metrics.publish()
 
     @contextlib.asynccontextmanager
     async def holding(self, job_id: str) -> AsyncIterator[None]:
@@ -94,8 +98,7 @@ class JobDriver:
         while not self._stopping.is_set():
             try:
                 ids = await self.store.active_ids()
-            except StoreError:
-                STORE_ERRORS.labels(self.store.url.split(":")[0], "active_ids").inc()
+            except StoreError:  # counted by the instrumented store
                 await asyncio.sleep(1.0)
                 continue
             now = time.monotonic()
@@ -109,7 +112,8 @@ class JobDriver:
                 task = asyncio.create_task(self._drive(job_id))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            JOBS_ACTIVE.labels("driven").set(len(self._held))
+            self.metrics.keep_only(self._held & known)
+            self.metrics.publish()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.tick_s)
 
@@ -118,7 +122,6 @@ class JobDriver:
             async with self._sem:
                 await self._drive_once(job_id)
         except StoreError:
-            STORE_ERRORS.labels(self.store.url.split(":")[0], "drive").inc()
             self._next_check[job_id] = time.monotonic() + 1.0
         except Exception:  # a bug in one job must not stop the others
             log.exception("job_driver_error", video_id=job_id)
@@ -129,6 +132,7 @@ class JobDriver:
     async def _drive_once(self, job_id: str) -> None:
         if not await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s):
             self._held.discard(job_id)
+            self.metrics.forget(job_id)
             self._next_check[job_id] = time.monotonic() + self.lease_ttl_s / 3
             return
         self._held.add(job_id)
@@ -140,11 +144,13 @@ class JobDriver:
         if job.terminal:
             await self._release(job_id)
             return
+        self.metrics.track(job.id, str(job.status), job.tenant, job.created_at)
         due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
         self._next_check[job_id] = time.monotonic() + max(0.0, min(due - time.time(), self.lease_ttl_s / 3))
 
     async def _release(self, job_id: str) -> None:
         self._held.discard(job_id)
+        self.metrics.forget(job_id)
         self._next_check.pop(job_id, None)
         await self.store.release_lease(job_id, self.owner)
 
@@ -159,8 +165,14 @@ class JobDriver:
         """Drive ``job`` one step and persist what changed."""
         before = (job.status, job.progress)
         upstream = self.upstream()
-        await self.runner().step(job, self.save)
-        if not job.terminal and all_segments_done(job):
+        following = is_follower(job)  # a coalesced create mirrors its leader's record, never the upstream
+        if following:
+            await follow_leader(
+                job, self.store, self.content, retention_s=self.retention_s, poll_s=self.runner_options["poll_min_s"]
+            )
+        else:
+            await self.runner().step(job, self.save)
+        if not following and not job.terminal and all_segments_done(job):
             try:
                 await fetch_and_assemble(job, upstream, self.content)
             except UpstreamError as exc:
@@ -178,10 +190,22 @@ class JobDriver:
                 mark_completed(job, self.retention_s)
         aggregate(job)
         await self.save(job)
-        if (job.status, job.progress) != before:
-            log.info("job_progress", video_id=job.id, tenant=job.tenant, status=str(job.status), progress=job.progress)
         if job.status != before[0]:
             JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
+            log.info(
+                "job_transition",
+                video_id=job.id,
+                tenant=job.tenant,
+                upstream=job.upstream,
+                model=job.model,
+                from_status=str(before[0]),
+                status=str(job.status),
+                progress=job.progress,
+                age_s=round(time.time() - job.created_at, 3),
+                error=(job.error or {}).get("code"),
+            )
+        elif job.progress != before[1]:
+            log.debug("job_progress", video_id=job.id, tenant=job.tenant, status=str(job.status), progress=job.progress)
         if job.terminal:
             for listener in self.on_terminal:
                 await listener(job)

@@ -20,6 +20,7 @@ from gateway.core.plan import Plan, plan_request
 from gateway.errors import ApiError, invalid, not_found
 from gateway.jobs.driver import JobDriver
 from gateway.observability import JOB_TRANSITIONS, POLLS_ABSORBED, log
+from gateway.pipeline.coalesce import upstream_shared
 from gateway.pipeline.stages import Admission, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
@@ -27,7 +28,9 @@ from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.runtime import UpstreamRuntime
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
-Planner = Callable[[VideoRequest, Capabilities], Plan]
+Planner = Callable[..., Plan]  # (request, caps, *, allowed_models) -> Plan; see gateway.core.plan.Planner
+# what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
+INHERITED = ("trim_seconds", "output_format")
 
 
 @dataclass
@@ -99,6 +102,7 @@ class VideoService:
         if req.input_reference is not None:
             requested["input_reference"] = asdict(req.input_reference)
         requested["upstream_model"] = plan.upstream_model
+        requested.update(plan.extras)  # trim_seconds, continuity, output_format: read by the job driver
         return Job(
             id=new_video_id(),
             tenant=tenant.name,
@@ -117,7 +121,7 @@ class VideoService:
 
     async def create(self, tenant: Tenant, req: VideoRequest, *, cache_control: str | None = None) -> Created:
         caps = self.upstream.caps
-        plan = self.planner(req, caps)
+        plan = self.planner(req, caps, allowed_models=tenant.models)
         if tenant.models is not None and plan.model not in tenant.models:
             raise invalid(
                 f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: {', '.join(tenant.models)}.",
@@ -131,11 +135,15 @@ class VideoService:
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
         if kind:
             adm.job.kind = kind
-        for stage in self.stages:
-            ready = await stage.admit(adm)
-            if ready is not None:
-                await self.store.put(ready)
-                return Created(ready, adm.headers)
+        try:
+            for stage in self.stages:
+                ready = await stage.admit(adm)
+                if ready is not None:
+                    await self.store.put(ready)
+                    return Created(ready, adm.headers)
+        except ApiError:  # a later stage refused: give back what the earlier ones took
+            await self._undo(adm)
+            raise
         job = adm.job
         async with self.driver.holding(job.id):
             await self.store.put(job)
@@ -152,16 +160,21 @@ class VideoService:
             try:
                 await self.driver.runner().submit(job, job.segments[0], self.driver.save)
             except UpstreamError as exc:
+                refusal = upstream_refusal(exc)
+                job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
                 await self.store.delete(job.id)
-                for stage in reversed(self.stages):
-                    if stage.name in adm.charged:
-                        await stage.undo(adm)
-                raise upstream_refusal(exc) from None
+                await self._undo(adm)
+                raise refusal from None
             await self.driver.save(job)
         self.driver.wake(job.id)
         if job.adapted:
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
+
+    async def _undo(self, adm: Admission) -> None:
+        for stage in reversed(self.stages):
+            if stage.name in adm.charged:
+                await stage.undo(adm)
 
     async def _source(self, tenant: Tenant, video_id: str, endpoint: str, param: str) -> Job:
         caps = self.upstream.caps
@@ -186,6 +199,7 @@ class VideoService:
             seconds=seconds,
             segments=segments,
             price_per_second=caps.price_per_second(model, source.size),
+            extras={k: source.requested[k] for k in INHERITED if source.requested.get(k)},
         )
 
     async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
@@ -212,6 +226,8 @@ class VideoService:
         source = await self._source(tenant, video_id, "extensions", "video")
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
+        if source.requested.get("trim_seconds"):
+            raise invalid("This video was trimmed by the gateway and cannot be extended upstream.", "video")
         extra = int(seconds) if seconds and str(seconds).isdigit() else 0
         if extra not in caps.extension_seconds:
             allowed = ", ".join(str(s) for s in caps.extension_seconds)
@@ -248,7 +264,8 @@ class VideoService:
         self.media.remove(job.id)
         for listener in self.events:
             await listener.job_deleted(job)
-        if job.cache != "hit":  # a cache hit shares its upstream video with the original
+        if job.cache not in ("hit", "coalesced") and not await upstream_shared(self.store, job.id):
+            # a cache hit or coalesced create uses another job's upstream video; one that others use stays
             upstream = self.upstream.current()
             for seg in job.segments:
                 if seg.upstream_id:
@@ -267,9 +284,13 @@ class VideoService:
             raise ApiError(400, f"Video '{video_id}' is not ready (status: {job.status}).", code="video_not_ready")
         stored = self.media.find(job.id, variant) or self._shared_content(job, variant)
         if stored is not None:
+            self.media.touch(job.id)  # the retention LRU clock
             return stored
-        if job.content.get(variant) == "" or len(job.segments) != 1:
+        if job.content.get(variant) == "":
             raise ApiError(404, f"No {variant} is available for video '{video_id}'.", code="not_found")
+        if len(job.segments) != 1 or (variant == "video" and any(job.requested.get(k) for k in INHERITED)):
+            # stitched, trimmed or transcoded here: the upstream has no copy of what the client got
+            raise ApiError(410, f"The {variant} of video '{video_id}' is no longer retained.", code="content_expired")
         try:
             return await self.upstream.current().open_content(str(job.segments[-1].upstream_id), variant, range_header)
         except UpstreamError as exc:

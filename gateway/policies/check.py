@@ -1,4 +1,4 @@
-"""``sora-gateway policies check DIR``."""
+"""``sora-gateway policies check DIR``: validate everything, say what is wrong as ``file:line: reason``."""
 
 from __future__ import annotations
 
@@ -14,5 +14,8 @@ def check_command(directory: str) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
-    print(f"ok: {len(policy.tenants)} tenant(s) in {directory}: {', '.join(sorted(policy.tenants)) or '-'}")
+    tenants = ", ".join(sorted(policy.tenants)) or "-"
+    shared = ", ".join(sorted(policy.content_sets)) or "-"
+    defaults = "defaults.yaml" if policy.has_defaults else "no defaults file"
+    print(f"ok: {len(policy.tenants)} tenant(s) in {directory}: {tenants}; content rule sets: {shared}; {defaults}")
     return 0

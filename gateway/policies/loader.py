@@ -1,4 +1,16 @@
-"""Read and validate a policies directory, reporting problems as ``file:line: reason``."""
+"""Read and validate a policies directory, reporting problems as ``file:line: reason``.
+
+Layout::
+
+    policies/defaults.yaml          optional: models, quotas, content, cache every tenant inherits
+    policies/content/<name>.yaml    shared content rule sets a tenant pulls in with content.include
+    policies/tenants/<team>.yaml    one file per team
+
+A tenant inherits from ``defaults.yaml`` every quota and content rule it does not set itself
+(and ``models``/``cache`` when absent). Shared rule sets are added on top: their blocked lists
+add up and the strictest limit wins. Any problem anywhere makes the whole set invalid: a
+half-applied policy is worse than the previous complete one.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +21,24 @@ from typing import Any
 
 import yaml
 
-from gateway.policies.model import ContentRules, Quotas, Tenant
+from gateway.policies.model import ContentPolicy, ContentRules, Quotas, RuleSet, Tenant
+from gateway.policies.reader import (
+    CONTENT_FIELDS,
+    Problem,
+    Reader,
+    cache_scope,
+    content_values,
+    model_list,
+    quota_values,
+)
+
+__all__ = ["PolicySet", "Problem", "load_policies", "policy_files"]
 
 KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-QUOTA_FIELDS = {f: float for f in Quotas.__dataclass_fields__}
-CONTENT_FIELDS = set(ContentRules.__dataclass_fields__)
-TENANT_FIELDS = {"tenant", "api_keys", "models", "quotas", "content", "cache", "description"}
-CACHE_SCOPES = ("tenant", "shared", "off")
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+TENANT_FIELDS = ("tenant", "api_keys", "models", "quotas", "content", "cache", "description")
+DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "description")
+SHARED_FIELDS = (*(f for f in CONTENT_FIELDS if f != "include"), "description")
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass
@@ -33,144 +46,143 @@ class PolicySet:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     by_key_hash: dict[str, Tenant] = field(default_factory=dict)
     directory: str = ""
+    content_sets: dict[str, ContentRules] = field(default_factory=dict)
+    has_defaults: bool = False
 
 
-class _Reader:
-    """Walks a YAML node tree so every problem can name its line."""
-
-    def __init__(self, path: Path, problems: list[Problem]) -> None:
-        self.path = str(path)
-        self.problems = problems
-
-    def fail(self, node: yaml.Node | None, reason: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        self.problems.append(Problem(self.path, line, reason))
-
-    def mapping(self, node: yaml.Node | None, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if node is None:
-            return {}
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what} must be a mapping")
-            return {}
-        return {str(k.value): (k, v) for k, v in node.value}
-
-    def str_list(self, node: yaml.Node, what: str) -> tuple[str, ...]:
-        if not isinstance(node, yaml.SequenceNode) or not all(isinstance(i, yaml.ScalarNode) for i in node.value):
-            self.fail(node, f"{what} must be a list of strings")
-            return ()
-        return tuple(str(i.value) for i in node.value)
-
-    def number(self, node: yaml.Node, what: str) -> float | None:
-        value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            self.fail(node, f"{what} must be a number >= 0")
-            return None
-        return value
+@dataclass
+class _Defaults:
+    models: tuple[str, ...] | None = None
+    quotas: dict[str, Any] = field(default_factory=dict)
+    content: dict[str, Any] = field(default_factory=dict)
+    cache: str | None = None
 
 
-def _quotas(r: _Reader, node: yaml.Node | None) -> Quotas:
-    values: dict[str, Any] = {}
-    for name, (key, value) in r.mapping(node, "quotas").items():
-        if name not in QUOTA_FIELDS:
-            r.fail(key, f"unknown quota {name!r}; known: {', '.join(QUOTA_FIELDS)}")
+def policy_files(directory: str | Path) -> list[Path]:
+    """Every file the policy set is read from (what hot reload watches)."""
+    root = Path(directory)
+    files = [root / "defaults.yaml", root / "defaults.yml"]
+    for sub in ("tenants", "content"):
+        files += sorted((root / sub).glob("*.y*ml"))
+    return [f for f in files if f.is_file()]
+
+
+def _shared_sets(root: Path, problems: list[Problem]) -> dict[str, ContentRules]:
+    sets: dict[str, ContentRules] = {}
+    for path in sorted((root / "content").glob("*.y*ml")):
+        r = Reader(path, problems)
+        node = r.root()
+        values = content_values(r, node, set(), known=SHARED_FIELDS) if node is not None else {}
+        sets[path.stem] = ContentRules(**values)
+    return sets
+
+
+def _defaults(root: Path, shared: set[str], problems: list[Problem]) -> _Defaults:
+    path = next((p for p in (root / "defaults.yaml", root / "defaults.yml") if p.is_file()), None)
+    if path is None:
+        return _Defaults()
+    r = Reader(path, problems)
+    fields = r.fields(r.root(), "defaults", DEFAULTS_FIELDS)
+    return _Defaults(
+        models=model_list(r, fields["models"]) if "models" in fields else None,
+        quotas=quota_values(r, fields.get("quotas")),
+        content=content_values(r, fields.get("content"), shared),
+        cache=cache_scope(r, fields["cache"]) if "cache" in fields else None,
+    )
+
+
+def _combine(name: str, own: dict[str, Any], base: dict[str, Any], shared: dict[str, ContentRules]) -> ContentPolicy:
+    """The tenant's own rules over the defaults', then every included shared set on top."""
+    merged = {**base, **own}
+    sets: list[RuleSet] = []
+    inherited = [base.get(k, ()) if k not in own else () for k in ("blocked_terms", "blocked_patterns")]
+    if any(inherited):
+        sets.append(RuleSet("defaults", inherited[0], inherited[1], bool(base.get("sensitive"))))
+    mine = [own.get("blocked_terms", ()), own.get("blocked_patterns", ())]
+    if any(mine):
+        sets.append(RuleSet(f"tenant:{name}", mine[0], mine[1], bool(merged.get("sensitive"))))
+    max_chars: int | None = merged.get("max_prompt_chars")
+    styles: tuple[str, ...] | None = merged.get("allowed_styles")
+    moderation = bool(merged.get("moderation"))
+    for include in merged.get("include", ()):
+        rules = shared.get(include)
+        if rules is None:  # already reported as a problem at its line
             continue
-        number = r.number(value, f"quotas.{name}")
-        if number is not None:
-            values[name] = int(number) if name in ("requests_per_minute", "concurrent_jobs") else number
-    return Quotas(**values)
+        if rules.blocked_terms or rules.blocked_patterns:
+            sets.append(RuleSet(f"content/{include}", rules.blocked_terms, rules.blocked_patterns, rules.sensitive))
+        if rules.max_prompt_chars is not None:
+            max_chars = min(max_chars, rules.max_prompt_chars) if max_chars is not None else rules.max_prompt_chars
+        allowed = rules.allowed_styles
+        if allowed is not None:
+            styles = tuple(s for s in styles if s in allowed) if styles is not None else allowed
+        moderation = moderation or rules.moderation
+    return ContentPolicy(tuple(sets), max_chars, styles, moderation)
 
 
-def _content(r: _Reader, node: yaml.Node | None) -> ContentRules:
-    values: dict[str, Any] = {}
-    for name, (key, value) in r.mapping(node, "content").items():
-        if name not in CONTENT_FIELDS:
-            r.fail(key, f"unknown content rule {name!r}; known: {', '.join(sorted(CONTENT_FIELDS))}")
-        elif name in ("blocked_terms", "blocked_patterns", "allowed_styles", "include"):
-            values[name] = r.str_list(value, f"content.{name}")
-            if name == "blocked_patterns":
-                for item, pattern in zip(value.value, values[name], strict=False):
-                    try:
-                        re.compile(pattern)
-                    except re.error as exc:
-                        r.fail(item, f"content.blocked_patterns: invalid regular expression {pattern!r}: {exc}")
-        elif name in ("sensitive", "moderation"):
-            values[name] = bool(yaml.safe_load(yaml.serialize(value)))
-        else:
-            number = r.number(value, f"content.{name}")
-            if number is not None:
-                values[name] = int(number)
-    return ContentRules(**values)
-
-
-def parse_tenant(path: Path, problems: list[Problem]) -> Tenant | None:
-    r = _Reader(path, problems)
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(str(path), (mark.line + 1) if mark else 1, f"not valid YAML: {exc}".splitlines()[0]))
+def parse_tenant(
+    path: Path, problems: list[Problem], defaults: _Defaults, shared: dict[str, ContentRules]
+) -> Tenant | None:
+    r = Reader(path, problems)
+    before = len(problems)
+    root = r.root()
+    if root is None:
+        if len(problems) == before:
+            r.fail(None, "the file is empty; a tenant file needs at least 'tenant' and 'api_keys'")
         return None
-    fields = r.mapping(root, "a tenant file")
-    for name, (key, _) in fields.items():
-        if name not in TENANT_FIELDS:
-            r.fail(key, f"unknown field {name!r}; known: {', '.join(sorted(TENANT_FIELDS))}")
+    fields = r.fields(root, "tenant file", TENANT_FIELDS)
     if "tenant" not in fields:
         r.fail(root, "missing required field 'tenant'")
         return None
-    name_node = fields["tenant"][1]
+    name_node = fields["tenant"]
     name = str(name_node.value) if isinstance(name_node, yaml.ScalarNode) else ""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+    if not TENANT_NAME.fullmatch(name):
         r.fail(name_node, "tenant must be a name of letters, digits, '-', '_' or '.'")
         return None
     keys: tuple[str, ...] = ()
     if "api_keys" in fields:
-        node = fields["api_keys"][1]
-        keys = r.str_list(node, "api_keys")
-        for item, key in zip(node.value, keys, strict=False):
+        keys = r.str_list(fields["api_keys"], "api_keys")
+        for item, key in zip(fields["api_keys"].value, keys, strict=False):
             if not KEY_HASH.match(key):
                 r.fail(item, "api_keys entries must be 'sha256:<64 hex digits>' (see `sora-gateway keys hash`)")
-    models = r.str_list(fields["models"][1], "models") if "models" in fields else None
-    scope = "tenant"
-    if "cache" in fields:
-        cache = r.mapping(fields["cache"][1], "cache")
-        if "scope" in cache:
-            scope = str(cache["scope"][1].value)
-            if scope not in CACHE_SCOPES:
-                r.fail(cache["scope"][1], f"cache.scope must be one of {', '.join(CACHE_SCOPES)}")
+    own_content = content_values(r, fields.get("content"), set(shared))
+    content = {**defaults.content, **own_content}
+    scope = cache_scope(r, fields["cache"]) if "cache" in fields else None
     return Tenant(
         name=name,
         api_key_hashes=tuple(k for k in keys if KEY_HASH.match(k)),
-        models=models,
-        quotas=_quotas(r, fields["quotas"][1] if "quotas" in fields else None),
-        content=_content(r, fields["content"][1] if "content" in fields else None),
-        cache_scope=scope,
+        models=model_list(r, fields["models"]) if "models" in fields else defaults.models,
+        quotas=Quotas(**{**defaults.quotas, **quota_values(r, fields.get("quotas"))}),
+        content=ContentRules(**content),
+        cache_scope=scope or defaults.cache or "tenant",
         source=str(path),
         raw=yaml.safe_load(path.read_text(encoding="utf-8")) or {},
+        policy=_combine(name, own_content, defaults.content, shared),
     )
 
 
 def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
-    """Parse every tenant file; the set holds only tenants without problems."""
+    """Parse the whole directory; the returned set is only meant to be used when there are no problems."""
     root = Path(directory)
     problems: list[Problem] = []
     policy = PolicySet(directory=str(root))
     if not root.is_dir():
         return policy, [Problem(str(root), 1, "policies directory does not exist")]
+    policy.content_sets = _shared_sets(root, problems)
+    defaults = _defaults(root, set(policy.content_sets), problems)
+    policy.has_defaults = any(p.name.startswith("defaults.") for p in policy_files(root))
     for path in sorted((root / "tenants").glob("*.y*ml")):
         before = len(problems)
-        tenant = parse_tenant(path, problems)
+        tenant = parse_tenant(path, problems, defaults, policy.content_sets)
         if tenant is None or len(problems) > before:
             continue
         if tenant.name in policy.tenants:
-            problems.append(
-                Problem(str(path), 1, f"tenant {tenant.name!r} is also defined in {policy.tenants[tenant.name].source}")
-            )
+            other = policy.tenants[tenant.name].source
+            problems.append(Problem(str(path), 1, f"tenant {tenant.name!r} is also defined in {other}"))
             continue
         clash = next((k for k in tenant.api_key_hashes if k in policy.by_key_hash), None)
         if clash:
-            problems.append(
-                Problem(str(path), 1, f"an api key is also used by tenant {policy.by_key_hash[clash].name!r}")
-            )
+            other = policy.by_key_hash[clash].name
+            problems.append(Problem(str(path), 1, f"an api key is also used by tenant {other!r}"))
             continue
         policy.tenants[tenant.name] = tenant
         policy.by_key_hash.update(dict.fromkeys(tenant.api_key_hashes, tenant))

@@ -1,4 +1,4 @@
-"""Typed policy records, parsed from ``policies/tenants/*.yaml``."""
+"""Typed policy records, parsed from ``policies/`` (tenants, shared content rule sets, defaults)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,39 @@ class Quotas:
 
 @dataclass(frozen=True)
 class ContentRules:
+    """The ``content:`` mapping of a tenant (or of ``defaults.yaml``), or one shared rule-set file."""
+
     max_prompt_chars: int | None = None
     blocked_terms: tuple[str, ...] = ()
     blocked_patterns: tuple[str, ...] = ()
+    sensitive: bool = False  # never echo what matched
+    allowed_styles: tuple[str, ...] | None = None
+    moderation: bool = False  # also ask the upstream's moderation endpoint
+    include: tuple[str, ...] = ()  # shared rule sets: policies/content/<name>.yaml
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Blocked terms and patterns from one place, named so a refusal can say which rule it was."""
+
+    name: str  # "tenant:acme", "defaults" or "content/<file stem>"
+    blocked_terms: tuple[str, ...] = ()
+    blocked_patterns: tuple[str, ...] = ()
     sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class ContentPolicy:
+    """What is enforced for a tenant once its own rules and every included rule set are combined.
+
+    Blocked lists add up; the strictest limit wins (shortest ``max_prompt_chars``, the styles every
+    set allows, moderation when any set asks for it).
+    """
+
+    rule_sets: tuple[RuleSet, ...] = ()
+    max_prompt_chars: int | None = None
     allowed_styles: tuple[str, ...] | None = None
     moderation: bool = False
-    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,7 @@ class Tenant:
     cache_scope: str = "tenant"  # tenant | shared | off
     source: str = ""  # file the tenant came from
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    policy: ContentPolicy = field(default_factory=ContentPolicy)  # content rules in force, includes resolved
 
 
 ANONYMOUS = Tenant(name="anonymous", source="--allow-anonymous")

@@ -94,6 +94,12 @@ class OpenAIVideosUpstream:
             f"/videos/{upstream_id}/content", params={"variant": variant}, headers=headers, operation="content"
         )
 
+    async def moderate(self, text: str) -> dict[str, Any]:
+        """``POST /moderations``: OpenAI's moderation verdict on ``text`` (``results[0].flagged``)."""
+        body = {"input": text, "model": "omni-moderation-latest"}
+        response = await self.http.request("POST", "/moderations", operation="moderations", json=body)
+        return dict(response.json())
+
     async def list_models(self) -> list[dict[str, Any]]:
         response = await self.http.request("GET", "/models", operation="models")
         return list(response.json().get("data", []))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.upstreams.azure_sora1 import AzureSora1Upstream
 from gateway.upstreams.base import Upstream
 from gateway.upstreams.openai_videos import OpenAIVideosUpstream
 
 ADAPTERS: dict[str, Callable[[str, str], Upstream]] = {
     "openai": OpenAIVideosUpstream,
+    "azure": AzureSora1Upstream,
 }
 
 

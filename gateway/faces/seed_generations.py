@@ -1,0 +1,93 @@
+"""The seed guide's dialect: ``POST /v1/video/generations`` and ``GET /v1/video/generations/{id}``.
+
+Older client code sends ``prompt, duration_seconds, resolution ("480p"/"720p"/"1080p" or WxH),
+output_format ("mp4"/"webm"), style_preset, negative_prompt`` and reads
+``{"id", "created", "status", "data": [{"url", "metadata": {"duration_ms", "resolution", "format"}}]}``.
+Underneath it is the same pipeline and the same job as ``/v1/videos``: ``data[0].url`` is the
+gateway's own download URL (``/v1/videos/{id}/content``, same bearer key), present once completed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.core.models import Job, Status, VideoRequest
+from gateway.errors import invalid
+from gateway.faces.http import as_str, check_fields, read_body, tenant_of
+from gateway.faces.openai_videos import poll_headers, service, uploads
+
+FIELDS: dict[str, tuple[type, ...]] = {
+    "prompt": (str,),
+    "model": (str,),
+    "duration_seconds": (int, float, str),
+    "resolution": (str,),
+    "output_format": (str,),
+    "style_preset": (str,),
+    "negative_prompt": (str,),
+}
+
+
+def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
+    fmt = str(job.requested.get("output_format") or "mp4")
+    data = []
+    if job.status == Status.COMPLETED:
+        metadata = {"duration_ms": int(job.seconds) * 1000, "resolution": job.size, "format": fmt}
+        data.append({"url": f"{base_url}/v1/videos/{job.id}/content", "metadata": metadata})
+    return {
+        "id": job.id,
+        "object": "video.generation",
+        "created": job.created_at,
+        "status": str(job.status),
+        "progress": job.progress,
+        "model": job.model,
+        "prompt": job.prompt,
+        "data": data,
+        "error": job.error,
+        "adapted": job.adapted,
+    }
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def create_generation(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, FIELDS, ("prompt",))
+    duration = data.get("duration_seconds")
+    if isinstance(duration, bool):
+        raise invalid("Invalid type for 'duration_seconds': expected a number.", "duration_seconds", "invalid_type")
+    req = VideoRequest(
+        prompt=data["prompt"],
+        model=as_str(data.get("model")),
+        seconds=None if duration is None else str(duration),
+        size=as_str(data.get("resolution")),
+        style_preset=as_str(data.get("style_preset")),
+        negative_prompt=as_str(data.get("negative_prompt")),
+        output_format=as_str(data.get("output_format")),
+        dialect="seed",
+    )
+    created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
+    headers = {**poll_headers(created.job), **created.headers}
+    if created.job.cache:
+        headers.setdefault("x-sora-gateway-cache", created.job.cache)
+    return JSONResponse(generation_resource(created.job, _base_url(request)), headers=headers)
+
+
+async def retrieve_generation(request: Request) -> Response:
+    job = await service(request).retrieve(tenant_of(request), request.path_params["generation_id"])
+    headers = poll_headers(job)
+    if job.adapted:
+        headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
+    return JSONResponse(generation_resource(job, _base_url(request)), headers=headers)
+
+
+routes = [
+    Route("/v1/video/generations", create_generation, methods=["POST"]),
+    Route("/v1/video/generations/{generation_id}", retrieve_generation, methods=["GET"]),
+]
