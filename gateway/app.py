@@ -16,8 +16,9 @@ from starlette.responses import Response
 
 from gateway.config import Settings
 from gateway.content import LocalContentStore
+from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
-from gateway.core.plan import Planner, PlanOptions
+from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
 from gateway.faces import characters, openai_videos, ops, seed_generations, usage
@@ -30,6 +31,7 @@ from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.content_policy import ContentPolicyStage
+from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
 from gateway.policies.holder import PolicyHolder
@@ -61,7 +63,7 @@ class Context:
     auth: Authenticator
     extra_ready_checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     closers: list[Callable[[], Any]] = field(default_factory=list)
-    starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited once the driver runs
+    starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
 
 
@@ -85,6 +87,7 @@ def build_context(settings: Settings) -> Context:
         upstream.current,
         content,
         owner=settings.replica_id,
+        adapter_for=upstream.adapter_for,  # jobs keep the dialect they were created in
         lease_ttl_s=settings.lease_ttl_s,
         tick_s=settings.driver_tick_s,
         poll_min_s=settings.poll_min_s,
@@ -106,9 +109,10 @@ def build_context(settings: Settings) -> Context:
     # admission order: ContentPolicyStage, RateLimitStage, CacheStage, QuotaStage (hits and coalesced
     # creates are answered before the quota stage, so they are never charged)
     quota = build_quota(settings, store)
-    content_policy = ContentPolicyStage(lambda: getattr(upstream.current(), "moderate", None))
+    content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
     stages: list[Stage] = [content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
-    events: list[JobEvents] = [cache, QuotaEvents(quota)]
+    # quota first: a job's slot and refund must not depend on the cache index being reachable
+    events: list[JobEvents] = [QuotaEvents(quota), cache]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
     planner = Planner(
         PlanOptions(
@@ -126,7 +130,18 @@ def build_context(settings: Settings) -> Context:
     ctx.extra_ready_checks["quota"] = quota.status
     ctx.starters.append(janitor.start)
     ctx.closers.append(janitor.stop)
+    records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
+        store,
+        content,
+        lambda: policies.current().tenants,
+        retention_s=settings.retention_s,
+        grace_s=settings.record_grace_s,
+        owner=settings.replica_id,
+    )
+    ctx.starters.append(records.start)
+    ctx.closers.append(records.stop)
     ctx.extra_ready_checks["policies"] = policies.status
+    ctx.extra_ready_checks["driver"] = driver.status  # the job loop is alive and ticking
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx
@@ -151,9 +166,9 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.policies.load_or_exit()
         await ctx.upstream.start()
+        for starter in ctx.starters:  # first: the quota gives surviving jobs their charges back before
+            await starter()  # the driver may finish one (a terminal job whose listeners are pending)
         await ctx.driver.start()
-        for starter in ctx.starters:
-            await starter()
         log.info(
             "gateway_started",
             upstream=settings.upstream,
@@ -174,7 +189,11 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
 
     app = Starlette(
         routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
-        middleware=[Middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile
+            )
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )

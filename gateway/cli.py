@@ -1,78 +1,152 @@
-"""The ``sora-gateway`` command line. Every flag also reads ``SORA_GATEWAY_<FLAG>``."""
+"""The ``sora-gateway`` command line (also ``python -m gateway``).
+
+Every flag also reads ``SORA_GATEWAY_<FLAG>``; ``serve`` reads one for every setting, including those
+without a flag (``gateway/config.py``). Usage errors are ``sora-gateway <command>: error: ...``, exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
+from gateway import __version__
+from gateway.cliargs import Parser, env_default, one_of
+from gateway.config import DEFAULT_STORE, DEFAULT_UPSTREAM, Settings
+from gateway.core.capabilities import PROFILES
 
-def env_default(flag: str, default: str | None = None) -> str | None:
-    """The default for ``--flag``: ``SORA_GATEWAY_FLAG`` when set, else ``default``."""
-    return os.environ.get("SORA_GATEWAY_" + flag.upper().replace("-", "_"), default)
+DEMO_PROFILE = "openai-2026-03"
+
+EXAMPLES = """\
+examples:
+  sora-gateway demo                                  simulator + gateway, a demo key, ready for the SDK
+  export SORA_GATEWAY_UPSTREAM_API_KEY=sk-...
+  sora-gateway serve --policies policies/ --store sqlite:////var/lib/sora-gateway/gw.db
+  sora-gateway keys hash sk-team-acme-secret         the sha256: form for policies/tenants/acme.yaml
+  sora-gateway policies check policies/
+
+run `sora-gateway COMMAND --help` for a command's flags."""
+
+SERVE_EPILOG = """\
+The upstream key is read only from the environment: SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY).
+Every flag and every setting of the config file also reads SORA_GATEWAY_<SETTING>, e.g.
+SORA_GATEWAY_STORE, SORA_GATEWAY_CACHE_TTL_S (SORA_GATEWAY_UPSTREAM_URL works for --upstream).
+Precedence: defaults < --config FILE < environment < flags."""
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser, *, demo: bool = False) -> None:
-    e = env_default
-    parser.add_argument("--host", default=e("host", "127.0.0.1"), help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(e("port", "8080") or 8080), help="port (default 8080)")
-    if demo:
-        return
-    parser.add_argument("--config", default=e("config"), help="YAML settings file (flags and env override it)")
-    parser.add_argument("--policies", default=e("policies"), help="policies directory (default ./policies)")
+def _key(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the key is empty; pass the key a team will send as its bearer token")
+    return value
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default=env_default("host", "127.0.0.1"), help="interface to bind (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=env_default("port", 8080), help="gateway port (default 8080)")
+    parser.add_argument(
+        "--profile",
+        type=one_of(PROFILES),
+        choices=list(PROFILES),
+        default=env_default("profile", DEMO_PROFILE),
+        help=f"upstream version the bundled simulator imitates (default {DEMO_PROFILE})",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=env_default("time_scale", 0.05),
+        metavar="X",
+        help="simulated generation time as a fraction of a real one's (default 0.05: an 8 s video in ~3 s)",
+    )
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags default to ``None`` (not given): ``build_settings`` merges them over file and environment."""
+    d = Settings()
+    parser.add_argument("--host", help=f"interface to bind (default {d.host})")
+    parser.add_argument("--port", type=int, help=f"port (default {d.port})")
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file (environment and flags override it)")
+    parser.add_argument("--policies", metavar="DIR", help=f"policies directory (default ./{d.policies})")
     parser.add_argument(
         "--upstream",
-        default=e("upstream"),
-        help="upstream API base as the OpenAI SDK's base_url takes it (default https://api.openai.com/v1)",
+        metavar="URL",
+        help=f"upstream API base, as the OpenAI SDK's base_url (default {DEFAULT_UPSTREAM})",
     )
     parser.add_argument(
         "--store",
-        default=e("store"),
-        help="memory://, sqlite:///path (default sqlite:///./.sora-gateway/gateway.db) or redis://host:port/db",
+        metavar="URL",
+        help=f"memory://, sqlite:///relative/path, sqlite:////absolute/path or redis://host:port/db "
+        f"(default {DEFAULT_STORE})",
     )
-    parser.add_argument("--workers", type=int, default=int(e("workers", "1") or 1), help="worker processes")
-    parser.add_argument("--data-dir", default=e("data_dir"), help="where content and uploads are kept")
+    parser.add_argument("--workers", type=int, metavar="N", help=f"worker processes (default {d.workers})")
+    parser.add_argument("--data-dir", metavar="DIR", help=f"kept videos and uploads (default ./{d.data_dir})")
     parser.add_argument(
         "--allow-anonymous",
-        action="store_true",
-        default=(e("allow_anonymous", "") or "").lower() in {"1", "true", "yes"},
-        help="accept requests without a tenant key (local use only)",
+        action=argparse.BooleanOptionalAction,
+        help="accept requests without a tenant key, as tenant 'anonymous' (local use only; default off)",
     )
-    parser.add_argument("--upstream-profile", default=e("upstream_profile"), help="pin the upstream profile")
-    parser.add_argument("--log-level", default=e("log_level"), help="debug, info, warning, error")
-    parser.add_argument("--log-format", default=e("log_format"), choices=[None, "json", "console"], help="log format")
+    parser.add_argument(
+        "--upstream-profile", choices=list(PROFILES), help="pin the upstream profile (default: detect it)"
+    )
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error", "critical"], help=f"(default {d.log_level})"
+    )
+    parser.add_argument("--log-format", choices=["json", "console"], help=f"(default {d.log_format})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sora-gateway",
         description="A version-adaptive reverse proxy in front of OpenAI's Sora video API.",
+        epilog=EXAMPLES,
     )
+    parser.add_argument("--version", action="version", version=f"sora-gateway {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="simulator + gateway in one process, ready for the official SDK")
-    add_serve_arguments(demo, demo=True)
-    demo.add_argument("--profile", default=env_default("profile", "openai-2026-03"), help="simulator profile")
-    demo.add_argument("--time-scale", type=float, default=float(env_default("time_scale", "0.05") or 0.05))
+    demo = sub.add_parser(
+        "demo",
+        help="simulator + gateway in one process, ready for the official SDK",
+        description="Run the bundled Sora simulator and the gateway in one process, with a demo tenant whose\n"
+        "key is printed with a snippet for the official SDK. Everything lives in a temporary directory\n"
+        "removed at exit. Ctrl-C stops it.",
+    )
+    add_demo_arguments(demo)
 
-    serve = sub.add_parser("serve", help="run the gateway")
+    serve = sub.add_parser("serve", help="run the gateway", description="Run the gateway.", epilog=SERVE_EPILOG)
     add_serve_arguments(serve)
 
+    from gateway.cliargs import SIMULATOR_PREFIX
     from gateway.simulator.server import add_arguments as add_simulator_arguments
 
-    simulator = sub.add_parser("simulator", help="a Sora-compatible upstream for development, demos and tests")
+    simulator = sub.add_parser(
+        "simulator",
+        help="a Sora-compatible upstream for development, demos and tests",
+        description="A Sora-compatible upstream serving under /v1 like the real API.\n"
+        "Every flag also reads SORA_GATEWAY_SIMULATOR_<FLAG>.",
+        env_prefix=SIMULATOR_PREFIX,
+    )
     add_simulator_arguments(simulator)
 
-    policies = sub.add_parser("policies", help="policy files")
+    policies = sub.add_parser("policies", help="policy files", description="Policy files.")
     policies_sub = policies.add_subparsers(dest="policies_command", required=True, metavar="ACTION")
-    check = policies_sub.add_parser("check", help="validate tenant and content-policy files")
-    check.add_argument("dir", nargs="?", default="policies", help="policies directory (default ./policies)")
+    check = policies_sub.add_parser(
+        "check",
+        help="validate tenant and content-policy files",
+        description="Validate a policies directory the way the gateway loads it; exit 1 with file:line: reason.",
+    )
+    check.add_argument(
+        "dir", nargs="?", default="policies", metavar="DIR", help="policies directory (default ./policies)"
+    )
 
-    keys = sub.add_parser("keys", help="tenant keys")
+    keys = sub.add_parser("keys", help="tenant keys", description="Tenant keys.")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    hash_cmd = keys_sub.add_parser("hash", help="print the sha256: form of a key for a tenant file")
-    hash_cmd.add_argument("key", help="the key to hash")
+    hash_cmd = keys_sub.add_parser(
+        "hash",
+        help="print the sha256: form of a key for a tenant file",
+        description="Print the sha256: form of KEY for api_keys in policies/tenants/<team>.yaml.",
+    )
+    hash_cmd.add_argument("key", type=_key, metavar="KEY", help="the key the team will send as its bearer token")
     return parser
 
 

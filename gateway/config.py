@@ -1,21 +1,29 @@
-"""Typed settings: defaults < config file < environment < flags, validated at start.
+"""Typed settings: defaults < ``--config`` file < environment < flags, validated at start.
 
-A config file is YAML whose keys are the long flag names with ``_`` for ``-``
-(``upstream_url`` may be written ``upstream``). Problems are reported as
-``file:line: reason`` and stop the process before it binds a port.
+* The config file is YAML whose keys are the settings below (the long flag names with ``_``;
+  ``upstream_url`` may stand for ``upstream``). Keys are the operator's; the keys the gateway calls
+  with (``upstream_api_key``, ``admin_key``) and ``replica_id`` are refused there: they come only from
+  the environment.
+* Every setting reads ``SORA_GATEWAY_<SETTING>`` (``SORA_GATEWAY_UPSTREAM_URL`` stands for
+  ``SORA_GATEWAY_UPSTREAM``; ``OPENAI_API_KEY`` for ``SORA_GATEWAY_UPSTREAM_API_KEY``).
+* A problem names where the value came from: ``file:line``, the variable or the flag, and stops
+  the process before it binds a port.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
+from gateway.cliargs import env_name, env_value
 from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
+from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
 DEFAULT_STORE = "sqlite:///./.sora-gateway/gateway.db"
@@ -52,12 +60,13 @@ class Settings:
     driver_tick_s: float = 0.2
     max_segment_attempts: int = 3
     retention_s: int = 7 * 86400  # how long a finished video stays downloadable
+    record_grace_s: float = 86400.0  # a finished job's record is purged this long after it expires (0: never)
     cache_ttl_s: float = 86400.0  # an identical create reuses a finished video for this long
     cache_max_entries: int = 100_000  # bound of the in-process cache index (memory:// store)
     content_max_bytes: int = 20 * 1024**3  # retained content budget; least recently used evicted (0: none)
     content_max_age_s: float = 7 * 86400.0  # evict content unused for this long (0: never)
     content_sweep_s: float = 60.0  # how often the retention budget is checked (and soon after each fetch)
-    detect_interval_s: float = 300.0
+    detect_interval_s: float = 300.0  # 0: detect once at start
     quota_backend: str = "auto"  # auto (redis when quota_redis or the store is redis) | memory | redis
     quota_redis: str | None = field(default=None, repr=False)  # defaults to the store URL when it is redis
     quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
@@ -65,103 +74,234 @@ class Settings:
     shutdown_grace_s: float = 10.0
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
-    def redacted(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("upstream_api_key", "admin_key"):
-            data[secret] = "***" if data[secret] else None
-        return data
+
+SECRETS = ("upstream_api_key", "admin_key")  # environment only; never copied into another variable or a file
+NOT_IN_FILE = (*SECRETS, "replica_id")
+FILE_ALIASES = {"upstream_url": "upstream", "policies_dir": "policies"}
+ENV_ALIASES = {"upstream": ("SORA_GATEWAY_UPSTREAM_URL",), "upstream_api_key": ("OPENAI_API_KEY",)}
+_KINDS = {f.name: str(f.type) for f in fields(Settings)}
 
 
-_ALIASES = {"upstream_url": "upstream", "policies_dir": "policies"}
-_TYPES = {f.name: f.type for f in fields(Settings)}
+class Bound(NamedTuple):
+    low: float
+    inclusive: bool = True  # low itself allowed
+    high: float | None = None
+
+    def problem(self, value: float) -> str | None:
+        if self.high is not None and not self.low <= value <= self.high:
+            return f"must be {self.low:g}-{self.high:g}"
+        if value < self.low or (value == self.low and not self.inclusive):
+            return f"must be {'at least' if self.inclusive else 'greater than'} {self.low:g}"
+        return None
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
-    kind = str(_TYPES[name])
+POSITIVE, AT_LEAST_1, NOT_NEGATIVE = Bound(0, inclusive=False), Bound(1), Bound(0)
+BOUNDS: dict[str, Bound] = {
+    "port": Bound(1, high=65535),
+    "workers": AT_LEAST_1,
+    "max_body_bytes": AT_LEAST_1,
+    "max_prompt_chars": AT_LEAST_1,
+    "max_seconds": AT_LEAST_1,
+    "poll_min_s": POSITIVE,
+    "poll_max_s": POSITIVE,
+    "lease_ttl_s": POSITIVE,
+    "driver_tick_s": POSITIVE,
+    "max_segment_attempts": AT_LEAST_1,
+    "retention_s": AT_LEAST_1,
+    "record_grace_s": NOT_NEGATIVE,
+    "cache_ttl_s": NOT_NEGATIVE,
+    "cache_max_entries": AT_LEAST_1,
+    "content_max_bytes": NOT_NEGATIVE,
+    "content_max_age_s": NOT_NEGATIVE,
+    "content_sweep_s": POSITIVE,
+    "detect_interval_s": NOT_NEGATIVE,
+    "policy_reload_s": NOT_NEGATIVE,
+    "shutdown_grace_s": NOT_NEGATIVE,
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "upstream_profile": tuple(PROFILES),
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+    "log_format": ("json", "console"),
+    "quota_backend": ("auto", "memory", "redis"),
+    "quota_fail_mode": ("closed", "open"),
+}
+PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
+    "upstream": (("http://", "https://"), "an http(s) URL"),
+    "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
+    "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
+}
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _number(value: Any, kind: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError
+    number = float(value)
+    if not math.isfinite(number) or (kind == "int" and not number.is_integer()):
+        raise ValueError
+    return int(number) if kind == "int" else number
+
+
+def _typed(name: str, value: Any) -> Any:
+    """``value`` as the setting's type; raises ``ValueError`` with what was expected."""
+    kind = _KINDS[name].split(" |")[0]
+    if value is None:
+        if "None" in _KINDS[name]:
+            return None
+        raise ValueError("a value")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str | int) else ""
+        if text in TRUE | FALSE:
+            return text in TRUE
+        raise ValueError("true or false")
+    if kind in ("int", "float"):
+        try:
+            return _number(value, kind)
+        except (TypeError, ValueError):
+            raise ValueError("an integer" if kind == "int" else "a number") from None
+    if isinstance(value, dict | list):
+        raise ValueError("a string")
+    text = str(value).strip()
+    return text.lower() if name == "log_level" else text
+
+
+def coerce(name: str, value: Any, where: str) -> Any:
+    """One setting's value, typed and checked on its own; errors say ``where: name must be ...``."""
     try:
-        if "bool" in kind:
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be a {kind.split()[0]}, got {value!r}") from None
-    return value if value is None else str(value)
+        typed = _typed(name, value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {name} must be {exc}, got {value!r}") from None
+    if typed is None:
+        return None
+    problem = None
+    if name in BOUNDS:
+        problem = BOUNDS[name].problem(typed)
+    elif name in CHOICES and typed not in CHOICES[name]:
+        problem = f"must be one of {', '.join(CHOICES[name])}"
+    elif name in PREFIXES and not typed.startswith(PREFIXES[name][0]):
+        problem = f"must be {PREFIXES[name][1]}"
+    if problem:
+        raise ConfigError(f"{where}: {name} {problem}, got {value!r}")
+    return typed
 
 
-def load_file(path: str) -> dict[str, Any]:
-    """Read a YAML config file, naming the line of each problem."""
-    text = Path(path).read_text(encoding="utf-8")
+def read_file(path: str) -> dict[str, tuple[Any, str]]:
+    """A YAML config file as ``{setting: (value, "file:line")}``; any problem is a :class:`ConfigError`."""
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}:{(mark.line + 1) if mark else 1}: not valid YAML") from None
+        root = compose(Path(path).read_text(encoding="utf-8"))
+    except YamlError as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc.reason}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}:1: cannot read the config file ({exc.__class__.__name__})") from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:1: the config file must be a mapping of setting: value")
-    values: dict[str, Any] = {}
-    for key, node in root.value:
-        name = _ALIASES.get(str(key.value), str(key.value).replace("-", "_"))
-        where = f"{path}:{key.start_mark.line + 1}"
-        if name not in _TYPES:
-            raise ConfigError(f"{where}: unknown setting {key.value!r}")
-        values[name] = _coerce(name, yaml.safe_load(yaml.serialize(node)), where)
+    found, duplicates = entries(root)
+    if duplicates:
+        raise ConfigError(f"{path}:{line_of(duplicates[0].key)}: {duplicates[0].reason}")
+    values: dict[str, tuple[Any, str]] = {}
+    for key_text, (key, node) in found.items():
+        name = FILE_ALIASES.get(key_text, key_text.replace("-", "_"))
+        where = f"{path}:{line_of(key)}"
+        if name in NOT_IN_FILE:
+            source = f"{env_name(name)} in the environment" if name in SECRETS else "the process"
+            raise ConfigError(f"{where}: {key_text!r} cannot be set in a config file; it comes from {source}")
+        if name not in _KINDS:
+            raise ConfigError(f"{where}: unknown setting {key_text!r}")
+        if name in values:
+            raise ConfigError(f"{where}: {key_text!r} sets {name!r} again (first at {values[name][1]})")
+        values[name] = (coerce(name, value_of(node), where), where)
     return values
 
 
+def load_file(path: str) -> dict[str, Any]:
+    """A config file's settings (checked as :func:`read_file` checks them)."""
+    return {name: value for name, (value, _) in read_file(path).items()}
+
+
+def _from_env(name: str) -> tuple[str, str] | None:
+    """``(value, variable)`` for a setting set in the environment."""
+    for var in (env_name(name), *ENV_ALIASES.get(name, ())):
+        value = os.environ.get(var)
+        if value:
+            return value, var
+    return None
+
+
 def build_settings(flags: dict[str, Any]) -> Settings:
-    """Merge defaults, ``--config`` file, env-backed flags; validate."""
+    """Merge defaults, the ``--config`` file, the environment and flags (``None`` = not given); validate."""
     settings = Settings()
-    config_file = flags.get("config")
+    origins: dict[str, str] = {}
+    config_file = flags.get("config") or env_value("config")
     if config_file:
         if not Path(config_file).is_file():
             raise ConfigError(f"{config_file}:1: config file not found")
-        for name, value in load_file(config_file).items():
+        for name, (value, where) in read_file(config_file).items():
             setattr(settings, name, value)
+            origins[name] = where
+    for name in _KINDS:
+        found = _from_env(name)
+        if found is not None:
+            setattr(settings, name, coerce(name, found[0], found[1]))
+            origins[name] = found[1]
     for name, value in flags.items():
-        if name in _TYPES and value is not None and not (isinstance(value, bool) and not value):
-            setattr(settings, name, _coerce(name, value, f"--{name.replace('_', '-')}"))
-    key = os.environ.get("SORA_GATEWAY_UPSTREAM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    if key:
-        settings.upstream_api_key = key
-    admin = os.environ.get("SORA_GATEWAY_ADMIN_KEY")
-    if admin:
-        settings.admin_key = admin
-    validate(settings)
+        if name in _KINDS and value is not None:
+            where = "--" + name.replace("_", "-")
+            setattr(settings, name, coerce(name, value, where))
+            origins[name] = where
+    validate(settings, origins)
     return settings
 
 
-def validate(settings: Settings) -> None:
-    if not settings.upstream.startswith(("http://", "https://")):
-        raise ConfigError(f"--upstream must be an http(s) URL, got {settings.upstream!r}")
-    if not settings.store.startswith(("memory://", "sqlite://", "redis://", "rediss://")):
-        raise ConfigError(f"--store must be memory://, sqlite:///path or redis://host:port/db, got {settings.store!r}")
-    if not 0 < settings.port < 65536:
-        raise ConfigError(f"--port must be 1-65535, got {settings.port}")
-    if settings.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    if settings.upstream_profile and settings.upstream_profile not in PROFILES:
-        raise ConfigError(f"--upstream-profile must be one of {', '.join(PROFILES)}, got {settings.upstream_profile!r}")
-    if settings.max_seconds < 1:
-        raise ConfigError(f"max_seconds must be at least 1, got {settings.max_seconds}")
+def apply_secrets_from_env(settings: Settings) -> Settings:
+    """The keys from the environment (a worker re-reads them rather than receive them from its parent)."""
+    for name in SECRETS:
+        found = _from_env(name)
+        if found is not None:
+            setattr(settings, name, found[0])
+    return settings
+
+
+def secrets_from_file(config_file: str | None) -> dict[str, Any]:
+    """Always empty: a config file cannot hold the keys (kept for ``server.py``'s workers)."""
+    return {}
+
+
+def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
+    """What no single value shows: checks across settings, and the ones that read files."""
+    origins = origins or {}
+
+    def where(name: str) -> str:
+        return origins.get(name, "--" + name.replace("_", "-"))
+
+    if settings.poll_max_s < settings.poll_min_s:
+        raise ConfigError(
+            f"{where('poll_max_s')}: poll_max_s ({settings.poll_max_s:g}) must be at least "
+            f"poll_min_s ({settings.poll_min_s:g})"
+        )
+    if settings.quota_backend == "redis" and not (settings.quota_redis or settings.store.startswith("redis")):
+        raise ConfigError(
+            f"{where('quota_backend')}: quota_backend redis needs quota_redis: redis://host:port/db "
+            "(or a redis:// store)"
+        )
+    redis_quota = settings.quota_backend == "redis" or (
+        settings.quota_backend == "auto" and bool(settings.quota_redis or settings.store.startswith("redis"))
+    )
+    if settings.workers > 1 and not redis_quota:
+        # in-process counters: each worker would count alone and overwrite the others' persisted totals
+        raise ConfigError(
+            f"{where('workers')}: --workers {settings.workers} needs the Redis quota backend: with in-process "
+            "quota counters every worker counts alone and overwrites the others' saved totals; use "
+            "--store redis://host:port/db or set quota_redis, or run --workers 1 and scale with replicas"
+        )
     if settings.styles_file:
         try:
             StyleBook(settings.styles_file, required=True)
         except StyleError as exc:
             raise ConfigError(str(exc)) from None
-    if settings.log_format not in ("json", "console"):
-        raise ConfigError("--log-format must be json or console")
-    if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
-        raise ConfigError(f"--log-level must be debug, info, warning, error or critical, got {settings.log_level!r}")
-    if settings.quota_backend not in ("auto", "memory", "redis") or settings.quota_fail_mode not in ("closed", "open"):
-        raise ConfigError("quota_backend must be auto, memory or redis; quota_fail_mode must be closed or open")
-    if settings.quota_backend == "redis" and not (settings.quota_redis or settings.store.startswith("redis")):
-        raise ConfigError("quota_backend redis needs quota_redis: redis://host:port/db (or a redis:// store)")
     if not settings.upstream_api_key:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "

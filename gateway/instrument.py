@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.observability import STORE_ERRORS, STORE_UP, TENANT_LIMITS, register_secret
-from gateway.store.base import StoreError
+from gateway.store.base import JobStore, StoreError
 
 if TYPE_CHECKING:
     from gateway.app import Context
@@ -52,7 +52,7 @@ def _wrap(method: Callable[..., Awaitable[Any]], kind: str, op: str) -> Callable
     return call
 
 
-def instrument_store(store: Any) -> Any:
+def instrument_store(store: JobStore) -> JobStore:
     """Count failures of every public async method of ``store`` (in place; idempotent)."""
     kind = store_kind(store.url)
     STORE_UP.labels(kind).set(1)

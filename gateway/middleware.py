@@ -5,6 +5,8 @@ status, tenant, video id, upstream profile, latency) and one sample in
 ``sora_gateway_requests_total`` / ``sora_gateway_request_duration_seconds``.
 Labels stay bounded: the route is the endpoint's name (``unmatched`` for a 404),
 unknown methods become ``OTHER``, the tenant is a policy name or ``-``.
+
+:class:`Exchange` holds one request's state; each concern is one small method of it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from collections.abc import Callable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.ids import new_request_id
+from gateway.errors import ApiError
 from gateway.observability import REQUEST_LATENCY, REQUESTS, log
 from gateway.store.base import StoreError
 
@@ -25,10 +28,7 @@ SKIP_LOG = {"/metrics", "/healthz", "/readyz"}
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 VIDEO_ID = re.compile(rb'"id"\s*:\s*"(video_[0-9a-f]{8,64})"')
-
-
-def _error_body(message: str, type_: str, code: str) -> bytes:
-    return json.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}}).encode()
+SNIFF_BYTES = 512  # a response's video id is looked for in the first bytes of a JSON body
 
 
 def request_id_of(headers: dict[bytes, bytes]) -> str:
@@ -37,133 +37,141 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
     return given if REQUEST_ID.fullmatch(given) else new_request_id()
 
 
-class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app = app
+class _TooLarge(Exception):
+    pass
+
+
+class Exchange:
+    """One request as the middleware sees it: what came in, what went out, when."""
+
+    def __init__(self, scope: Scope, send: Send, max_body_bytes: int) -> None:
+        self.scope = scope
+        self.headers = dict(scope.get("headers") or [])
+        self.request_id = request_id_of(self.headers)
         self.max_body_bytes = max_body_bytes
+        self.started = time.perf_counter()
+        self.status = 500
+        self.responded = False
+        self.json = False
+        self.video_id: str | None = None
+        self._send = send
+        self._received = 0
+        scope.setdefault("state", {})["request_id"] = self.request_id
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        request_id = request_id_of(headers)
-        started = time.perf_counter()
-        state: dict[str, Any] = {"status": 500, "started": False, "video_id": None}
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-
-        declared = headers.get(b"content-length")
+    def declared_too_large(self) -> int | None:
+        """The ``content-length`` when it is already over the limit."""
+        declared = self.headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            message = f"Request body of {int(declared)} bytes exceeds the limit of {self.max_body_bytes} bytes."
-            state["status"] = 413
-            await self._reply(send, 413, _error_body(message, "invalid_request_error", "request_too_large"), request_id)
-            self._observe(scope, state, started)
-            return
+            return int(declared)
+        return None
 
-        received = 0
+    def limit(self, receive: Receive) -> Receive:
+        """``receive`` that stops a body growing past the limit (a chunked upload has no content-length)."""
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        async def limited() -> Message:
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                self._received += len(message.get("body", b""))
+                if self._received > self.max_body_bytes:
                     raise _TooLarge()
             return message
 
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state["status"] = message["status"]
-                state["started"] = True
-                state["json"] = any(
-                    k.lower() == b"content-type" and b"json" in v for k, v in message.get("headers", ())
-                )
-                extra = [(b"x-request-id", request_id.encode("latin-1"))]
-                present = {k.lower() for k, _ in message.get("headers", ())}  # e.g. x-ratelimit-* set by a stage
-                for name, value in ((scope.get("state") or {}).get("response_headers") or {}).items():
-                    if name.lower().encode("latin-1") not in present:
-                        extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-                message["headers"] = [*message.get("headers", []), *extra]
-            elif message["type"] == "http.response.body" and state.get("json") and state["video_id"] is None:
-                found = VIDEO_ID.search(message.get("body", b"")[:512])
-                state["video_id"] = found.group(1).decode() if found else ""
-            await send(message)
+        return limited
 
-        try:
-            await self.app(scope, limited_receive, send_wrapper)
-        except _TooLarge:
-            if not state["started"]:
-                state["status"] = 413
-                message = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
-                body = _error_body(message, "invalid_request_error", "request_too_large")
-                await self._reply(send, 413, body, request_id)
-        except StoreError as exc:
-            log.error("store_unavailable", path=scope.get("path"), error=str(exc))
-            if not state["started"]:
-                state["status"] = 503
-                message = "The gateway's store is unavailable; try again shortly."
-                await self._reply(send, 503, _error_body(message, "server_error", "store_unavailable"), request_id)
-        except Exception:
-            log.exception("unhandled_error", path=scope.get("path"))
-            if not state["started"]:
-                state["status"] = 500
-                message = "The gateway had an internal error; the request id is " + request_id
-                await self._reply(send, 500, _error_body(message, "server_error", "internal_error"), request_id)
-        finally:
-            self._observe(scope, state, started)
-            structlog.contextvars.clear_contextvars()
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._start(message)
+        elif message["type"] == "http.response.body" and self.json and self.video_id is None:
+            found = VIDEO_ID.search(message.get("body", b"")[:SNIFF_BYTES])
+            self.video_id = found.group(1).decode() if found else ""
+        await self._send(message)
 
-    @staticmethod
-    async def _reply(send: Send, status: int, body: bytes, request_id: str) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    def _start(self, message: Message) -> None:
+        """Note the status; add ``x-request-id`` and the headers a stage asked for (e.g. ``x-ratelimit-*``)."""
+        self.status = message["status"]
+        self.responded = True
+        headers = list(message.get("headers", []))
+        self.json = any(k.lower() == b"content-type" and b"json" in v for k, v in headers)
+        present = {k.lower() for k, _ in headers}
+        extra = [(b"x-request-id", self.request_id.encode("latin-1"))]
+        for name, value in ((self.scope.get("state") or {}).get("response_headers") or {}).items():
+            if name.lower().encode("latin-1") not in present:
+                extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        message["headers"] = [*headers, *extra]
 
-    @staticmethod
-    def _observe(scope: Scope, state: dict[str, Any], started: float) -> None:
-        elapsed = time.perf_counter() - started
-        endpoint = scope.get("endpoint")
-        route = getattr(endpoint, "__name__", "unmatched")
+    async def fail(self, status: int, message: str, type_: str, code: str) -> None:
+        """An OpenAI-shaped error, unless a response already started (then the connection just ends)."""
+        if self.responded:
+            return
+        self.status = status
+        body = json.dumps(ApiError(status, message, type=type_, code=code).body()).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", self.request_id.encode("latin-1")),
+        ]
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+        self.responded = True
+
+    def record(self, profile: Callable[[], str | None]) -> None:
+        """The request's metrics sample and its ``request`` log event."""
+        elapsed = time.perf_counter() - self.started
+        scope = self.scope
+        route = getattr(scope.get("endpoint"), "__name__", "unmatched")
         tenant = (scope.get("state") or {}).get("tenant", "-")
         method = scope.get("method", "GET")
         method = method if method in METHODS else "OTHER"
-        REQUESTS.labels(route, method, str(state["status"]), tenant).inc()
+        REQUESTS.labels(route, method, str(self.status), tenant).inc()
         REQUEST_LATENCY.labels(route, method).observe(elapsed)
         path = str(scope.get("path", ""))
         if path in SKIP_LOG:
             return
-        video_id = (scope.get("path_params") or {}).get("video_id") or state["video_id"] or None
+        video_id = (scope.get("path_params") or {}).get("video_id") or self.video_id or None
         log.info(
             "request",
             method=method,
             route=route,
             path=path[:256],
-            status=state["status"],
+            status=self.status,
             tenant=tenant,
             video_id=str(video_id)[:80] if video_id else None,
-            upstream=_upstream_profile(scope) if path.startswith("/v1/video") else None,
+            upstream=profile() if path.startswith("/v1/video") else None,
             latency_ms=round(elapsed * 1000, 2),
         )
 
 
-def _upstream_profile(scope: Scope) -> str | None:
-    app = scope.get("app")
-    ctx = getattr(getattr(app, "state", None), "ctx", None)
-    upstream = getattr(ctx, "upstream", None)
-    caps = getattr(upstream, "caps", None)
-    return getattr(caps, "profile", None)
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, profile: Callable[[], str | None] = lambda: None) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.profile = profile  # the upstream profile in force, for the access log
 
-
-class _TooLarge(Exception):
-    pass
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exchange = Exchange(scope, send, self.max_body_bytes)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=exchange.request_id)
+        try:
+            declared = exchange.declared_too_large()
+            if declared is not None:
+                limit = f"Request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes."
+                await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
+                return
+            await self.app(scope, exchange.limit(receive), exchange.send)
+        except _TooLarge:
+            limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
+            await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
+        except StoreError as exc:
+            log.error("store_unavailable", path=scope.get("path"), error=str(exc))
+            unavailable = "The gateway's store is unavailable; try again shortly."
+            await exchange.fail(503, unavailable, "server_error", "store_unavailable")
+        except Exception:
+            log.exception("unhandled_error", path=scope.get("path"))
+            internal = "The gateway had an internal error; the request id is " + exchange.request_id
+            await exchange.fail(500, internal, "server_error", "internal_error")
+        finally:
+            exchange.record(self.profile)
+            structlog.contextvars.clear_contextvars()

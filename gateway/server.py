@@ -21,10 +21,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.config import ConfigError, Settings, build_settings
+from gateway.config import SECRETS, ConfigError, Settings, apply_secrets_from_env, build_settings
 from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
 
-SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"
+SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"  # the validated settings, without the keys
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -52,10 +52,21 @@ def prepare_multiprocess_metrics() -> tuple[str, bool]:
     return path_str, True
 
 
+def worker_settings_json(settings: Settings) -> str:
+    """What the parent hands its workers: every setting but the keys (they stay in the environment only)."""
+    return json.dumps({k: v for k, v in vars(settings).items() if k not in SECRETS})
+
+
+def settings_from_env() -> Settings:
+    """A worker's settings: the parent's, with the keys re-read from the environment it inherited."""
+    data = json.loads(os.environ[SETTINGS_ENV])
+    settings = Settings(**{k: v for k, v in data.items() if k not in ("replica_id", *SECRETS)})
+    return apply_secrets_from_env(settings)
+
+
 def app_from_env() -> Starlette:
     """Factory for ``--workers > 1``: each worker rebuilds the settings the parent validated."""
-    data = json.loads(os.environ[SETTINGS_ENV])
-    settings = Settings(**{k: v for k, v in data.items() if k != "replica_id"})
+    settings = settings_from_env()
     _configure(settings)
     app = create_app(settings)
 
@@ -72,7 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
-        print(f"sora-gateway: error: {exc}", file=sys.stderr)
+        print(f"sora-gateway serve: error: {exc}", file=sys.stderr)
         return 2
     _configure(settings)
     common = {
@@ -85,7 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         metrics_dir, created = prepare_multiprocess_metrics()
         log.info("multiprocess_metrics", workers=settings.workers, directory=metrics_dir)
-        os.environ[SETTINGS_ENV] = json.dumps(vars(settings))
+        os.environ[SETTINGS_ENV] = worker_settings_json(settings)
         try:
             uvicorn.run("gateway.server:app_from_env", factory=True, workers=settings.workers, **common)
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,15 @@ def write_policies(root: Path, extra: dict[str, str] | None = None) -> Path:
         body = f'tenant: {name}\napi_keys: ["{hash_key(key)}"]\n'
         body += (extra or {}).get(name, "")
         (tenants / f"{name}.yaml").write_text(body)
+    return root
+
+
+def write_tenants(root: Path, tenants: dict[str, str], key_of: Callable[[str], str]) -> Path:
+    """``write_policies`` plus one file per extra tenant: its key is ``key_of(name)``, its body the YAML given."""
+    write_policies(root)
+    for name, body in tenants.items():
+        text = f'tenant: {name}\napi_keys: ["{hash_key(key_of(name))}"]\n{body}'
+        (root / "tenants" / f"{name}.yaml").write_text(text)
     return root
 
 
@@ -89,6 +98,9 @@ def start_gateway(
     return Gateway(proc.start(), store, data_dir)
 
 
+Stack = tuple[Proc, Gateway]
+
+
 def store_url(kind: str, tmp: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'gw.db'}"
@@ -110,6 +122,24 @@ def simulator_2026() -> Iterator[Proc]:
     sim = start_simulator(profile="openai-2026-03")
     yield sim
     sim.stop()
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Stack]]:
+    """One simulator + gateway per profile, started on first use and shared by the module."""
+    started: dict[str, Stack] = {}
+
+    def get(profile: str) -> Stack:
+        if profile not in started:
+            sim = start_simulator(profile=profile)
+            started[profile] = (sim, start_gateway(sim, tmp_path_factory.mktemp(profile), "memory://"))
+        return started[profile]
+
+    yield get
+    for sim, gw in started.values():
+        gw.proc.stop()
+        sim.stop()
+        assert UPSTREAM_KEY not in gw.proc.logs()
 
 
 def sim_stats(sim: Proc) -> dict[str, object]:

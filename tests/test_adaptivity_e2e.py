@@ -7,7 +7,7 @@ continuity machinery underneath at unit level (stitching, trimming, last-frame r
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,31 +29,12 @@ from gateway.media.render import Segment as Clip
 from gateway.media.render import render_video
 from gateway.media.stitch import stitch_sync
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
-from tests.conftest import UPSTREAM_KEY, Gateway, calls, sim_stats, start_gateway, store_url
+from tests.conftest import UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url
 from tests.procs import Proc, start_simulator
 
 O25, O26, AZ = "openai-2025-10", "openai-2026-03", "azure-sora-1"
 # profile -> (segments a 30 s request becomes, upstream operations that started them)
 THIRTY = {O25: (3, {"create": 3}), O26: (2, {"create": 1, "extend": 1}), AZ: (2, {"azure_create": 2})}
-Stack = tuple[Proc, Gateway]
-
-
-@pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Stack]]:
-    """One simulator + gateway per profile, started on first use and shared by the module."""
-    started: dict[str, Stack] = {}
-
-    def get(profile: str) -> Stack:
-        if profile not in started:
-            sim = start_simulator(profile=profile)
-            started[profile] = (sim, start_gateway(sim, tmp_path_factory.mktemp(profile), "memory://"))
-        return started[profile]
-
-    yield get
-    for sim, gw in started.values():
-        gw.proc.stop()
-        sim.stop()
-        assert UPSTREAM_KEY not in gw.proc.logs()
 
 
 def generations(sim: Proc) -> int:

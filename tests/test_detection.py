@@ -162,3 +162,13 @@ async def test_detection_learns_the_model_list() -> None:
     assert narrowed(PROFILES[O25], ["gpt-4o"]) is PROFILES[O25]  # nothing recognisable: keep the table
     assert narrowed(PROFILES[O25], ["sora-2-pro-2025-10-06"]).default_model == "sora-2-pro"
     print(json.dumps(found.evidence))
+
+
+async def test_evidence_lists_every_probe_the_azure_one_too() -> None:
+    script: Script = {("GET", "/v1/models"): [200], ("POST", "/v1/videos/extensions"): [404]}
+    found = await detect("https://up.example/v1", "k", transport=httpx.MockTransport(scripted(script)))
+    assert found.evidence == [
+        "GET /openai/v1/video/generations/jobs -> 404",
+        "GET /v1/models -> 200",
+        "POST /v1/videos/extensions -> 404",
+    ]

@@ -241,7 +241,8 @@ def metrics_dir(gw: Gateway) -> str:
 def test_workers_share_one_metrics_view(tmp_path: Path) -> None:
     """``--workers 2``: two replicas in one container, /metrics on either reports the sum of both."""
     slow = start_simulator(time_scale=1.0)  # jobs stay active long enough to be seen in the gauge
-    gw = start_gateway(slow, tmp_path, f"sqlite:///{tmp_path / 'gw.db'}", "--workers", "2")
+    # several workers need the Redis quota backend (in-process counters would overwrite each other)
+    gw = start_gateway(slow, tmp_path, store_url("redis", tmp_path), "--workers", "2")
     try:
         with gw.http("acme") as http:
             video = http.post("/v1/videos", json={"prompt": "a slow one", "seconds": "4"}).json()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from gateway.pipeline.auth import hash_key
 from gateway.policies.loader import load_policies
 from tests.conftest import FAST_CONFIG, Gateway, start_gateway, write_policies
-from tests.procs import Proc
+from tests.procs import Proc, wait_for
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policies"
 KEY = hash_key("sk-policy-test-0001")
@@ -162,13 +160,6 @@ def test_policies_check_exits_1_with_file_and_line(tmp_path: Path) -> None:
 
 HOT_KEY = "sk-hot-reload-0001"
 NEW_KEY = "sk-hot-new-team-0002"
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def hot_file(rpm: int) -> str:

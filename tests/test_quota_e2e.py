@@ -8,8 +8,7 @@ and the usage endpoints.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ import httpx
 import openai
 import pytest
 
-from gateway.pipeline.auth import hash_key
-from tests.conftest import FAST_CONFIG, Gateway, start_gateway, write_policies
-from tests.procs import Proc, start_simulator
+from tests.conftest import FAST_CONFIG, Gateway, start_gateway, write_tenants
+from tests.procs import Proc, start_simulator, wait_for
 
 ADMIN_KEY = "sk-admin-quota-test-0000"
 TENANTS = {
@@ -37,14 +35,6 @@ def key_of(tenant: str) -> str:
     return f"sk-quota-{tenant}-0123456789"
 
 
-def add_tenants(root: Path, tenants: dict[str, str]) -> Path:
-    write_policies(root)
-    for name, body in tenants.items():
-        text = f'tenant: {name}\napi_keys: ["{hash_key(key_of(name))}"]\n{body}'
-        (root / "tenants" / f"{name}.yaml").write_text(text)
-    return root
-
-
 def sdk(gw: Gateway, tenant: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gw.url + "/v1", api_key=key_of(tenant), max_retries=0)
 
@@ -60,15 +50,8 @@ def usage(gw: Gateway, tenant: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
 def start(sim: Proc, tmp: Path, tenants: dict[str, str], config: str = FAST_CONFIG, port: int | None = None) -> Gateway:
-    policies = add_tenants(tmp / "policies", tenants)
+    policies = write_tenants(tmp / "policies", tenants, key_of)
     return start_gateway(
         sim,
         tmp,
@@ -147,6 +130,9 @@ def test_request_shape_limits_are_400s(gw: Gateway) -> None:
         client.videos.create(prompt="too long for this team", seconds="12")
     assert err.value.body["code"] == "max_seconds_per_request_exceeded"  # type: ignore[index]
     assert err.value.body["param"] == "seconds"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as err:  # 10 s asked is a 12 s clip upstream: the message names both
+        client.videos.create(prompt="ten seconds", seconds="10")  # type: ignore[arg-type]
+    assert "'seconds': 10 (generated upstream: 12) exceeds" in err.value.body["message"]  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as err:
         client.videos.create(prompt="pro is not ours", model="sora-2-pro")
     assert err.value.body["code"] == "model_not_allowed" and err.value.body["param"] == "model"  # type: ignore[index]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ import httpx
 import openai
 import pytest
 
-from gateway.pipeline.auth import hash_key
-from tests.conftest import FAST_CONFIG, Gateway, start_gateway, store_url, write_policies
-from tests.procs import REDIS_URL, Proc, free_port, require_redis, start_simulator
+from tests.conftest import FAST_CONFIG, Gateway, start_gateway, store_url, write_tenants
+from tests.procs import REDIS_URL, Proc, free_port, require_redis, start_simulator, wait_for
 
 BURST_TENANTS = {
     "burst": "quotas: {requests_per_minute: 40}\n",
@@ -33,21 +31,6 @@ BURST_TENANTS = {
 
 def key_of(tenant: str) -> str:
     return f"sk-redisquota-{tenant}-0123456789"
-
-
-def policies_with(root: Path, tenants: dict[str, str]) -> Path:
-    write_policies(root)
-    for name, body in tenants.items():
-        text = f'tenant: {name}\napi_keys: ["{hash_key(key_of(name))}"]\n{body}'
-        (root / "tenants" / f"{name}.yaml").write_text(text)
-    return root
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 async def _create(gw: Gateway, tenant: str, prompt: str, seconds: str) -> tuple[int, dict[str, str]]:
@@ -82,7 +65,7 @@ def slow_simulator() -> Iterator[Proc]:
 def replicas(slow_simulator: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Gateway]]:
     tmp = tmp_path_factory.mktemp("replicas")
     store = store_url("redis", tmp)  # the quota counters live in the same Redis, same prefix
-    policies = policies_with(tmp / "policies", BURST_TENANTS)
+    policies = write_tenants(tmp / "policies", BURST_TENANTS, key_of)
     gateways = [start_gateway(slow_simulator, tmp / f"r{i}", store, policies=policies) for i in range(2)]
     yield gateways
     for gw in gateways:
@@ -177,7 +160,8 @@ def private_redis() -> Iterator[RedisServer]:
 
 def outage_gateway(sim: Proc, tmp: Path, redis_url: str, mode: str) -> Gateway:
     config = FAST_CONFIG + f"quota_backend: redis\nquota_redis: {redis_url}?prefix=gw-{mode}\nquota_fail_mode: {mode}\n"
-    policies = policies_with(tmp / "policies", {"team": "quotas: {requests_per_minute: 3}\ncache: {scope: off}\n"})
+    team = {"team": "quotas: {requests_per_minute: 3}\ncache: {scope: off}\n"}
+    policies = write_tenants(tmp / "policies", team, key_of)
     return start_gateway(sim, tmp, f"sqlite:///{tmp / 'gw.db'}", policies=policies, config=config)
 
 

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from tests.conftest import UPSTREAM_KEY, calls, sim_stats, start_gateway, store_url
-from tests.procs import start_simulator
+from tests.procs import Proc, start_simulator
 
 
 def test_upstream_faults_and_429s_lose_nothing_and_pay_once(tmp_path: Path) -> None:
-    sim = start_simulator("--faults", "429=0.3,5xx=0.2,reset=0.05", "--seed", "7")
+    # content stays downloadable for ~2.4 min of test time, so fetch backoffs after faults cannot outlive it
+    sim = start_simulator("--faults", "429=0.3,5xx=0.2,reset=0.05", "--seed", "7", "--content-ttl", "36000")
     gw = start_gateway(sim, tmp_path, store_url("sqlite", tmp_path))
     try:
         client = gw.client()
@@ -45,7 +46,7 @@ def test_upstream_concurrency_limit_queues_instead_of_failing(tmp_path: Path) ->
         sim.stop()
 
 
-def test_sigterm_finishes_cleanly_and_another_process_continues(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_finishes_cleanly_and_another_process_continues(simulator: Proc, tmp_path: Path) -> None:
     store = store_url("sqlite", tmp_path)
     gw = start_gateway(simulator, tmp_path / "a", store)
     video = gw.client().videos.create(prompt="handover", seconds="12")
@@ -59,7 +60,7 @@ def test_sigterm_finishes_cleanly_and_another_process_continues(simulator, tmp_p
         gw2.proc.stop()
 
 
-def test_readyz_reports_store_upstream_and_policies(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_reports_store_upstream_and_policies(simulator: Proc, tmp_path: Path) -> None:
     gw = start_gateway(simulator, tmp_path, "memory://")
     try:
         ready = httpx.get(gw.url + "/readyz").json()
@@ -124,7 +125,7 @@ def test_keys_hash_matches_sha256() -> None:
     assert out.stdout.strip() == "sha256:" + hashlib.sha256(b"sk-abc").hexdigest()
 
 
-def test_client_polls_never_call_upstream_per_poll(simulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_client_polls_never_call_upstream_per_poll(simulator: Proc, tmp_path: Path) -> None:
     gw = start_gateway(simulator, tmp_path, "memory://")
     try:
         video = gw.client().videos.create_and_poll(prompt="done already", poll_interval_ms=100)

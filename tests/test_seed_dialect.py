@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +12,10 @@ import pytest
 
 from gateway.core.capabilities import PROFILES
 from gateway.media.probe import probe_duration, probe_video
-from tests.conftest import UPSTREAM_KEY, Gateway, sim_stats, start_gateway
-from tests.procs import Proc, start_simulator
+from tests.conftest import UPSTREAM_KEY, Stack, sim_stats
+from tests.procs import Proc
 
 O25, O26, AZ = "openai-2025-10", "openai-2026-03", "azure-sora-1"
-Stack = tuple[Proc, Gateway]
-
-
-@pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Stack]]:
-    started: dict[str, Stack] = {}
-
-    def get(profile: str) -> Stack:
-        if profile not in started:
-            sim = start_simulator(profile=profile)
-            started[profile] = (sim, start_gateway(sim, tmp_path_factory.mktemp(profile), "memory://"))
-        return started[profile]
-
-    yield get
-    for sim, gw in started.values():
-        gw.proc.stop()
-        sim.stop()
-        assert UPSTREAM_KEY not in gw.proc.logs()
 
 
 def wait_done(http: httpx.Client, generation_id: str) -> dict[str, Any]:

@@ -157,6 +157,39 @@ async def test_active_ids_follow_status(store: JobStore) -> None:
 
 
 
+async def test_update_replaces_only_an_existing_record(store: JobStore) -> None:
+    job = make_job("video_1", status=Status.IN_PROGRESS)
+    assert await store.update(job) is False  # never inserts
+    assert await store.get("video_1") is None and await store.active_ids() == []
+    assert await store.list("acme") == ([], False)
+    await store.put(job)
+    job.status, job.progress = Status.COMPLETED, 100
+    assert await store.update(job) is True
+    got = await store.get("video_1")
+    assert got is not None and got.status is Status.COMPLETED and got.progress == 100
+    assert await store.active_ids() == []  # indexes follow the update
+    assert [j.id for j in (await store.list("acme"))[0]] == ["video_1"]
+    job.requested["events_pending"] = True  # finished, listeners not run yet: still the driver's
+    assert await store.update(job) is True
+    assert await store.active_ids() == ["video_1"]
+    assert await store.delete("video_1") is True
+    assert await store.update(job) is False  # a deleted record is not brought back
+    assert await store.get("video_1") is None and await store.active_ids() == []
+    assert await store.list("acme") == ([], False)
+
+
+async def test_kv_delete_if(store: JobStore) -> None:
+    await store.kv_set("k", "a")
+    assert await store.kv_delete_if("k", "b") is False
+    assert await store.kv_get("k") == "a"
+    assert await store.kv_delete_if("k", "a") is True
+    assert await store.kv_get("k") is None
+    assert await store.kv_delete_if("k", "a") is False
+    await store.kv_set("t", "x", ttl_s=0.1)
+    await asyncio.sleep(0.2)
+    assert await store.kv_delete_if("t", "x") is False  # expired: nothing to delete
+    assert await store.kv_set("t", "y", nx=True) is True
+
 async def test_lease_exclusive_and_extend(store: JobStore) -> None:
     assert await store.acquire_lease("j", "a", 0.3) is True
     assert await store.acquire_lease("j", "b", 0.3) is False

@@ -28,8 +28,11 @@ class ContentStore(Protocol):
     ) -> StoredFile:
         """Stream chunks in; the file becomes visible only once complete and checksummed."""
 
-    def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
+    async def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
         """Take over a file made elsewhere (a stitch)."""
+
+    def jobs_with_video(self, sha256: str) -> list[str]:
+        """Ids of the jobs whose retained video has this sha256."""
 
     def link(self, source_id: str, target_id: str) -> dict[str, str]:
         """Share every finished file of one job with another without copying; variant -> path."""

@@ -1,6 +1,8 @@
 """Content on the local filesystem: streamed to disk, checksummed, never whole in memory.
 
-Layout: ``<root>/<last two chars of the job id>/<job id>/<variant>.<ext>`` plus ``<file>.sha256``.
+Layout: ``<root>/<last two chars of the job id>/<job id>/<variant>.<ext>`` plus ``<file>.sha256``,
+and ``<root>/.by-sha256/<sha256>/<job id>`` (empty markers): which jobs hold a video with that checksum,
+so an uploaded copy of a gateway video is recognised (:meth:`LocalContentStore.jobs_with_video`).
 A job whose media is another job's (a cache hit, a coalesced create) gets hard links to the
 same files: no copy, and deleting or evicting either job drops only its own links, so the bytes
 live as long as one job still holds them. A job directory's mtime is its last use (written,
@@ -9,13 +11,19 @@ linked or downloaded): :mod:`gateway.content.retention` evicts the least recentl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
+BY_SHA256 = ".by-sha256"  # not a shard: shards are two hex characters
+WRITE_BATCH = 1 << 20  # bytes gathered before one write (in a worker thread)
 EXTENSIONS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg", "webm": "webm"}
 MEDIA_TYPES = {"mp4": "video/mp4", "webp": "image/webp", "jpg": "image/jpeg", "webm": "video/webm", "png": "image/png"}
 
@@ -62,36 +70,89 @@ class LocalContentStore:
     async def write(
         self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None
     ) -> StoredFile:
-        """Stream ``chunks`` to disk; the file appears only once complete."""
-        final = self.path(job_id, variant, ext)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        part = final.with_suffix(final.suffix + ".part")
-        digest = hashlib.sha256()
-        size = 0
-        with open(part, "wb") as fh:
-            async for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(part, final)
-        final.with_suffix(final.suffix + ".sha256").write_text(digest.hexdigest())
-        self._stored()
-        return StoredFile(final, size, digest.hexdigest())
+        """Stream ``chunks`` to disk; the file appears only once complete.
 
-    def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
-        """Move a file made elsewhere (a stitch, a transcode) into the store."""
+        Chunks are gathered into batches of about 1 MiB; hashing, writing and the final fsync
+        run in a worker thread so a slow disk never stalls the event loop.
+        """
+        final = self.path(job_id, variant, ext)
+        part = final.with_suffix(final.suffix + f".{uuid.uuid4().hex[:8]}.part")
+        digest = hashlib.sha256()
+        fh = await asyncio.to_thread(_open_part, part)
+        size = 0
+        try:
+            batch: list[bytes] = []
+            pending = 0
+            async for chunk in chunks:
+                batch.append(chunk)
+                pending += len(chunk)
+                if pending >= WRITE_BATCH:
+                    await asyncio.to_thread(_write_batch, fh, digest, batch)
+                    size += pending
+                    batch, pending = [], 0
+            await asyncio.to_thread(_write_batch, fh, digest, batch)
+            size += pending
+            await asyncio.to_thread(_sync_close, fh)
+        except BaseException:
+            fh.close()
+            part.unlink(missing_ok=True)
+            raise
+        sha256 = digest.hexdigest()
+        await asyncio.to_thread(self._commit, part, final, job_id, variant, sha256)
+        self._stored()
+        return StoredFile(final, size, sha256)
+
+    async def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
+        """Move a file made elsewhere (a stitch, a transcode) into the store (hashed in a worker thread)."""
         final = self.path(job_id, variant, source.suffix.lstrip(".") or None)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        stored = await asyncio.to_thread(self._adopt, job_id, variant, source, final)
+        self._stored()
+        return stored
+
+    def _adopt(self, job_id: str, variant: str, source: Path, final: Path) -> StoredFile:
         digest = hashlib.sha256()
         with open(source, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
+        final.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(source), final)
-        final.with_suffix(final.suffix + ".sha256").write_text(digest.hexdigest())
-        self._stored()
+        self._commit(None, final, job_id, variant, digest.hexdigest())
         return StoredFile(final, final.stat().st_size, digest.hexdigest())
+
+    def _commit(self, part: Path | None, final: Path, job_id: str, variant: str, sha256: str) -> None:
+        if part is not None:
+            os.replace(part, final)
+        final.with_suffix(final.suffix + ".sha256").write_text(sha256)
+        if variant == "video":
+            self._mark(sha256, job_id)
+
+    # -- which jobs hold a video with a given sha256 ---------------------------------
+    def _mark(self, sha256: str, job_id: str) -> None:
+        if len(sha256) != 64:
+            return
+        try:
+            marker = self.root / BY_SHA256 / sha256 / job_id
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # the index is a shortcut; the content is what counts
+            pass
+
+    def jobs_with_video(self, sha256: str) -> list[str]:
+        """Ids of the jobs whose retained video has this sha256 (stale markers are dropped)."""
+        folder = self.root / BY_SHA256 / sha256.lower()
+        if len(sha256) != 64 or not folder.is_dir():
+            return []
+        found: list[str] = []
+        for marker in sorted(folder.iterdir()):
+            stored = self.find(marker.name, "video")
+            if stored is not None and stored.sha256 == sha256.lower():
+                found.append(marker.name)
+            else:
+                marker.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if not found:
+                folder.rmdir()
+        return found
 
     def link(self, source_id: str, target_id: str) -> dict[str, str]:
         """Give ``target_id`` the finished files of ``source_id`` (hard links); returns variant -> path.
@@ -117,6 +178,9 @@ class LocalContentStore:
                 shutil.copy2(item, dest)
             if item.suffix != ".sha256":
                 linked[item.stem] = str(dest)
+        video = self.find(target_id, "video") if "video" in linked else None
+        if video is not None and video.sha256:
+            self._mark(video.sha256, target_id)
         if linked:
             self.touch(target_id)
             self._stored()
@@ -135,4 +199,26 @@ class LocalContentStore:
         return path
 
     def remove(self, job_id: str) -> None:
+        video = self.find(job_id, "video")
+        if video is not None and video.sha256:
+            (self.root / BY_SHA256 / video.sha256 / job_id).unlink(missing_ok=True)
         shutil.rmtree(self.directory(job_id), ignore_errors=True)
+
+
+def _open_part(part: Path) -> BinaryIO:
+    part.parent.mkdir(parents=True, exist_ok=True)
+    return open(part, "wb")
+
+
+def _write_batch(fh: BinaryIO, digest: Any, batch: list[bytes]) -> None:
+    for chunk in batch:
+        digest.update(chunk)
+        fh.write(chunk)
+
+
+def _sync_close(fh: BinaryIO) -> None:
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()

@@ -53,6 +53,8 @@ def scan(root: Path) -> list[Entry]:
     """Every job directory under ``root`` (``<root>/<xx>/<job id>``)."""
     entries: list[Entry] = []
     for shard in _dirs(root):
+        if shard.name.startswith("."):  # the sha256 index (``.by-sha256``), not a shard of job directories
+            continue
         for directory in _dirs(shard):
             try:
                 entry = Entry(directory, directory.stat().st_mtime)
@@ -75,13 +77,6 @@ def _dirs(path: Path) -> list[Path]:
         return [p for p in path.iterdir() if p.is_dir()]
     except FileNotFoundError:
         return []
-
-
-def total_bytes(entries: list[Entry]) -> int:
-    sizes: dict[Inode, int] = {}
-    for entry in entries:
-        sizes.update(entry.inodes)
-    return sum(sizes.values())
 
 
 def choose_evictions(
@@ -165,7 +160,8 @@ class ContentJanitor:
         )
         evicted: list[str] = []
         for entry, reason in chosen:
-            shutil.rmtree(entry.path, ignore_errors=True)
+            self.content.remove(entry.path.name)  # the job directory and its sha256 marker
+            shutil.rmtree(entry.path, ignore_errors=True)  # (a directory outside the usual layout)
             EVICTIONS.labels(reason).inc()
             evicted.append(entry.path.name)
             log.info("content_evicted", video_id=entry.path.name, reason=reason)

@@ -37,10 +37,6 @@ class Capabilities:
     default_size: str = "720x1280"
     default_seconds: int = 4
 
-    @property
-    def max_clip(self) -> int:
-        return max(self.clip_seconds)
-
     def has(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
 

@@ -131,6 +131,11 @@ class Job:
         ref = self.requested.get("input_reference")
         return Reference(**ref) if isinstance(ref, dict) else None
 
+    def requested_source_file(self) -> Reference | None:
+        """The video file a client uploaded to be extended or edited (not one the upstream made)."""
+        ref = self.requested.get("source_file")
+        return Reference(**ref) if isinstance(ref, dict) else None
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = str(self.status)

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Counter
-
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Segment, VideoRequest
 from gateway.core.styles import StyleBook
@@ -34,17 +32,6 @@ from gateway.core.translate import (
     upgrade_model,
 )
 from gateway.errors import ApiError, invalid
-from gateway.observability import REGISTRY
-
-ADAPTATIONS = Counter(
-    "sora_gateway_adaptations_total", "Request fields the gateway adapted, by field", ["kind"], registry=REGISTRY
-)
-SEGMENT_PLANS = Counter(
-    "sora_gateway_segment_plans_total",
-    "Plans made, by strategy (single, chain, extend)",
-    ["strategy"],
-    registry=REGISTRY,
-)
 
 MAX_PROMPT_CHARS = 32000
 OUTPUT_FORMATS = ("mp4", "webm")
@@ -244,17 +231,3 @@ def plan_request(
 def adaptation_kind(note: str) -> str:
     """``seconds=30->12+12+8(...)`` -> ``seconds``; ``style_preset->prompt`` -> ``style_preset``."""
     return note.split("=", 1)[0].split("->", 1)[0].split("(", 1)[0]
-
-
-class Planner:
-    """``plan_request`` with the gateway's options, counting what it adapts."""
-
-    def __init__(self, options: PlanOptions | None = None) -> None:
-        self.options = options or PlanOptions()
-
-    def __call__(self, req: VideoRequest, caps: Capabilities, *, allowed_models: list[str] | None = None) -> Plan:
-        plan = plan_request(req, caps, self.options, allowed_models=allowed_models)
-        for note in plan.adapted:
-            ADAPTATIONS.labels(adaptation_kind(note)).inc()
-        SEGMENT_PLANS.labels(plan.strategy).inc()
-        return plan

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from gateway.yamlfile import YamlError, compose, entries, line_of
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_DESCRIPTION = 500
 
@@ -36,17 +38,19 @@ class StyleError(ValueError):
 
 def parse_styles(text: str, where: str) -> dict[str, str]:
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise StyleError(f"{where}:{(mark.line + 1) if mark else 1}: not valid YAML") from None
+        root = compose(text)
+    except YamlError as exc:
+        raise StyleError(f"{where}:{exc.line}: {exc.reason}") from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise StyleError(f"{where}:1: expected a mapping of preset name: description")
+    found, duplicates = entries(root)
+    if duplicates:
+        raise StyleError(f"{where}:{line_of(duplicates[0].key)}: {duplicates[0].reason}")
     styles: dict[str, str] = {}
-    for key, node in root.value:
-        line = key.start_mark.line + 1
+    for key, node in found.values():
+        line = line_of(key)
         name = str(key.value).strip().lower()
         if not NAME.match(name):
             raise StyleError(f"{where}:{line}: {key.value!r} is not a preset name (a-z, 0-9, '-', '_')")

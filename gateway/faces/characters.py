@@ -1,4 +1,4 @@
-"""``/v1/videos/characters``: passed through to upstreams that have it, owned by the creating tenant."""
+"""``/v1/videos/characters``: the multipart face of :class:`gateway.pipeline.characters.CharacterService`."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import ApiError, invalid, not_found
+from gateway.errors import invalid
 from gateway.faces.http import tenant_of
+from gateway.pipeline.characters import CharacterService
 
-OWNER_KEY = "character-owner:"
 
-
-def _require(request: Request) -> None:
-    caps = request.app.state.ctx.upstream.caps
-    if not caps.has("characters"):
-        raise ApiError(
-            400,
-            f"The upstream behind this gateway ({caps.profile}) does not support characters.",
-            code="unsupported_by_upstream",
-        )
+def _characters(request: Request) -> CharacterService:
+    ctx = request.app.state.ctx
+    return CharacterService(ctx.store, ctx.upstream)
 
 
 async def create_character(request: Request) -> Response:
     tenant = tenant_of(request)
-    _require(request)
-    ctx = request.app.state.ctx
+    characters = _characters(request)
+    characters.require_supported()
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=1024 * 1024)
     except Exception:
@@ -35,22 +29,13 @@ async def create_character(request: Request) -> Response:
         raise invalid("Missing required parameter: 'video' (a video file).", "video", "missing_required_parameter")
     if not isinstance(name, str) or not 1 <= len(name) <= 80:
         raise invalid("Invalid 'name': 1 to 80 characters.", "name")
-    payload = await video.read()
-    files = {"video": (video.filename or "video.mp4", payload, video.content_type or "video/mp4")}
-    status, body = await ctx.upstream.current().forward("POST", "/videos/characters", files=files, data={"name": name})
-    if status == 200 and isinstance(body, dict) and body.get("id"):
-        await ctx.store.kv_set(OWNER_KEY + str(body["id"]), tenant.name)
+    upload = (video.filename or "video.mp4", await video.read(), video.content_type or "video/mp4")
+    status, body = await characters.create(tenant, name, upload)
     return JSONResponse(body, status_code=status)
 
 
 async def get_character(request: Request) -> Response:
-    tenant = tenant_of(request)
-    _require(request)
-    ctx = request.app.state.ctx
-    character_id = request.path_params["character_id"]
-    if await ctx.store.kv_get(OWNER_KEY + character_id) != tenant.name:
-        raise not_found("character", character_id)
-    status, body = await ctx.upstream.current().forward("GET", f"/videos/characters/{character_id}")
+    status, body = await _characters(request).get(tenant_of(request), request.path_params["character_id"])
     return JSONResponse(body, status_code=status)
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import re
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -16,6 +21,7 @@ from gateway.errors import ApiError, invalid
 from gateway.policies.model import Tenant
 
 MAX_FIELD_BYTES = 1024 * 1024
+_BRACKETS = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
 
 
 def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -38,12 +44,17 @@ async def read_body(request: Request, upload_dir: Path) -> dict[str, Any]:
     if ctype == "multipart/form-data" or ctype == "application/x-www-form-urlencoded":
         try:
             form = await request.form(max_files=4, max_fields=50, max_part_size=MAX_FIELD_BYTES)
-        except Exception:
+        except (MultiPartException, HTTPException, UnicodeDecodeError):
+            # only parse errors: the body limit (the middleware's 413) and a dropped client propagate
             raise invalid("Could not parse the multipart body.", None, "invalid_body") from None
         data: dict[str, Any] = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 data[key] = await save_upload(value, upload_dir)
+                continue
+            nested = _BRACKETS.match(key)  # the SDK sends an object field as ``video[id]=…``
+            if nested and isinstance(data.setdefault(nested.group(1), {}), dict):
+                data[nested.group(1)][nested.group(2)] = value
             else:
                 data[key] = value
         return data
@@ -59,19 +70,25 @@ async def read_body(request: Request, upload_dir: Path) -> dict[str, Any]:
     return data
 
 
-async def save_upload(upload: UploadFile, upload_dir: Path) -> Reference:
+def _copy_upload(source: BinaryIO, upload_dir: Path) -> tuple[Path, str]:
+    """Copy a spooled upload to ``<upload_dir>/<sha256>`` (blocking: runs in a worker thread)."""
     upload_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    tmp = upload_dir / f"incoming-{id(upload)}.part"
+    tmp = upload_dir / f"incoming-{uuid.uuid4().hex}.part"
+    source.seek(0)
     with open(tmp, "wb") as fh:
-        while chunk := await upload.read(1 << 16):
+        while chunk := source.read(1 << 20):
             digest.update(chunk)
             fh.write(chunk)
     final = upload_dir / digest.hexdigest()
     tmp.replace(final)
-    return Reference(
-        filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=digest.hexdigest()
-    )
+    return final, digest.hexdigest()
+
+
+async def save_upload(upload: UploadFile, upload_dir: Path) -> Reference:
+    """Keep an uploaded file under its sha256, hashing and copying off the event loop."""
+    final, sha256 = await asyncio.to_thread(_copy_upload, upload.file, upload_dir)
+    return Reference(filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=sha256)
 
 
 def as_reference(value: Any, param: str = "input_reference") -> Reference | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+import json
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -15,7 +14,8 @@ from gateway.content import StoredFile
 from gateway.core.models import Job, Reference, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.pipeline.service import Created, VideoService
+from gateway.faces.resources import poll_headers, service, uploads
+from gateway.pipeline.service import Created
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -29,7 +29,9 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "output_format": STR,
 }
 REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
-DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict), "prompt": STR, "seconds": NUM}
+# ``video``: {"id": ...} (JSON, a JSON string, or ``video[id]`` in a form) or an uploaded file (what the SDK sends)
+DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR, "seconds": NUM}
+EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR}
 
 
 def video_resource(job: Job) -> dict[str, Any]:
@@ -50,22 +52,6 @@ def video_resource(job: Job) -> dict[str, Any]:
         "error": job.error,
         "adapted": job.adapted,
     }
-
-
-def poll_headers(job: Job) -> dict[str, str]:
-    if job.terminal:
-        return {}
-    due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
-    wait_ms = max(int((due - time.time()) * 1000), 250, min(job.poll_after_ms, 1000))
-    return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
-
-
-def service(request: Request) -> VideoService:
-    return request.app.state.ctx.service
-
-
-def uploads(request: Request) -> Path:
-    return Path(request.app.state.ctx.settings.data_dir) / "uploads"
 
 
 def created_response(created: Created) -> JSONResponse:
@@ -152,15 +138,23 @@ async def remix_video(request: Request) -> Response:
     return created_response(await service(request).remix(tenant, request.path_params["video_id"], data["prompt"]))
 
 
-def _video_ref(data: dict[str, Any]) -> str:
+def _video_ref(data: dict[str, Any]) -> str | Reference:
+    """The video to extend or edit: a gateway id, or an uploaded file (matched by the service)."""
     video = data.get("video")
+    if isinstance(video, Reference):
+        if not video.path:
+            raise invalid('Invalid \'video\': expected a video file or an object {"id": "video_..."}.', "video")
+        return video
     if isinstance(video, str) and video.startswith("{"):
-        import json
-
-        video = json.loads(video)
-    if isinstance(video, dict) and isinstance(video.get("id"), str):
+        try:
+            video = json.loads(video)
+        except ValueError:
+            video = None
+    if isinstance(video, dict) and isinstance(video.get("id"), str) and video["id"]:
         return str(video["id"])
-    raise invalid('Invalid \'video\': expected an object {"id": "video_..."} naming a completed video.', "video")
+    raise invalid(
+        'Invalid \'video\': expected a video file or an object {"id": "video_..."} naming a completed video.', "video"
+    )
 
 
 async def extend_video(request: Request) -> Response:
@@ -174,7 +168,7 @@ async def extend_video(request: Request) -> Response:
 async def edit_video(request: Request) -> Response:
     tenant = tenant_of(request)
     data = await read_body(request, uploads(request))
-    check_fields(data, {"video": (str, dict), "prompt": STR}, ("video", "prompt"))
+    check_fields(data, EDIT_FIELDS, ("video", "prompt"))
     return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
 
 

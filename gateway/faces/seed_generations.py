@@ -18,7 +18,7 @@ from starlette.routing import Route
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_str, check_fields, read_body, tenant_of
-from gateway.faces.openai_videos import poll_headers, service, uploads
+from gateway.faces.resources import poll_headers, service, uploads
 
 FIELDS: dict[str, tuple[type, ...]] = {
     "prompt": (str,),

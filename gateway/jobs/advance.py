@@ -18,8 +18,10 @@ from gateway.jobs.continuity import drop_references, needs_reference, prepare_re
 from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
-Save = Callable[[Job], Awaitable[None]]
+Save = Callable[[Job], Awaitable[bool]]  # False: not written (the job was deleted, or its lease lost)
 NO_RETRY_CODES = {"moderation_blocked", "content_policy_violation", "invalid_value", "invalid_request_error"}
+LOST_POLLS = "lost_polls"  # Job.requested: segment index -> polls in a row the upstream answered 404
+LOST_POLL_LIMIT = 3  # a transient 404 (a replica behind a balancer, a dialect switch) is not a lost job
 
 
 def idempotency_key(job: Job, seg: Segment) -> str:
@@ -61,6 +63,7 @@ class SegmentRunner:
             source_id=source,
             reference=segment_reference(job, seg),
             idempotency_key=idempotency_key(job, seg),
+            source_file=job.requested_source_file() if seg.index == 0 and source is None else None,
         )
 
     async def submit(self, job: Job, seg: Segment, save: Save) -> None:
@@ -69,7 +72,8 @@ class SegmentRunner:
             seg.attempts += 1
             seg.status = SegStatus.SUBMITTING
             seg.submitted_at = time.time()
-            await save(job)  # the key is on disk before the money is spent
+            if not await save(job):  # the key is on disk before the money is spent
+                return  # deleted meanwhile, or no longer ours: send nothing
         try:
             video = await self.upstream.create(self.spec(job, seg))
         except UpstreamError as exc:
@@ -98,12 +102,19 @@ class SegmentRunner:
             video = await self.upstream.retrieve(str(seg.upstream_id))
         except UpstreamError as exc:
             if exc.status == 404:
+                misses = job.requested.setdefault(LOST_POLLS, {})
+                misses[str(seg.index)] = misses.get(str(seg.index), 0) + 1
+                if misses[str(seg.index)] < LOST_POLL_LIMIT:
+                    seg.next_poll_at = time.time() + backoff(misses[str(seg.index)], None, self.poll_max_s)
+                    return
+                forget_lost_polls(job, seg)
                 self.retry_or_fail(
                     job, seg, {"code": "upstream_lost", "message": "The upstream no longer has this job."}
                 )
                 return
             seg.next_poll_at = time.time() + backoff(2, exc.retry_after, self.poll_max_s)
             return
+        forget_lost_polls(job, seg)
         self.apply(job, seg, video)
         if seg.status == SegStatus.FAILED:
             self.retry_or_fail(job, seg, video.error or {"code": "video_generation_failed", "message": "failed"})
@@ -143,6 +154,12 @@ class SegmentRunner:
                 await self.poll(job, seg)
             if seg.status != SegStatus.COMPLETED:
                 return
+
+
+def forget_lost_polls(job: Job, seg: Segment) -> None:
+    misses = job.requested.get(LOST_POLLS)
+    if misses and misses.pop(str(seg.index), None) is not None and not misses:
+        del job.requested[LOST_POLLS]
 
 
 def fail_job(job: Job, error: dict[str, str]) -> None:

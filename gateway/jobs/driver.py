@@ -1,8 +1,18 @@
 """The job driver: one loop per replica that moves every accepted job to the end.
 
 Each active job is driven by one replica at a time, the holder of its lease.
-A replica that dies simply stops renewing; once the lease expires another
-replica's loop takes the job over from the state in the store.
+While a step runs (an upstream call, a download, a stitch) a heartbeat renews
+the lease every ``lease_ttl_s / 3``; a step whose lease was lost saves nothing,
+and every save is conditional (:meth:`JobStore.update`), so a job a client
+deleted meanwhile is not brought back. A replica that dies simply stops
+renewing; once the lease expires another replica's loop takes the job over
+from the state in the store.
+
+When a job ends, the save that makes it terminal also marks it
+``events_pending``; the stores keep such jobs in their active set, so the
+terminal listeners (quota release and refund, cache index) run — each on its
+own, a failing one retried later — even if the replica dies right after that
+save. The flag is cleared once they ran.
 """
 
 from __future__ import annotations
@@ -11,17 +21,44 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from gateway.content import LocalContentStore
-from gateway.core.models import Job, Status
-from gateway.jobs.advance import SegmentRunner, aggregate, backoff
+from gateway.core.models import Job
+from gateway.jobs.advance import SegmentRunner, aggregate, backoff, fail_job
 from gateway.jobs.finalize import all_segments_done, fetch_and_assemble, mark_completed
 from gateway.jobs.follow import follow_leader, is_follower
 from gateway.observability import JOB_TRANSITIONS, DrivenJobs, log
-from gateway.store.base import JobStore, StoreError
+from gateway.pipeline.coalesce import upstream_shared
+from gateway.store.base import EVENTS_PENDING, JobStore, StoreError
 from gateway.upstreams.base import Upstream, UpstreamError
 
 JobListener = Callable[[Job], Awaitable[None]]
+
+# keys in Job.requested the driver keeps for itself
+EVENTS_ATTEMPTS = "events_attempts"  # how often the terminal listeners failed
+FETCH_AFTER = "fetch_after"  # epoch seconds: the next try at downloading/assembling the media
+FINALIZE_ERRORS = "finalize_errors"  # failed assemblies (stitch, transcode, disk, a refused download)
+ORPHANS_DELETED = "orphans_deleted"  # upstream ids already deleted for a job deleted mid-step (not stored)
+
+MAX_EVENT_ATTEMPTS = 12  # then the listeners are given up on (logged); ~20 minutes of retries
+MAX_FINALIZE_ATTEMPTS = 3
+LOOP_STALE_S = 30.0  # /readyz: the loop has not ticked for this long (or tick_s x 50, if longer)
+
+
+@dataclass
+class Lease:
+    """This replica's hold on one job while a step runs; renewed by a heartbeat."""
+
+    ttl_s: float
+    renewed_at: float  # monotonic time just before the last successful acquire
+    lost: bool = False
+
+    @property
+    def valid(self) -> bool:
+        """Safe to write: not taken by another owner and (with margin) not expired."""
+        return not self.lost and time.monotonic() - self.renewed_at < self.ttl_s * 0.9
 
 
 class JobDriver:
@@ -32,6 +69,7 @@ class JobDriver:
         content: LocalContentStore,
         *,
         owner: str,
+        adapter_for: Callable[[str], Upstream] | None = None,
         lease_ttl_s: float = 15.0,
         tick_s: float = 0.2,
         poll_min_s: float = 0.25,
@@ -41,7 +79,8 @@ class JobDriver:
         concurrency: int = 32,
     ) -> None:
         self.store = store
-        self.upstream = upstream
+        self.upstream = upstream  # the current adapter, for new jobs
+        self.adapter_for = adapter_for  # a job's adapter by the profile it was created under
         self.content = content
         self.owner = owner
         self.lease_ttl_s = lease_ttl_s
@@ -51,17 +90,27 @@ class JobDriver:
         self.on_terminal: list[JobListener] = []
         self._next_check: dict[str, float] = {}
         self._held: set[str] = set()
+        self._leases: dict[str, Lease] = {}  # jobs with a step (or a first submit) running here
         self._inflight: set[str] = set()
         self._sem = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._beat: float | None = None  # monotonic time of the loop's last tick
         self.metrics = DrivenJobs()  # sora_gateway_jobs{state,tenant} for the jobs this replica holds
 
-    def runner(self) -> SegmentRunner:
-        return SegmentRunner(self.upstream(), content=self.content, **self.runner_options)  # type: ignore[arg-type]
+    def adapter(self, job: Job | None = None) -> Upstream:
+        """The adapter that speaks ``job``'s dialect (a dialect switch does not re-route jobs in flight)."""
+        if job is not None and self.adapter_for is not None:
+            return self.adapter_for(job.upstream)
+        return self.upstream()
+
+    def runner(self, job: Job | None = None) -> SegmentRunner:
+        return SegmentRunner(self.adapter(job), content=self.content, **self.runner_options)  # type: ignore[arg-type]
 
     async def start(self) -> None:
+        self._stopping.clear()
+        self._beat = time.monotonic()
         self._task = asyncio.create_task(self._loop(), name="job-driver")
 
     async def stop(self, grace_s: float = 10.0) -> None:
@@ -79,16 +128,66 @@ class JobDriver:
         self.metrics.clear()
         self.metrics.publish()
 
+    def status(self) -> dict[str, Any]:
+        """For /readyz: is the loop alive and ticking?"""
+        if self._task is None:
+            return {"ok": False, "error": "not started"}
+        age = time.monotonic() - (self._beat or 0.0)
+        stale = max(LOOP_STALE_S, self.tick_s * 50)
+        if self._task.done():
+            return {"ok": False, "error": "the job driver loop has stopped", "last_tick_s_ago": round(age, 3)}
+        ok = age < stale
+        result: dict[str, Any] = {"ok": ok, "last_tick_s_ago": round(age, 3), "held": len(self._held)}
+        if not ok:
+            result["error"] = f"the job driver loop has not ticked for {age:.0f}s"
+        return result
+
     @contextlib.asynccontextmanager
     async def holding(self, job_id: str) -> AsyncIterator[None]:
-        """Keep this replica's loop off a job while a request works on it (the first submit)."""
+        """Keep this replica's loop (and every other replica) off a job while a request works on it."""
         self._inflight.add(job_id)
         try:
-            await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s)
+            started = time.monotonic()
+            await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s)  # a new id: always ours
             self._held.add(job_id)
-            yield
+            async with self._heartbeat(job_id, started):
+                yield
+        except BaseException:
+            self._held.discard(job_id)
+            with contextlib.suppress(StoreError):
+                await self.store.release_lease(job_id, self.owner)
+            raise
         finally:
             self._inflight.discard(job_id)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, job_id: str, acquired_at: float) -> AsyncIterator[Lease]:
+        lease = Lease(self.lease_ttl_s, acquired_at)
+        self._leases[job_id] = lease
+        renewer = asyncio.create_task(self._renew(job_id, lease), name=f"lease-{job_id}")
+        try:
+            yield lease
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            if self._leases.get(job_id) is lease:
+                del self._leases[job_id]
+
+    async def _renew(self, job_id: str, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            started = time.monotonic()
+            try:
+                ours = await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s)
+            except StoreError:  # try again; past the ttl the lease counts as lost (Lease.valid)
+                continue
+            if not ours:
+                lease.lost = True
+                self._held.discard(job_id)
+                log.warning("lease_lost", video_id=job_id, owner=self.owner)
+                return
+            lease.renewed_at = started
 
     def wake(self, job_id: str) -> None:
         """Look at a job on the next tick (a new job, a client action)."""
@@ -96,26 +195,35 @@ class JobDriver:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            self._beat = time.monotonic()
             try:
-                ids = await self.store.active_ids()
+                await self._tick()
             except StoreError:  # counted by the instrumented store
                 await asyncio.sleep(1.0)
                 continue
-            now = time.monotonic()
-            known = set(ids)
-            for stale in set(self._next_check) - known:
-                self._next_check.pop(stale, None)
-            for job_id in ids:
-                if job_id in self._inflight or self._next_check.get(job_id, 0.0) > now:
-                    continue
-                self._inflight.add(job_id)
-                task = asyncio.create_task(self._drive(job_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            self.metrics.keep_only(self._held & known)
-            self.metrics.publish()
+            except Exception:  # the loop must outlive any bug: log, pause, go on
+                log.exception("job_driver_loop_error")
+                await asyncio.sleep(1.0)
+                continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.tick_s)
+
+    async def _tick(self) -> None:
+        ids = await self.store.active_ids()
+        now = time.monotonic()
+        known = set(ids)
+        for stale in set(self._next_check) - known:
+            self._next_check.pop(stale, None)
+        self._held &= known | self._inflight  # finished, deleted or taken over elsewhere
+        for job_id in ids:
+            if job_id in self._inflight or self._next_check.get(job_id, 0.0) > now:
+                continue
+            self._inflight.add(job_id)
+            task = asyncio.create_task(self._drive(job_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self.metrics.keep_only(self._held & known)
+        self.metrics.publish()
 
     async def _drive(self, job_id: str) -> None:
         try:
@@ -130,22 +238,38 @@ class JobDriver:
             self._inflight.discard(job_id)
 
     async def _drive_once(self, job_id: str) -> None:
+        started = time.monotonic()
         if not await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s):
             self._held.discard(job_id)
             self.metrics.forget(job_id)
             self._next_check[job_id] = time.monotonic() + self.lease_ttl_s / 3
             return
         self._held.add(job_id)
-        job = await self.store.get(job_id)
-        if job is None or job.terminal:
-            await self._release(job_id)
-            return
-        await self.advance(job)
-        if job.terminal:
-            await self._release(job_id)
-            return
+        async with self._heartbeat(job_id, started) as lease:
+            job = await self.store.get(job_id)
+            if job is None:
+                await self._release(job_id)
+                return
+            retry_events: float | None = None
+            if job.terminal:  # ended earlier, its listeners did not run (a crash, a failing listener)
+                if job.requested.get(EVENTS_PENDING):
+                    retry_events = await self._run_events(job)
+            else:
+                retry_events = await self.advance(job)
+            if not lease.valid:  # another replica has (or may have) taken over: leave the job to it
+                self._next_check[job_id] = time.monotonic() + self.lease_ttl_s / 3
+                return
+            if job.terminal:
+                await self._release(job_id)
+                if retry_events is not None:
+                    self._next_check[job_id] = time.monotonic() + retry_events
+                return
         self.metrics.track(job.id, str(job.status), job.tenant, job.created_at)
-        due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
+        due = min(
+            [s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")]
+            + ([float(job.requested.get(FETCH_AFTER) or 0.0)] if all_segments_done(job) else []),
+            default=0.0,
+        )
         self._next_check[job_id] = time.monotonic() + max(0.0, min(due - time.time(), self.lease_ttl_s / 3))
 
     async def _release(self, job_id: str) -> None:
@@ -154,42 +278,112 @@ class JobDriver:
         self._next_check.pop(job_id, None)
         await self.store.release_lease(job_id, self.owner)
 
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> bool:
+        """Write ``job`` if this replica still holds it and the record still exists; False otherwise."""
         job.updated_at = time.time()
-        # a client may have deleted the job while we were talking to the upstream
-        if await self.store.get(job.id) is None:
-            return
-        await self.store.put(job)
+        lease = self._leases.get(job.id)
+        if lease is not None and not lease.valid:
+            log.warning("job_save_skipped_lease_lost", video_id=job.id, owner=self.owner)
+            return False
+        if await self.store.update(job):
+            return True
+        await self._orphaned(job)  # a client deleted it while we were talking to the upstream
+        return False
 
-    async def advance(self, job: Job) -> None:
-        """Drive ``job`` one step and persist what changed."""
+    async def _orphaned(self, job: Job) -> None:
+        """Clean up after a job deleted mid-step: the files fetched since, the upstream jobs created since."""
+        self.content.remove(job.id)
+        if job.cache in ("hit", "coalesced") or is_follower(job) or await upstream_shared(self.store, job.id):
+            return  # another job's upstream video
+        done: list[str] = job.requested.setdefault(ORPHANS_DELETED, [])
+        adapter = self.adapter(job)
+        for seg in job.segments:
+            if seg.upstream_id and seg.upstream_id not in done:
+                done.append(seg.upstream_id)
+                with contextlib.suppress(UpstreamError, asyncio.TimeoutError):
+                    await asyncio.wait_for(adapter.delete(seg.upstream_id), 10)
+        log.info("job_deleted_while_driven", video_id=job.id, upstream_ids=len(done))
+
+    async def _run_events(self, job: Job) -> float | None:
+        """Run every terminal listener, each on its own; the delay before a retry if any failed."""
+        failed = 0
+        for listener in self.on_terminal:
+            try:
+                await listener(job)
+            except Exception:
+                failed += 1
+                log.exception("job_listener_failed", video_id=job.id, listener=getattr(listener, "__qualname__", ""))
+        attempts = int(job.requested.get(EVENTS_ATTEMPTS) or 0) + 1
+        if failed and attempts < MAX_EVENT_ATTEMPTS:
+            job.requested[EVENTS_ATTEMPTS] = attempts
+            await self.save(job)
+            return min(120.0, 2.0**attempts)
+        if failed:
+            log.error("job_listeners_abandoned", video_id=job.id, attempts=attempts)
+        job.requested.pop(EVENTS_PENDING, None)
+        job.requested.pop(EVENTS_ATTEMPTS, None)
+        await self.save(job)
+        return None
+
+    async def _finalize(self, job: Job, upstream: Upstream) -> None:
+        """Every segment is done: fetch (and stitch) the media, or schedule the next try, or give up."""
+        try:
+            await fetch_and_assemble(job, upstream, self.content)
+        except UpstreamError as exc:
+            log.warning("content_fetch_retry", video_id=job.id, status=exc.status)
+            if exc.status == 404:
+                expired = "The upstream expired the video before it could be fetched."
+                fail_job(job, {"code": "content_expired", "message": expired})
+            elif exc.retryable:
+                job.requested[FETCH_AFTER] = time.time() + backoff(3, exc.retry_after, 30.0)
+            else:
+                self._finalize_failed(job, f"the upstream refused the download ({exc.status})")
+        except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
+            log.exception("job_assembly_error", video_id=job.id)
+            self._finalize_failed(job, type(exc).__name__)
+        else:
+            job.requested.pop(FETCH_AFTER, None)
+            job.requested.pop(FINALIZE_ERRORS, None)
+            mark_completed(job, self.retention_s)
+
+    def _finalize_failed(self, job: Job, reason: str) -> None:
+        errors = int(job.requested.get(FINALIZE_ERRORS) or 0) + 1
+        job.requested[FINALIZE_ERRORS] = errors
+        if errors < MAX_FINALIZE_ATTEMPTS:
+            job.requested[FETCH_AFTER] = time.time() + backoff(errors + 1, None, 30.0)
+            return
+        log.error("job_assembly_failed", video_id=job.id, attempts=errors, reason=reason)
+        fail_job(
+            job,
+            {
+                "code": "video_assembly_failed",
+                "message": f"The gateway could not prepare the finished video after {errors} attempts ({reason}).",
+            },
+        )
+        self.content.remove(job.id)
+
+    async def advance(self, job: Job) -> float | None:
+        """Drive ``job`` one step and persist what changed; returns when to retry its listeners, if due."""
         before = (job.status, job.progress)
-        upstream = self.upstream()
         following = is_follower(job)  # a coalesced create mirrors its leader's record, never the upstream
         if following:
             await follow_leader(
                 job, self.store, self.content, retention_s=self.retention_s, poll_s=self.runner_options["poll_min_s"]
             )
         else:
-            await self.runner().step(job, self.save)
-        if not following and not job.terminal and all_segments_done(job):
-            try:
-                await fetch_and_assemble(job, upstream, self.content)
-            except UpstreamError as exc:
-                job.segments[-1].next_poll_at = time.time() + backoff(3, exc.retry_after, 30.0)
-                log.warning("content_fetch_retry", video_id=job.id, status=exc.status)
-                if exc.status == 404:
-                    job.status, job.error = (
-                        Status.FAILED,
-                        {
-                            "code": "content_expired",
-                            "message": "The upstream expired the video before it could be fetched.",
-                        },
-                    )
-            else:
-                mark_completed(job, self.retention_s)
+            await self.runner(job).step(job, self.save)
+        if (
+            not following
+            and not job.terminal
+            and all_segments_done(job)
+            and float(job.requested.get(FETCH_AFTER) or 0.0) <= time.time()
+        ):
+            await self._finalize(job, self.adapter(job))
         aggregate(job)
-        await self.save(job)
+        if job.terminal:
+            job.requested[EVENTS_PENDING] = True  # in the same write as the end: listeners survive a crash
+        if not await self.save(job):
+            return None
         if job.status != before[0]:
             JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
             log.info(
@@ -207,5 +401,5 @@ class JobDriver:
         elif job.progress != before[1]:
             log.debug("job_progress", video_id=job.id, tenant=job.tenant, status=str(job.status), progress=job.progress)
         if job.terminal:
-            for listener in self.on_terminal:
-                await listener(job)
+            return await self._run_events(job)
+        return None

@@ -60,7 +60,7 @@ async def _assemble_video(job: Job, upstream: Upstream, content: LocalContentSto
         encoded = content.scratch(job.id) / "video.webm"
         await transcode_webm(video, encoded)
         video = encoded
-    stored = content.adopt(job.id, "video", video)
+    stored = await content.adopt(job.id, "video", video)
     for path in {*parts, content.scratch(job.id) / "video.mp4"}:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)

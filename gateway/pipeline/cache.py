@@ -113,8 +113,7 @@ class SharedIndex:
         await self.store.kv_set(HIT + key, job_id, ttl_s=self.ttl_s)
 
     async def drop(self, key: str, job_id: str) -> None:
-        if await self.store.kv_get(HIT + key) == job_id:
-            await self.store.kv_delete(HIT + key)
+        await self.store.kv_delete_if(HIT + key, job_id)  # atomic: a newer entry for the key stays
 
 
 def open_index(store: JobStore, ttl_s: float, max_entries: int) -> CacheIndex:

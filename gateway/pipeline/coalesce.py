@@ -39,11 +39,14 @@ def decided(leader: Job) -> bool:
 
 
 class InFlight:
-    def __init__(self, store: JobStore, *, ttl_s: float, wait_s: float = 15.0, poll_s: float = 0.02) -> None:
+    def __init__(
+        self, store: JobStore, *, ttl_s: float, wait_s: float = 15.0, poll_s: float = 0.02, poll_max_s: float = 0.25
+    ) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.wait_s = wait_s
-        self.poll_s = poll_s
+        self.poll_s = poll_s  # a follower's first look again; doubled each time up to poll_max_s
+        self.poll_max_s = poll_max_s
 
     async def claim(self, key: str, job_id: str) -> bool:
         return await self.store.kv_set(INFLIGHT + key, job_id, ttl_s=self.ttl_s, nx=True)
@@ -52,9 +55,8 @@ class InFlight:
         return await self.store.kv_get(INFLIGHT + key)
 
     async def release(self, key: str, job_id: str) -> None:
-        """Drop the claim if it is still ``job_id``'s (nobody else can write it while it exists)."""
-        if await self.store.kv_get(INFLIGHT + key) == job_id:
-            await self.store.kv_delete(INFLIGHT + key)
+        """Drop the claim if it is still ``job_id``'s (one atomic compare-and-delete)."""
+        await self.store.kv_delete_if(INFLIGHT + key, job_id)
 
     async def refused(self, job_id: str, error: dict[str, object]) -> None:
         await self.store.kv_set(REFUSED + job_id, json.dumps(error), ttl_s=REFUSAL_TTL_S)
@@ -68,6 +70,7 @@ class InFlight:
         Raises the leader's refusal when the upstream refused it.
         """
         deadline = time.monotonic() + self.wait_s
+        interval = self.poll_s  # backoff: most leaders decide within ms, a slow upstream create takes seconds
         while True:
             leader = await self.store.get(leader_id)
             late = time.monotonic() > deadline
@@ -82,7 +85,8 @@ class InFlight:
                 if late:  # a claim whose job never appeared (its replica died mid-admission)
                     await self.release(key, leader_id)
                     return None
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, self.poll_max_s)
 
 
 def make_follower(job: Job, leader: Job) -> Job:

@@ -29,7 +29,7 @@ from gateway.pipeline.lint import LINT_HEADER, lint_prompt
 from gateway.pipeline.stages import Admission
 from gateway.policies.model import ContentPolicy, RuleSet
 
-Moderator = Callable[[str], Awaitable[dict[str, Any]]]
+Moderator = Callable[[str], Awaitable[dict[str, Any] | None]]  # None: the upstream has no moderation
 
 POLICY_REFUSALS = Counter(
     "sora_gateway_policy_refusals_total",
@@ -180,6 +180,9 @@ class ContentPolicyStage:
             return
         try:
             answer = await moderator(prompt)
+            if answer is None:
+                log.warning("moderation_not_supported", tenant=tenant)
+                return
             result = (answer.get("results") or [{}])[0]
         except Exception as exc:
             log.warning("moderation_failed", tenant=tenant, error=type(exc).__name__)

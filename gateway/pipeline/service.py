@@ -15,7 +15,7 @@ from typing import Any
 from gateway.content import LocalContentStore, StoredFile
 from gateway.core.capabilities import Capabilities
 from gateway.core.ids import new_video_id
-from gateway.core.models import Job, Segment, Status, VideoRequest
+from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan, plan_request
 from gateway.errors import ApiError, invalid, not_found
 from gateway.jobs.driver import JobDriver
@@ -28,7 +28,7 @@ from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.runtime import UpstreamRuntime
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
-Planner = Callable[..., Plan]  # (request, caps, *, allowed_models) -> Plan; see gateway.core.plan.Planner
+Planner = Callable[..., Plan]  # (request, caps, *, allowed_models) -> Plan; see gateway.pipeline.planning.Planner
 # what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
 INHERITED = ("trim_seconds", "output_format")
 
@@ -76,8 +76,16 @@ class VideoService:
         driver.on_terminal.append(self._finished)
 
     async def _finished(self, job: Job) -> None:
+        """Tell every listener, each on its own; raise the first failure afterwards (the driver retries)."""
+        failure: Exception | None = None
         for listener in self.events:
-            await listener.job_finished(job)
+            try:
+                await listener.job_finished(job)
+            except Exception as exc:
+                log.exception("job_event_failed", video_id=job.id, listener=type(listener).__name__)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     # -- reads -----------------------------------------------------------------
     async def get(self, tenant: Tenant, video_id: str, param: str | None = None) -> Job:
@@ -133,58 +141,94 @@ class VideoService:
         )
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
+        """Run the stages, store the job and send its first upstream create.
+
+        Whatever goes wrong before the job is stored (a refusal, a store or programming error) gives
+        back what the stages took and reaches the client. Once it is stored, the job is the driver's:
+        an error after that is logged and the job is answered as accepted (the driver re-sends the
+        create with the same idempotency key), so a charge never exists without its job.
+        """
         if kind:
             adm.job.kind = kind
         try:
-            for stage in self.stages:
-                ready = await stage.admit(adm)
-                if ready is not None:
-                    await self.store.put(ready)
-                    return Created(ready, adm.headers)
-        except ApiError:  # a later stage refused: give back what the earlier ones took
+            ready = await self._run_stages(adm)
+            if ready is not None:
+                await self._store_ready(ready)
+                return Created(ready, adm.headers)
+        except BaseException:  # a stage refused, or anything failed: give back what the stages took
             await self._undo(adm)
             raise
         job = adm.job
-        async with self.driver.holding(job.id):
-            await self.store.put(job)
-            JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
-            log.info(
-                "job_accepted",
-                video_id=job.id,
-                tenant=job.tenant,
-                model=job.model,
-                seconds=job.seconds,
-                segments=len(job.segments),
-                adapted="; ".join(job.adapted) or None,
-            )
-            try:
-                await self.driver.runner().submit(job, job.segments[0], self.driver.save)
-            except UpstreamError as exc:
-                refusal = upstream_refusal(exc)
-                job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
-                await self.store.delete(job.id)
-                await self._undo(adm)
-                raise refusal from None
-            await self.driver.save(job)
+        stored = undone = False
+        try:
+            async with self.driver.holding(job.id):
+                await self.store.put(job)
+                stored = True
+                self._accepted(job)
+                try:
+                    await self.driver.runner().submit(job, job.segments[0], self.driver.save)
+                except UpstreamError as exc:
+                    refusal = upstream_refusal(exc)
+                    job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
+                    await self.store.delete(job.id)
+                    stored = False
+                    await self._undo(adm)
+                    undone = True
+                    raise refusal from None
+                await self.driver.save(job)
+        except BaseException as exc:
+            if not stored:
+                if not undone:
+                    await self._undo(adm)
+                    with contextlib.suppress(Exception):  # the put may have landed before it failed
+                        await self.store.delete(job.id)
+                raise
+            if not isinstance(exc, Exception):  # cancelled: the stored job is the driver's anyway
+                raise
+            # stored: the driver owns it now and retries the submit; the client gets its job
+            log.warning("admission_left_to_driver", video_id=job.id, tenant=job.tenant, error=repr(exc)[:300])
         self.driver.wake(job.id)
         if job.adapted:
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
 
+    async def _run_stages(self, adm: Admission) -> Job | None:
+        for stage in self.stages:
+            ready = await stage.admit(adm)
+            if ready is not None:
+                return ready  # answered at once (a cache hit, a coalesced create)
+        return None
+
+    async def _store_ready(self, ready: Job) -> None:
+        try:
+            await self.store.put(ready)
+        except BaseException:
+            self.media.remove(ready.id)  # a cache hit's links to files nobody will ever ask for
+            raise
+
+    def _accepted(self, job: Job) -> None:
+        JOB_TRANSITIONS.labels(str(job.status), job.tenant).inc()
+        log.info(
+            "job_accepted",
+            video_id=job.id,
+            tenant=job.tenant,
+            model=job.model,
+            seconds=job.seconds,
+            segments=len(job.segments),
+            adapted="; ".join(job.adapted) or None,
+        )
+
     async def _undo(self, adm: Admission) -> None:
+        """Give back what the stages took; one failing undo does not stop the others."""
         for stage in reversed(self.stages):
             if stage.name in adm.charged:
-                await stage.undo(adm)
+                try:
+                    await stage.undo(adm)
+                except Exception:
+                    log.exception("admission_undo_failed", video_id=adm.job.id, stage=stage.name)
 
     async def _source(self, tenant: Tenant, video_id: str, endpoint: str, param: str) -> Job:
-        caps = self.upstream.caps
-        if not caps.has(endpoint):
-            raise ApiError(
-                400,
-                f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
-                param=param,
-                code="unsupported_by_upstream",
-            )
+        self._require(self.upstream.caps, endpoint, param)
         source = await self.get(tenant, video_id, param)
         if source.status != Status.COMPLETED:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
@@ -221,27 +265,47 @@ class VideoService:
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
         return await self.admit(Admission(tenant, req, plan, job, self.upstream.caps))
 
-    async def extend(self, tenant: Tenant, video_id: str, prompt: str, seconds: str | None) -> Created:
+    async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
+        """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
         caps = self.upstream.caps
-        source = await self._source(tenant, video_id, "extensions", "video")
+        extra = int(seconds) if seconds and str(seconds).isdigit() else 0
+        noted: list[str] = []
+        if isinstance(video, Reference):
+            self._require(caps, "extensions", "video")
+            if extra not in caps.extension_seconds:
+                raise self._bad_extension(seconds, caps)
+            known = await self._uploaded_copy(tenant, video)
+            if known is None:
+                return await self._from_upload(tenant, video, prompt, "extend", extra)
+            video = known.id
+            noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
+        source = await self._source(tenant, video, "extensions", "video")
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
         if source.requested.get("trim_seconds"):
             raise invalid("This video was trimmed by the gateway and cannot be extended upstream.", "video")
-        extra = int(seconds) if seconds and str(seconds).isdigit() else 0
         if extra not in caps.extension_seconds:
-            allowed = ", ".join(str(s) for s in caps.extension_seconds)
-            raise invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
+            raise self._bad_extension(seconds, caps)
         segment = Segment(
             index=0, seconds=extra, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
         )
         req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
         plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
+        plan.adapted += noted
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
 
-    async def edit(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+    async def edit(self, tenant: Tenant, video: str | Reference, prompt: str) -> Created:
+        """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
         caps = self.upstream.caps
-        source = await self._source(tenant, video_id, "edits", "video")
+        noted: list[str] = []
+        if isinstance(video, Reference):
+            self._require(caps, "edits", "video")
+            known = await self._uploaded_copy(tenant, video)
+            if known is None:
+                return await self._from_upload(tenant, video, prompt, "edit", 0)
+            video = known.id
+            noted = [f"video=file->{known.id}"]
+        source = await self._source(tenant, video, "edits", "video")
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
         segment = Segment(
@@ -255,7 +319,78 @@ class VideoService:
             prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds
         )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
+        plan.adapted += noted
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
+
+    @staticmethod
+    def _bad_extension(seconds: str | None, caps: Capabilities) -> ApiError:
+        allowed = ", ".join(str(s) for s in caps.extension_seconds)
+        return invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
+
+    @staticmethod
+    def _require(caps: Capabilities, endpoint: str, param: str) -> None:
+        if not caps.has(endpoint):
+            raise ApiError(
+                400,
+                f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
+                param=param,
+                code="unsupported_by_upstream",
+            )
+
+    async def _uploaded_copy(self, tenant: Tenant, upload: Reference) -> Job | None:
+        """The tenant's completed video with exactly these bytes whose upstream video is what the client has.
+
+        Then the upstream extends (or edits) its own video: nothing is uploaded. A stitched, trimmed or
+        transcoded video differs from every upstream video, so its bytes are sent instead.
+        """
+        if not upload.sha256:
+            return None
+        for job_id in await asyncio.to_thread(self.media.jobs_with_video, upload.sha256):
+            job = await self.store.get(job_id)
+            if (
+                job is not None
+                and job.tenant == tenant.name
+                and job.status == Status.COMPLETED
+                and job.segments
+                and job.segments[-1].upstream_id
+                and (len(job.segments) == 1 or job.segments[-1].kind == "extend")
+                and not any(job.requested.get(k) for k in INHERITED)
+            ):
+                return job
+        return None
+
+    async def _from_upload(self, tenant: Tenant, upload: Reference, prompt: str, kind: str, extra: int) -> Created:
+        """Extend or edit a video file the upstream never made: the file goes upstream as ``video``."""
+        from gateway.core.translate import nearest_size
+        from gateway.media.probe import probe_video
+
+        caps = self.upstream.caps
+        try:
+            info = await asyncio.to_thread(probe_video, str(upload.path))
+            length = max(1, round(float(info["duration"])))
+            width, height = int(info["width"]), int(info["height"])
+        except Exception:
+            raise invalid("Invalid 'video': the file is not a readable video.", "video", "invalid_value") from None
+        model = caps.default_model  # what the upstream uses for a file it did not make
+        if tenant.models is not None and model not in tenant.models:
+            model = next((m for m in tenant.models if caps.base_model(m)), model)
+            if model not in tenant.models:
+                raise invalid("No model this team may use can extend or edit a video.", "model", "model_not_allowed")
+        upstream_model = caps.base_model(model) or model
+        size = nearest_size(width, height, caps.models.get(upstream_model, (caps.default_size,)))
+        generated = extra if kind == "extend" else length
+        segment = Segment(index=0, seconds=generated, prompt=prompt, kind=kind)
+        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=str(generated))
+        plan = Plan(
+            model=model,
+            upstream_model=upstream_model,
+            size=size,
+            seconds=length + extra,
+            segments=[segment],
+            price_per_second=caps.price_per_second(upstream_model, size),
+            extras={"source_file": asdict(upload)},  # sent upstream as the file; part of the cache key
+        )
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind), caps))
 
     # -- delete and content ----------------------------------------------------
     async def delete(self, tenant: Tenant, video_id: str) -> Job:
@@ -263,10 +398,13 @@ class VideoService:
         await self.store.delete(job.id)
         self.media.remove(job.id)
         for listener in self.events:
-            await listener.job_deleted(job)
+            try:
+                await listener.job_deleted(job)
+            except Exception:  # one failing listener must not keep the others (the quota) from hearing it
+                log.exception("job_event_failed", video_id=job.id, listener=type(listener).__name__)
         if job.cache not in ("hit", "coalesced") and not await upstream_shared(self.store, job.id):
             # a cache hit or coalesced create uses another job's upstream video; one that others use stays
-            upstream = self.upstream.current()
+            upstream = self.upstream.adapter_for(job.upstream)  # the dialect the job was made in
             for seg in job.segments:
                 if seg.upstream_id:
                     with contextlib.suppress(UpstreamError):
@@ -292,7 +430,8 @@ class VideoService:
             # stitched, trimmed or transcoded here: the upstream has no copy of what the client got
             raise ApiError(410, f"The {variant} of video '{video_id}' is no longer retained.", code="content_expired")
         try:
-            return await self.upstream.current().open_content(str(job.segments[-1].upstream_id), variant, range_header)
+            adapter = self.upstream.adapter_for(job.upstream)
+            return await adapter.open_content(str(job.segments[-1].upstream_id), variant, range_header)
         except UpstreamError as exc:
             if exc.status == 404:
                 raise ApiError(

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from gateway.policies.loader import load_policies
 
 
 def check_command(directory: str) -> int:
+    path = Path(directory)
+    if path.is_file():
+        parent = path.parent.parent if path.parent.name in ("tenants", "content") else path.parent
+        print(
+            f"sora-gateway policies check: error: {directory} is a file; pass the policies directory "
+            f"(the one holding tenants/), e.g. sora-gateway policies check {parent}",
+            file=sys.stderr,
+        )
+        return 2
     policy, problems = load_policies(directory)
     for problem in problems:
         print(problem, file=sys.stderr)

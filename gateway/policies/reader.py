@@ -1,4 +1,4 @@
-"""Walk YAML node trees so every problem in a policy file can name its line."""
+"""Walk YAML node trees so every problem in a policy file can name its line (``gateway/yamlfile.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import yaml
 
 from gateway.core.capabilities import PROFILES
 from gateway.policies.model import ContentRules, Quotas
+from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
 QUOTA_FIELDS = tuple(Quotas.__dataclass_fields__)
 WHOLE_QUOTAS = ("requests_per_minute", "concurrent_jobs")
@@ -39,28 +40,29 @@ class Reader:
         self.problems = problems
 
     def fail(self, node: yaml.Node | None, reason: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        self.problems.append(Problem(self.path, line, reason))
+        self.problems.append(Problem(self.path, line_of(node), reason))
 
     def root(self) -> yaml.Node | None:
         """Compose the file; a YAML syntax error is a problem at its line and yields ``None``."""
         try:
-            return yaml.compose(Path(self.path).read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = (mark.line + 1) if mark else 1
-            self.problems.append(Problem(self.path, line, f"not valid YAML: {exc}".splitlines()[0]))
+            return compose(Path(self.path).read_text(encoding="utf-8"))
+        except YamlError as exc:
+            self.problems.append(Problem(self.path, exc.line, exc.reason))
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(Problem(self.path, 1, f"cannot read the file: {exc}"))
         return None
 
     def mapping(self, node: yaml.Node | None, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """A mapping's entries; a key given twice is a problem at its second line."""
         if node is None:
             return {}
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, f"{what} must be a mapping")
             return {}
-        return {str(k.value): (k, v) for k, v in node.value}
+        found, duplicates = entries(node)
+        for duplicate in duplicates:
+            self.fail(duplicate.key, duplicate.reason)
+        return found
 
     def fields(self, node: yaml.Node | None, what: str, known: tuple[str, ...]) -> dict[str, yaml.Node]:
         """A mapping whose keys must all be ``known``; unknown keys are problems."""
@@ -79,7 +81,7 @@ class Reader:
         return tuple(str(i.value) for i in node.value)
 
     def scalar(self, node: yaml.Node) -> Any:
-        return yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else node
+        return value_of(node) if isinstance(node, yaml.ScalarNode) else node
 
     def number(self, node: yaml.Node, what: str, *, whole: bool = False) -> float | None:
         value = self.scalar(node)

@@ -39,10 +39,12 @@ def check_request_limits(adm: Admission) -> None:
     most = tenant.quotas.max_seconds_per_request
     seconds = generated_seconds(adm)
     if most is not None and seconds > most:
+        asked = adm.plan.seconds  # what the client asked; the upstream may have to generate more (clip lengths)
+        shown = f"{asked}" if asked == seconds else f"{asked} (generated upstream: {seconds})"
         raise request_limit(
             tenant.name,
             "max_seconds_per_request",
-            f"Invalid 'seconds': {seconds} exceeds this team's max_seconds_per_request of {most:g}.",
+            f"Invalid 'seconds': {shown} exceeds this team's max_seconds_per_request of {most:g}.",
             "seconds",
         )
 

@@ -6,32 +6,11 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-INVALID = "invalid_request_error"
+from gateway.errors import ApiError
 
 
-class SimError(Exception):
-    """A refusal the simulator sends as an OpenAI-shaped JSON error."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = INVALID,
-        param: str | None = None,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+class SimError(ApiError):
+    """A refusal the simulator sends as an OpenAI-shaped JSON error (the gateway's :class:`ApiError`, as a response)."""
 
     def response(self) -> JSONResponse:
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)

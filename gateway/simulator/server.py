@@ -6,8 +6,8 @@ import argparse
 import atexit
 import contextlib
 import logging
-import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from types import FrameType
 
@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.cliargs import SIMULATOR_PREFIX, env_default, env_value, one_of
 from gateway.simulator import azure_api, openai_2026, openai_api, openai_misc, ops
 from gateway.simulator.config import SimulatorConfig, split_words
 from gateway.simulator.content import ContentStore
@@ -29,12 +30,6 @@ from gateway.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from gateway.simulator.state import SimState
 
 log = logging.getLogger("gateway.simulator")
-ENV_PREFIX = "SORA_GATEWAY_SIMULATOR_"
-
-
-def env(flag: str, default: str | None = None) -> str | None:
-    """Default of ``--flag``: ``SORA_GATEWAY_SIMULATOR_FLAG`` when set."""
-    return os.environ.get(ENV_PREFIX + flag.upper().replace("-", "_"), default)
 
 
 class RequestIds:
@@ -121,11 +116,16 @@ def build_app(config: SimulatorConfig) -> Starlette:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    e = env
+    """The simulator's flags; each also reads ``SORA_GATEWAY_SIMULATOR_<FLAG>``."""
+
+    def e(flag: str, default: object = None) -> object:
+        return env_default(flag, default, SIMULATOR_PREFIX)
+
     parser.add_argument("--host", default=e("host", "127.0.0.1"), help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(e("port", "9000") or 9000), help="port (default 9000)")
+    parser.add_argument("--port", type=int, default=e("port", 9000), help="port (default 9000)")
     parser.add_argument(
         "--profile",
+        type=one_of(PROFILES),
         default=e("profile", DEFAULT_PROFILE),
         choices=list(PROFILES),
         help=f"upstream version to imitate (default {DEFAULT_PROFILE})",
@@ -133,49 +133,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-scale",
         type=float,
-        default=float(e("time_scale", "1.0") or 1.0),
-        help="multiplies every job duration and the content TTL (default 1.0)",
+        default=e("time_scale", 1.0),
+        metavar="X",
+        help="multiplies every job duration and the content TTL (default 1.0; 0.01: about 1%% of real time)",
     )
     parser.add_argument(
         "--faults",
         default=e("faults", ""),
+        metavar="SPEC",
         help="e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
     )
     parser.add_argument(
         "--api-key",
         action="append",
         default=None,
+        metavar="KEY",
         help="accepted key (repeatable; env: comma list); default: any non-empty key",
     )
     parser.add_argument(
-        "--rpm",
-        type=int,
-        default=int(e("rpm", "0") or 0),
-        help="create-like requests per minute per key, 0 = unlimited",
+        "--rpm", type=int, default=e("rpm", 0), help="create-like requests per minute per key (default 0: unlimited)"
     )
     parser.add_argument(
         "--max-concurrent",
         type=int,
-        default=int(e("max_concurrent", "0") or 0),
-        help="queued+running jobs per key, 0 = unlimited",
+        default=e("max_concurrent", 0),
+        metavar="N",
+        help="queued+running jobs per key (default 0: unlimited)",
     )
     parser.add_argument(
         "--moderation-words",
         default=e("moderation_words", "forbidden,gore"),
+        metavar="A,B",
         help="comma list of words that trip moderation (default forbidden,gore)",
     )
     parser.add_argument(
         "--content-ttl",
         type=float,
-        default=float(e("content_ttl", "3600") or 3600),
-        help="seconds content stays downloadable after completion, times time-scale",
+        default=e("content_ttl", 3600.0),
+        metavar="S",
+        help="seconds content stays downloadable after completion, times time-scale (default 3600)",
     )
-    seed = e("seed")
-    parser.add_argument("--seed", type=int, default=int(seed) if seed else None, help="random seed for faults")
+    parser.add_argument("--seed", type=int, default=e("seed"), help="random seed for faults (default: random)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
-    keys = args.api_key if args.api_key else split_words(env("api_key"))
+    keys = args.api_key if args.api_key else split_words(env_value("api_key", SIMULATOR_PREFIX))
     faults: FaultSpec = parse_faults(args.faults)
     return SimulatorConfig(
         profile=args.profile,
@@ -205,7 +207,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        print(f"sora-gateway simulator: {exc}")
+        print(f"sora-gateway simulator: error: {exc}", file=sys.stderr)
         return 2
     app = build_app(config)
     print(

@@ -7,9 +7,28 @@ counters belong to their own modules but may use :meth:`kv_*`).
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
-from gateway.core.models import Job
+from gateway.core.models import TERMINAL, Job
+
+EVENTS_PENDING = "events_pending"  # Job.requested flag: terminal, its listeners have not run yet
+_VIDEO_ID = re.compile(r"^video_([0-9a-f]{14})[0-9a-f]{34}$")  # gateway.core.ids.new_video_id
+
+
+def is_active(job: Job) -> bool:
+    """Whether the driver still has work on ``job``: not finished, or finished with listeners to run."""
+    return job.status not in TERMINAL or bool(job.requested.get(EVENTS_PENDING))
+
+
+def id_position(job_id: str) -> tuple[int, str] | None:
+    """Where ``job_id`` sorts in a ``(created_at, id)`` listing, from the microseconds its id starts with.
+
+    For an ``after`` cursor whose record is gone (deleted while a client paged); None when the
+    id is not one the gateway makes.
+    """
+    found = _VIDEO_ID.match(job_id)
+    return (int(found.group(1), 16) // 1_000_000, job_id) if found else None
 
 
 class StoreError(Exception):
@@ -22,6 +41,9 @@ class JobStore(Protocol):
     async def put(self, job: Job) -> None:
         """Insert or replace a job record (``job.id`` is the key)."""
 
+    async def update(self, job: Job) -> bool:
+        """Replace a record only if it still exists (atomically, indexes kept); False when it is gone."""
+
     async def get(self, job_id: str) -> Job | None: ...
 
     async def delete(self, job_id: str) -> bool:
@@ -32,12 +54,13 @@ class JobStore(Protocol):
     ) -> tuple[list[Job], bool]:
         """A tenant's jobs ordered by ``(created_at, id)``; returns ``(page, has_more)``.
 
-        ``after`` is the id of the last item of the previous page; an unknown
-        ``after`` yields an empty page.
+        ``after`` is the id of the last item of the previous page. When that record is gone
+        (deleted) or another tenant's, the page continues from the position its id encodes
+        (:func:`id_position`); an ``after`` that is not a gateway id yields an empty page.
         """
 
     async def active_ids(self) -> list[str]:
-        """Ids of every job that is not completed or failed."""
+        """Ids of every job the driver still has work on (:func:`is_active`)."""
 
     async def acquire_lease(self, job_id: str, owner: str, ttl_s: float) -> bool:
         """Take or extend the lease on a job; False if another live owner holds it."""
@@ -50,6 +73,9 @@ class JobStore(Protocol):
         """Set a value; with ``nx`` only when absent. True when written."""
 
     async def kv_delete(self, key: str) -> None: ...
+
+    async def kv_delete_if(self, key: str, value: str) -> bool:
+        """Delete ``key`` only if it holds ``value`` (atomically); True when deleted."""
 
     async def ping(self) -> None:
         """Raise :class:`StoreError` when the store is unreachable."""

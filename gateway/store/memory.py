@@ -11,7 +11,8 @@ import bisect
 import json
 import time
 
-from gateway.core.models import TERMINAL, Job
+from gateway.core.models import Job
+from gateway.store.base import id_position, is_active
 
 _Key = tuple[int, str]  # (created_at, id): the list order
 _SWEEP_EVERY_S = 60.0  # how often expired keyed values are dropped
@@ -36,10 +37,16 @@ class MemoryStore:
         key = (job.created_at, job.id)
         self._keys[job.id] = (job.tenant, key)
         bisect.insort(self._by_tenant.setdefault(job.tenant, []), key)
-        if job.status in TERMINAL:
-            self._active.discard(job.id)
-        else:
+        if is_active(job):
             self._active.add(job.id)
+        else:
+            self._active.discard(job.id)
+
+    async def update(self, job: Job) -> bool:
+        if job.id not in self._jobs:
+            return False
+        await self.put(job)  # no await inside: atomic on the event loop
+        return True
 
     async def get(self, job_id: str) -> Job | None:
         raw = self._jobs.get(job_id)
@@ -53,17 +60,18 @@ class MemoryStore:
     async def list(
         self, tenant: str, *, after: str | None = None, limit: int = 20, order: str = "desc"
     ) -> tuple[list[Job], bool]:
-        keys = self._by_tenant.get(tenant, [])
-        if order == "desc":
-            keys = keys[::-1]
+        ascending = self._by_tenant.get(tenant, [])
+        keys = ascending[::-1] if order == "desc" else ascending
         start = 0
         if after is not None:
             entry = self._keys.get(after)
-            if entry is None or entry[0] != tenant:
+            cursor = entry[1] if entry is not None and entry[0] == tenant else id_position(after)
+            if cursor is None:
                 return [], False
-            cursor = entry[1]
-            pos = bisect.bisect_left(self._by_tenant[tenant], cursor)
-            start = pos + 1 if order != "desc" else len(keys) - pos
+            if order == "desc":
+                start = len(keys) - bisect.bisect_left(ascending, cursor)
+            else:
+                start = bisect.bisect_right(ascending, cursor)
         page = keys[start : start + limit + 1]
         jobs = [Job.from_dict(json.loads(self._jobs[job_id])) for _, job_id in page[:limit]]
         return jobs, len(page) > limit
@@ -106,6 +114,12 @@ class MemoryStore:
 
     async def kv_delete(self, key: str) -> None:
         self._kv.pop(key, None)
+
+    async def kv_delete_if(self, key: str, value: str) -> bool:
+        if await self.kv_get(key) != value:  # kv_get never awaits anything: atomic
+            return False
+        del self._kv[key]
+        return True
 
     async def ping(self) -> None:
         return None

@@ -5,7 +5,7 @@ Key layout (``P`` is the prefix, ``sora-gateway`` unless ``?prefix=`` says other
 =============================  =========================================================
 ``{P}:job:<id>``               string: the job record as JSON
 ``{P}:tenant:<tenant>``        sorted set: job ids, score ``created_at`` (ties by id)
-``{P}:active``                 set: ids of jobs that are not completed or failed
+``{P}:active``                 set: ids of jobs the driver still has work on (``is_active``)
 ``P:lease:<id>``               string: the owner, with a PX expiry
 ``P:kv:<key>``                 string: a keyed value, optional PX expiry
 =============================  =========================================================
@@ -34,13 +34,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
-from gateway.core.models import TERMINAL, Job
-from gateway.store.base import StoreError
+from gateway.core.models import Job
+from gateway.store.base import StoreError, id_position, is_active
 
 DEFAULT_PREFIX = "sora-gateway"
 
-# KEYS[1] tenant index; ARGV after ('' = first page), count, order. Atomic, so a
-# concurrent insert cannot shift the page between finding ``after`` and reading.
+# KEYS[1] tenant index; ARGV after ('' = first page), count, order, the created_at the
+# ``after`` id encodes ('' = none). Atomic, so a concurrent insert cannot shift the page
+# between finding ``after`` and reading. A deleted ``after`` continues from the position
+# (encoded created_at, id): the members before it are those with a lower score plus those
+# with the same score and a lower id.
 _PAGE = """
 local desc = ARGV[3] == 'desc'
 local start = 0
@@ -48,12 +51,37 @@ if ARGV[1] ~= '' then
   local rank
   if desc then rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
   else rank = redis.call('ZRANK', KEYS[1], ARGV[1]) end
-  if not rank then return {} end
-  start = rank + 1
+  if rank then
+    start = rank + 1
+  elseif ARGV[4] == '' then
+    return {}
+  else
+    local before = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[4])
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], ARGV[4])) do
+      if member < ARGV[1] then before = before + 1 end
+    end
+    if desc then start = redis.call('ZCARD', KEYS[1]) - before else start = before end
+  end
 end
 local stop = start + tonumber(ARGV[2]) - 1
 if desc then return redis.call('ZREVRANGE', KEYS[1], start, stop) end
 return redis.call('ZRANGE', KEYS[1], start, stop)
+"""
+
+# KEYS[1] record, KEYS[2] tenant index, KEYS[3] active set; ARGV id, record, created_at, active (1/0).
+# Replace the record only while it exists, indexes with it.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) else redis.call('SREM', KEYS[3], ARGV[1]) end
+return 1
+"""
+
+# KEYS[1] value; ARGV expected. Delete only while it holds the expected value.
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # KEYS[1] lease; ARGV owner, ttl ms. Take when free (SET NX PX), extend when ours.
@@ -125,6 +153,8 @@ class RedisStore:
         self._page = self._redis.register_script(_PAGE)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
+        self._update = self._redis.register_script(_UPDATE)
+        self._delete_if = self._redis.register_script(_DELETE_IF)
 
     @contextmanager
     def _errors(self, op: str) -> Iterator[None]:
@@ -140,11 +170,17 @@ class RedisStore:
             async with self._redis.pipeline(transaction=True) as tx:
                 tx.set(self._job + job.id, json.dumps(job.to_dict()))
                 tx.zadd(self._tenant + job.tenant, {job.id: job.created_at})
-                if job.status in TERMINAL:
-                    tx.srem(self._active, job.id)
-                else:
+                if is_active(job):
                     tx.sadd(self._active, job.id)
+                else:
+                    tx.srem(self._active, job.id)
                 await tx.execute()
+
+    async def update(self, job: Job) -> bool:
+        with self._errors("update"):
+            keys = [self._job + job.id, self._tenant + job.tenant, self._active]
+            args = [job.id, json.dumps(job.to_dict()), job.created_at, int(is_active(job))]
+            return bool(await self._update(keys=keys, args=args))
 
     async def get(self, job_id: str) -> Job | None:
         with self._errors("get"):
@@ -166,8 +202,9 @@ class RedisStore:
         self, tenant: str, *, after: str | None = None, limit: int = 20, order: str = "desc"
     ) -> tuple[list[Job], bool]:
         with self._errors("list"):
+            encoded = id_position(after) if after else None
             ids: list[str] = await self._page(
-                keys=[self._tenant + tenant], args=[after or "", limit + 1, order]
+                keys=[self._tenant + tenant], args=[after or "", limit + 1, order, encoded[0] if encoded else ""]
             )
             if not ids[:limit]:
                 return [], bool(ids)
@@ -203,6 +240,10 @@ class RedisStore:
     async def kv_delete(self, key: str) -> None:
         with self._errors("kv_delete"):
             await self._redis.delete(self._kv + key)
+
+    async def kv_delete_if(self, key: str, value: str) -> bool:
+        with self._errors("kv_delete_if"):
+            return bool(await self._delete_if(keys=[self._kv + key], args=[value]))
 
     # -- lifecycle --------------------------------------------------------
 

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.core.models import TERMINAL, Job
-from gateway.store.base import StoreError
+from gateway.core.models import Job
+from gateway.store.base import StoreError, id_position, is_active
 
 T = TypeVar("T")
 
@@ -61,11 +61,17 @@ ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, created_at = excluded.c
     active = excluded.active, data = excluded.data
 """
 
-# An empty page both when ``after`` is unknown and when it is the last item.
+_UPDATE = "UPDATE jobs SET tenant = ?, created_at = ?, active = ?, data = ? WHERE id = ?"
+
+# The cursor's position is its record's, or (when deleted) the one its id encodes (``:encoded_at``);
+# an empty page when neither exists, and when ``after`` is the last item.
 _PAGE = """
-WITH cursor AS (SELECT created_at, id FROM jobs WHERE id = :after AND tenant = :tenant)
+WITH cursor AS (
+    SELECT COALESCE((SELECT created_at FROM jobs WHERE id = :after AND tenant = :tenant), :encoded_at) AS created_at
+)
 SELECT data FROM jobs, cursor
-WHERE jobs.tenant = :tenant AND (jobs.created_at, jobs.id) {cmp} (cursor.created_at, cursor.id)
+WHERE jobs.tenant = :tenant AND cursor.created_at IS NOT NULL
+  AND (jobs.created_at, jobs.id) {cmp} (cursor.created_at, :after)
 ORDER BY jobs.created_at {dir}, jobs.id {dir} LIMIT :n
 """
 _FIRST_PAGE = "SELECT data FROM jobs WHERE tenant = :tenant ORDER BY created_at {dir}, id {dir} LIMIT :n"
@@ -133,8 +139,12 @@ class SqliteStore:
     # -- jobs -------------------------------------------------------------
 
     async def put(self, job: Job) -> None:
-        row = (job.id, job.tenant, job.created_at, int(job.status not in TERMINAL), json.dumps(job.to_dict()))
+        row = (job.id, job.tenant, job.created_at, int(is_active(job)), json.dumps(job.to_dict()))
         await self._run(lambda: self._db().execute(_PUT, row))
+
+    async def update(self, job: Job) -> bool:
+        row = (job.tenant, job.created_at, int(is_active(job)), json.dumps(job.to_dict()), job.id)
+        return await self._run(lambda: self._db().execute(_UPDATE, row).rowcount > 0)
 
     async def get(self, job_id: str) -> Job | None:
         def read() -> str | None:
@@ -159,7 +169,8 @@ class SqliteStore:
             sql = _FIRST_PAGE.format(dir=direction)
         else:
             sql = _PAGE.format(cmp="<" if desc else ">", dir=direction)
-        params = {"tenant": tenant, "after": after, "n": limit + 1}
+        encoded = id_position(after) if after is not None else None
+        params = {"tenant": tenant, "after": after, "n": limit + 1, "encoded_at": encoded[0] if encoded else None}
 
         def read() -> list[str]:
             return [row[0] for row in self._db().execute(sql, params)]
@@ -209,6 +220,10 @@ class SqliteStore:
 
     async def kv_delete(self, key: str) -> None:
         await self._run(lambda: self._db().execute("DELETE FROM kv WHERE key = ?", (key,)))
+
+    async def kv_delete_if(self, key: str, value: str) -> bool:
+        sql = "DELETE FROM kv WHERE key = ? AND value = ? AND (expires_at IS NULL OR expires_at > ?)"
+        return await self._run(lambda: self._db().execute(sql, (key, value, time.time())).rowcount > 0)
 
     def _sweep(self, now: float) -> None:
         """Drop expired values and leases now and then (they are already invisible)."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from cachetools import LRUCache
+
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
-from gateway.upstreams.http import UpstreamHttp
+from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 API_VERSION = "preview"
 JOBS = "/video/generations/jobs"
@@ -34,6 +36,7 @@ FAILURES: dict[str, str] = {
     "internal_error": "video_generation_failed",
 }
 VARIANTS = {"video": "video", "thumbnail": "thumbnail"}
+GENERATIONS_MAX = 10_000  # remembered job -> generation ids (an LRU; older ones are retrieved again)
 
 
 def azure_base(base_url: str) -> str:
@@ -71,7 +74,7 @@ def parse_job(data: dict[str, Any]) -> UpstreamVideo:
     )
 
 
-class AzureSora1Upstream:
+class AzureSora1Upstream(HttpAdapter):
     """Speaks the Azure jobs API; one generation (``n_variants: 1``) per job."""
 
     name = "azure"
@@ -81,7 +84,8 @@ class AzureSora1Upstream:
         self.http = http or UpstreamHttp(
             self.base_url, {"api-key": api_key}, upstream=self.name, params={"api-version": API_VERSION}
         )
-        self._generations: dict[str, str] = {}  # job id -> generation id
+        # job id -> generation id; bounded: a forgotten one is looked up again with a retrieve
+        self._generations: LRUCache[str, str] = LRUCache(maxsize=GENERATIONS_MAX)
 
     async def create(self, spec: GenerationSpec) -> UpstreamVideo:
         if spec.kind != "create":
@@ -113,11 +117,13 @@ class AzureSora1Upstream:
         await self.http.request("DELETE", f"{JOBS}/{upstream_id}", operation="delete")
 
     async def _generation(self, upstream_id: str) -> str:
-        if upstream_id not in self._generations:
-            video = await self.retrieve(upstream_id)
-            if "generation" not in video.content_ids:
-                raise UpstreamError(404, f"Azure job {upstream_id} has no generation (status {video.status}).")
-        return self._generations[upstream_id]
+        known = self._generations.get(upstream_id)
+        if known is not None:
+            return known
+        video = await self.retrieve(upstream_id)
+        if "generation" not in video.content_ids:
+            raise UpstreamError(404, f"Azure job {upstream_id} has no generation (status {video.status}).")
+        return video.content_ids["generation"]
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         if variant not in VARIANTS:
@@ -128,15 +134,11 @@ class AzureSora1Upstream:
             f"/video/generations/{generation}/content/{VARIANTS[variant]}", headers=headers, operation="content"
         )
 
-    async def list_models(self) -> list[dict[str, Any]]:
-        response = await self.http.request("GET", "/models", operation="models")
-        return list(response.json().get("data", []))
+    async def moderate(self, text: str) -> None:
+        """Azure Sora 1 has no moderation endpoint (it moderates each job: ``input_moderation``)."""
+        return None
 
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:
-        message = "This operation is not offered by the Azure Sora 1 upstream."
-        return 404, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
-
-    async def close(self) -> None:
-        await self.http.close()
+        return self.refusal(404, "This operation is not offered by the Azure Sora 1 upstream.")

@@ -27,6 +27,8 @@ class GenerationSpec:
     source_id: str | None = None  # upstream id for remix / extend / edit
     reference: Reference | None = None
     idempotency_key: str | None = None
+    # extend / edit of a video the client uploaded (not one the upstream made): sent as the ``video`` file
+    source_file: Reference | None = None
 
 
 @dataclass
@@ -103,6 +105,9 @@ class Upstream(Protocol):
         """Start a download; raise :class:`UpstreamError` when it is not there (404) or fails."""
 
     async def list_models(self) -> list[dict[str, Any]]: ...
+
+    async def moderate(self, text: str) -> dict[str, Any] | None:
+        """The upstream's moderation verdict on ``text`` (``results[0].flagged``); ``None``: it has none."""
 
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None

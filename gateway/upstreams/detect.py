@@ -56,9 +56,8 @@ async def _models(client: httpx.AsyncClient, url: str, evidence: list[str]) -> l
         return []
 
 
-async def _azure(client: httpx.AsyncClient, base_url: str, api_key: str) -> Detection | None:
+async def _azure(client: httpx.AsyncClient, base_url: str, api_key: str, evidence: list[str]) -> Detection | None:
     base = azure_base(base_url)
-    evidence: list[str] = []
     headers = {"api-key": api_key}
     jobs = await client.get(base + JOBS, params={"api-version": API_VERSION, "limit": "1"}, headers=headers)
     evidence.append(f"GET {httpx.URL(base + JOBS).path} -> {jobs.status_code}")
@@ -74,10 +73,9 @@ async def _azure(client: httpx.AsyncClient, base_url: str, api_key: str) -> Dete
     return None
 
 
-async def _openai(client: httpx.AsyncClient, base_url: str, api_key: str) -> Detection:
+async def _openai(client: httpx.AsyncClient, base_url: str, api_key: str, evidence: list[str]) -> Detection:
     base = base_url.rstrip("/")
     client.headers["Authorization"] = f"Bearer {api_key}"
-    evidence: list[str] = []
     models = await _models(client, base + "/models", evidence)
     for profile, method, path in OPENAI_PROBES:
         probe = await client.request(method, base + path, json={})
@@ -106,15 +104,12 @@ async def detect(
             await asyncio.sleep(0.2 * attempt)
         try:
             client = httpx.AsyncClient(timeout=timeout, headers={"User-Agent": "sora-gateway"}, transport=transport)
+            evidence: list[str] = []  # every probe's answer, the Azure one too when it says "not Azure"
             async with client:
-                return await _azure(client, base_url, api_key) or await _openai(client, base_url, api_key)
+                azure = await _azure(client, base_url, api_key, evidence)
+                return azure or await _openai(client, base_url, api_key, evidence)
         except Inconclusive as exc:
             last = f"inconclusive answer ({exc})"
         except httpx.HTTPError as exc:
             last = f"upstream unreachable ({type(exc).__name__})"
     raise UpstreamError(0, f"could not detect the upstream version: {last}")
-
-
-async def detect_profile(base_url: str, api_key: str, *, timeout: float = 5.0) -> str:
-    """Just the profile name (kept for callers that need no more)."""
-    return (await detect(base_url, api_key, timeout=timeout)).profile

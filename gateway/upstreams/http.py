@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from gateway.errors import ApiError
 from gateway.observability import UPSTREAM_CALLS, UPSTREAM_LATENCY, log
 from gateway.upstreams.base import ContentStream, UpstreamError
 
@@ -50,7 +51,7 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
 class UpstreamHttp:
     def __init__(
         self, base_url: str, auth_headers: dict[str, str], *, upstream: str, params: dict[str, str] | None = None
-    ):
+    ) -> None:
         self.upstream = upstream
         self.client = httpx.AsyncClient(
             base_url=base_url,
@@ -102,3 +103,23 @@ class UpstreamHttp:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+class HttpAdapter:
+    """What both adapters share: their :class:`UpstreamHttp`, the model list, closing, pass-through refusals."""
+
+    http: UpstreamHttp
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        response = await self.http.request("GET", "/models", operation="models")
+        return list(response.json().get("data", []))
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    @staticmethod
+    def refusal(
+        status: int, message: str, *, type: str | None = None, param: str | None = None, code: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """A pass-through answer in OpenAI's error shape."""
+        return status, ApiError(status, message, type=type or "invalid_request_error", param=param, code=code).body()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from gateway.core.models import Reference
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
-from gateway.upstreams.http import UpstreamHttp
+from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 _KIND_PATHS = {"create": "/videos", "extend": "/videos/extensions", "edit": "/videos/edits"}
 
@@ -35,7 +38,16 @@ def _poll_after(response: httpx.Response) -> int | None:
         return None
 
 
-class OpenAIVideosUpstream:
+async def _file_part(ref: Reference, default_name: str, default_type: str) -> tuple[str, bytes, str]:
+    """A kept upload as a multipart file part, read in a worker thread (never on the event loop)."""
+    try:
+        payload = await asyncio.to_thread(Path(str(ref.path)).read_bytes)
+    except OSError:
+        raise UpstreamError(400, f"The uploaded file {ref.filename or ''} is no longer available.") from None
+    return ref.filename or default_name, payload, ref.content_type or default_type
+
+
+class OpenAIVideosUpstream(HttpAdapter):
     """Speaks ``POST/GET/DELETE /videos…`` to an OpenAI-compatible base URL."""
 
     name = "openai"
@@ -52,32 +64,26 @@ class OpenAIVideosUpstream:
             return parse_video(response.json(), _poll_after(response))
         path = _KIND_PATHS[spec.kind]
         fields: dict[str, Any] = {"prompt": spec.prompt}
+        files: dict[str, tuple[str, bytes, str]] = {}
         if spec.kind == "create":
             fields.update(model=spec.model, size=spec.size, seconds=str(spec.seconds))
-        elif spec.kind == "extend":
-            fields.update(video={"id": spec.source_id}, seconds=str(spec.seconds))
+        elif spec.source_file is not None and spec.source_file.path:
+            files["video"] = await _file_part(spec.source_file, "video.mp4", "video/mp4")
         else:
             fields.update(video={"id": spec.source_id})
+        if spec.kind == "extend":
+            fields.update(seconds=str(spec.seconds))
         ref = spec.reference
         if ref is not None and ref.path:
-            with open(ref.path, "rb") as fh:
-                payload = fh.read()
-            files = {
-                "input_reference": (
-                    ref.filename or "reference",
-                    payload,
-                    ref.content_type or "application/octet-stream",
-                )
-            }
+            files["input_reference"] = await _file_part(ref, "reference", "application/octet-stream")
+        elif ref is not None:
+            fields["input_reference"] = {k: v for k, v in (("image_url", ref.image_url), ("file_id", ref.file_id)) if v}
+        if files:
             data = {k: v if isinstance(v, str) else jsonlib.dumps(v) for k, v in fields.items()}
             response = await self.http.request(
                 "POST", path, operation=spec.kind, data=data, files=files, headers=headers
             )
         else:
-            if ref is not None:
-                fields["input_reference"] = {
-                    k: v for k, v in (("image_url", ref.image_url), ("file_id", ref.file_id)) if v
-                }
             response = await self.http.request("POST", path, operation=spec.kind, json=fields, headers=headers)
         return parse_video(response.json(), _poll_after(response))
 
@@ -100,10 +106,6 @@ class OpenAIVideosUpstream:
         response = await self.http.request("POST", "/moderations", operation="moderations", json=body)
         return dict(response.json())
 
-    async def list_models(self) -> list[dict[str, Any]]:
-        response = await self.http.request("GET", "/models", operation="models")
-        return list(response.json().get("data", []))
-
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:
@@ -111,11 +113,6 @@ class OpenAIVideosUpstream:
             response = await self.http.request(method, path, operation="forward", json=json, files=files, data=data)
         except UpstreamError as exc:
             if exc.client_fault:
-                return exc.status, {
-                    "error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
-                }
+                return self.refusal(exc.status, exc.message, type=exc.type, param=exc.param, code=exc.code)
             raise
         return response.status_code, response.json()
-
-    async def close(self) -> None:
-        await self.http.close()

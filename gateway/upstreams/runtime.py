@@ -3,6 +3,10 @@
 Detection spends nothing: it reads the model list and probes endpoints with
 requests the upstream refuses before any generation. It runs at start and
 every ``detect_interval_s``; a pinned profile skips it.
+
+One adapter is kept per dialect seen: a job speaks the dialect of the profile it was created
+under (``Job.upstream``, see :meth:`UpstreamRuntime.adapter_for`), so a detected switch (OpenAI
+<-> Azure behind one URL) sends new jobs the new way without re-routing the ones in flight.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ import dataclasses
 import time
 from typing import Any
 
-from gateway.core.capabilities import DEFAULT_PROFILE, Capabilities, get_profile
+from gateway.core.capabilities import DEFAULT_PROFILE, PROFILES, Capabilities, get_profile
 from gateway.observability import UPSTREAM_PROFILE, log
 from gateway.upstreams.base import Upstream, UpstreamError
 from gateway.upstreams.detect import Detection, detect
-from gateway.upstreams.registry import make_adapter
+from gateway.upstreams.registry import ADAPTERS, make_adapter
 
 
 def narrowed(caps: Capabilities, listed: list[str]) -> Capabilities:
@@ -38,21 +42,31 @@ class UpstreamRuntime:
         self.pinned = pinned
         self.interval_s = interval_s
         self.caps: Capabilities = get_profile(pinned or DEFAULT_PROFILE)
-        self.adapter: Upstream = make_adapter(self.caps.dialect, base_url, api_key)
+        self._adapters: dict[str, Upstream] = {}  # dialect -> adapter, made on first use
+        self.adapter: Upstream = self.adapter_for(self.caps.dialect)
         self.detected_at: float | None = None
         self.last_error: str | None = None
         self.evidence: list[str] = []
         self._task: asyncio.Task[None] | None = None
-        self._retired: list[Upstream] = []
 
     def current(self) -> Upstream:
         return self.adapter
 
+    def adapter_for(self, profile_or_dialect: str | None) -> Upstream:
+        """The adapter for a profile's dialect (or a dialect's); the current one for anything else
+        (records made before jobs named their profile say ``default``)."""
+        name = profile_or_dialect or ""
+        dialect = PROFILES[name].dialect if name in PROFILES else name
+        if dialect not in ADAPTERS:
+            return self.adapter
+        if dialect not in self._adapters:
+            self._adapters[dialect] = make_adapter(dialect, self.base_url, self._api_key)
+        return self._adapters[dialect]
+
     def _switch(self, profile: str, source: str, listed: list[str] | None = None) -> None:
         caps = narrowed(get_profile(profile), listed or [])
         if caps.dialect != self.caps.dialect:
-            self._retired.append(self.adapter)
-            self.adapter = make_adapter(caps.dialect, self.base_url, self._api_key)
+            self.adapter = self.adapter_for(caps.dialect)  # the previous one stays for the jobs it runs
         if caps.profile != self.caps.profile:
             log.info("upstream_profile", profile=caps.profile, previous=self.caps.profile, source=source)
         self.caps = caps
@@ -102,5 +116,5 @@ class UpstreamRuntime:
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-        for adapter in [self.adapter, *self._retired]:
+        for adapter in self._adapters.values():
             await adapter.close()

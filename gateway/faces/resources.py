@@ -1,0 +1,28 @@
+"""What every face reaches for on a request: the video service, the uploads directory, poll hints."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from starlette.requests import Request
+
+from gateway.core.models import Job
+from gateway.pipeline.service import VideoService
+
+
+def poll_headers(job: Job) -> dict[str, str]:
+    """``openai-poll-after-ms``: when the gateway itself will next look at an unfinished job."""
+    if job.terminal:
+        return {}
+    due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
+    wait_ms = max(int((due - time.time()) * 1000), 250, min(job.poll_after_ms, 1000))
+    return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
+
+
+def service(request: Request) -> VideoService:
+    return request.app.state.ctx.service
+
+
+def uploads(request: Request) -> Path:
+    return Path(request.app.state.ctx.settings.data_dir) / "uploads"
