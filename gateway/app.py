@@ -95,9 +95,7 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
-    policies = PolicyHolder(
-        settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s
-    )
+    policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
     cache = CacheStage(
         store,

@@ -265,11 +265,6 @@ def apply_secrets_from_env(settings: Settings) -> Settings:
     return settings
 
 
-def secrets_from_file(config_file: str | None) -> dict[str, Any]:
-    """Always empty: a config file cannot hold the keys (kept for ``server.py``'s workers)."""
-    return {}
-
-
 def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
     """What no single value shows: checks across settings, and the ones that read files."""
     origins = origins or {}

@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.observability import configure_logging
 from gateway.pipeline.auth import hash_key
 from gateway.simulator.config import SimulatorConfig
+from gateway.simulator.server import GracefulServer
 from gateway.simulator.server import build_app as build_simulator
 
 DEMO_KEY = "sk-demo-" + "0" * 24
@@ -108,10 +109,10 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         poll_min_s=0.2,
         detect_interval_s=0,
     )
-    sim = uvicorn.Server(
+    sim = GracefulServer(
         uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port, log_config=None, access_log=False)
     )
-    gateway = uvicorn.Server(
+    gateway = GracefulServer(
         uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
     )
     sim_task = asyncio.create_task(sim.serve())

@@ -42,6 +42,18 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
+def run_process(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """``python -m gateway argv`` in a child process, for commands that would serve if the check failed."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SORA_GATEWAY_") and k != "OPENAI_API_KEY"}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", *argv], env={**clean, **env}, capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"`sora-gateway {' '.join(argv)}` started serving instead of refusing") from None
+    return result.returncode, result.stderr
+
+
 def config(tmp_path: Path, text: str) -> str:
     path = tmp_path / "gateway.yaml"
     path.write_text(text)
@@ -192,14 +204,14 @@ def test_keys_and_internal_fields_are_refused_in_a_config_file(
 def test_duplicate_keys_are_reported_with_both_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SORA_GATEWAY_UPSTREAM_API_KEY", "k")
     path = config(tmp_path, "port: 8080\nstore: memory://\nport: 9090\n")
-    code, _, err = run(["serve", "--config", path], capsys)
+    code, err = run_process(["serve", "--config", path], KEY_ENV)
     assert code == 2 and f"sora-gateway serve: error: {path}:3: duplicate key 'port' (first at line 1)" in err
+    monkeypatch.setenv("SORA_GATEWAY_UPSTREAM_API_KEY", "k")
     # the same key twice under two names
     path = config(tmp_path, "upstream: http://a.example/v1\nupstream_url: http://b.example/v1\n")
-    code, _, err = run(["serve", "--config", path], capsys)
-    assert code == 2 and f"{path}:2:" in err and "first at" in err
+    with pytest.raises(ConfigError, match=rf"^{path}:2: 'upstream_url' sets 'upstream' again \(first at {path}:1\)"):
+        build_settings({"config": path})
     # a tenant file
     tenants = tmp_path / "policies" / "tenants"
     tenants.mkdir(parents=True)
@@ -216,10 +228,8 @@ def test_duplicate_keys_are_reported_with_both_lines(
     # a styles file
     styles = tmp_path / "styles.yaml"
     styles.write_text("dusk: blue hour\ndusk: golden hour\n")
-    code, _, err = run(
-        ["serve", "--store", "memory://", "--config", config(tmp_path, f"styles_file: {styles}\n")], capsys
-    )
-    assert code == 2 and f"{styles}:2: duplicate key 'dusk' (first at line 1)" in err
+    with pytest.raises(ConfigError, match=rf"^{styles}:2: duplicate key 'dusk' \(first at line 1\)"):
+        build_settings({"config": config(tmp_path, f"styles_file: {styles}\n")})
 
 
 @pytest.mark.parametrize(
@@ -235,15 +245,9 @@ def test_duplicate_keys_are_reported_with_both_lines(
     ],
 )
 def test_a_bad_environment_value_is_a_usage_error_naming_the_variable(
-    env: dict[str, str],
-    argv: list[str],
-    variable: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str], argv: list[str], variable: str
 ) -> None:
-    for name, value in {**KEY_ENV, **env}.items():
-        monkeypatch.setenv(name, value)
-    code, _, err = run(argv, capsys)
+    code, err = run_process(argv, {**KEY_ENV, **env})
     assert code == 2 and f"sora-gateway {argv[0]}: error:" in err and variable in err, err
     assert "Traceback" not in err
 
@@ -258,12 +262,12 @@ def test_a_bad_environment_value_only_matters_to_the_command_that_reads_it(
     assert code == 0
 
 
-def test_demo_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_on_a_busy_port_says_so() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, _, err = run(["demo", "--port", str(port)], capsys)
+        code, err = run_process(["demo", "--port", str(port)], {})
     assert code == 2 and f"port {port} on 127.0.0.1 is in use; try --port" in err and "Traceback" not in err
 
 

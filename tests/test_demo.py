@@ -32,4 +32,7 @@ def test_demo_prints_a_working_base_url_and_key(tmp_path: Path) -> None:
         client.videos.download_content(video.id).write_to_file(out)
         assert abs(probe_duration(out) - 4) < 0.2
     finally:
-        demo.stop()
+        code = demo.stop()
+    work = re.search(r"(\S*sora-gateway-demo-[^/\s]+)", demo.logs())
+    assert work, demo.logs()
+    assert code == 0 and not Path(work.group(1)).exists(), "the demo left its temporary directory behind"

@@ -43,10 +43,11 @@ def subcommands() -> dict[str, Any]:
 
 
 def serve_env_vars() -> dict[str, str]:
-    """``SORA_GATEWAY_<FLAG>`` -> flag dest, for every flag of ``serve``, plus the key variables."""
+    """``SORA_GATEWAY_<FLAG>`` -> flag dest, for every flag of ``serve`` and every setting, plus the key variables."""
     serve = subcommands()["serve"]
     found = {"SORA_GATEWAY_" + a.dest.upper(): a.dest for a in serve._actions if a.option_strings and a.dest != "help"}
-    return {**found, **SPECIAL_ENV}
+    settings = {"SORA_GATEWAY_" + name.upper(): name for name in vars(Settings())}  # every setting reads one too
+    return {**settings, **found, **SPECIAL_ENV}
 
 
 def settings_for(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:

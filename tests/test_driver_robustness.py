@@ -98,8 +98,14 @@ class FakeUpstream:
 def make_job(job_id: str | None = None, **fields: Any) -> Job:
     seg = fields.pop("segment", None) or Segment(index=0, seconds=4, prompt="p")
     return Job(
-        id=job_id or new_video_id(), tenant="acme", model="sora-2", prompt="p", size="720x1280", seconds="4",
-        segments=[seg], **fields,
+        id=job_id or new_video_id(),
+        tenant="acme",
+        model="sora-2",
+        prompt="p",
+        size="720x1280",
+        seconds="4",
+        segments=[seg],
+        **fields,
     )
 
 

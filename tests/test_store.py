@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def make_job(job_id: str, tenant: str = "acme", created_at: int = 100, **fields: Any) -> Job:
     return Job(
-        id=job_id, tenant=tenant, model="sora-2", prompt="a cat", size="720x1280", seconds="4",
-        created_at=created_at, **fields,
+        id=job_id,
+        tenant=tenant,
+        model="sora-2",
+        prompt="a cat",
+        size="720x1280",
+        seconds="4",
+        created_at=created_at,
+        **fields,
     )
 
 
@@ -59,11 +65,14 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await drop_redis_prefix(prefix)
 
 
-
 async def test_put_get_round_trip(store: JobStore) -> None:
     job = make_job(
-        "video_1", status=Status.IN_PROGRESS, progress=40, adapted=["seconds=20->12+8"],
-        requested={"seconds": "20", "size": "1920x1080"}, cost_usd=2.0,
+        "video_1",
+        status=Status.IN_PROGRESS,
+        progress=40,
+        adapted=["seconds=20->12+8"],
+        requested={"seconds": "20", "size": "1920x1080"},
+        cost_usd=2.0,
         segments=[
             Segment(index=0, seconds=12, prompt="a cat", upstream_id="up_1", status=SegStatus.COMPLETED),
             Segment(index=1, seconds=8, prompt="a cat", status=SegStatus.PENDING, error={"code": "x"}),
@@ -142,7 +151,6 @@ async def test_tenant_isolation_and_unknown_after(store: JobStore) -> None:
     assert await store.list("acme", after="z") == ([], False)  # another tenant's id is unknown here
 
 
-
 async def test_active_ids_follow_status(store: JobStore) -> None:
     await store.put(make_job("q", status=Status.QUEUED))
     await store.put(make_job("p", status=Status.IN_PROGRESS))
@@ -154,7 +162,6 @@ async def test_active_ids_follow_status(store: JobStore) -> None:
     assert await store.active_ids() == ["done"]
     await store.delete("done")
     assert await store.active_ids() == []
-
 
 
 async def test_update_replaces_only_an_existing_record(store: JobStore) -> None:
@@ -190,6 +197,7 @@ async def test_kv_delete_if(store: JobStore) -> None:
     assert await store.kv_delete_if("t", "x") is False  # expired: nothing to delete
     assert await store.kv_set("t", "y", nx=True) is True
 
+
 async def test_lease_exclusive_and_extend(store: JobStore) -> None:
     assert await store.acquire_lease("j", "a", 0.3) is True
     assert await store.acquire_lease("j", "b", 0.3) is False
@@ -210,7 +218,6 @@ async def test_lease_expiry_and_release(store: JobStore) -> None:
     await store.release_lease("j", "b")
     assert await store.acquire_lease("j", "a", 5) is True
     await store.release_lease("never-leased", "a")
-
 
 
 async def test_kv(store: JobStore) -> None:
@@ -343,8 +350,14 @@ async def test_redis_unreachable_raises_store_error() -> None:
     started = time.monotonic()
     with pytest.raises(StoreError):
         await store.ping()
-    for call in (store.get("x"), store.put(make_job("x")), store.list("acme"), store.active_ids(),
-                 store.acquire_lease("x", "a", 1), store.kv_set("k", "v")):
+    for call in (
+        store.get("x"),
+        store.put(make_job("x")),
+        store.list("acme"),
+        store.active_ids(),
+        store.acquire_lease("x", "a", 1),
+        store.kv_set("k", "v"),
+    ):
         with pytest.raises(StoreError):
             await call
     assert time.monotonic() - started < 10
@@ -384,7 +397,6 @@ async def test_redis_job_keys_share_one_hash_tag() -> None:
     await client.aclose()
     await store.close()
     await drop_redis_prefix(prefix)
-
 
 
 async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -194,8 +194,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     )
 
 
-class _Server(uvicorn.Server):
-    """Exits with status 0 after a graceful shutdown on SIGTERM/SIGINT (uvicorn re-raises the signal)."""
+class GracefulServer(uvicorn.Server):
+    """Exits with status 0 after a graceful shutdown on SIGTERM/SIGINT (uvicorn would re-raise the signal,
+    killing the process before anything after ``serve()`` runs, e.g. the demo's temporary directory cleanup)."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -215,11 +216,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         f"faults [{config.faults.describe()}] on http://{config.host}:{config.port}",
         flush=True,
     )
-    server = _Server(
+    server = GracefulServer(
         uvicorn.Config(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
     )
     server.run()
     return 0
 
 
-__all__ = ["DropConnection", "SimulatorConfig", "add_arguments", "build_app", "run_from_args"]
+__all__ = ["DropConnection", "GracefulServer", "SimulatorConfig", "add_arguments", "build_app", "run_from_args"]
