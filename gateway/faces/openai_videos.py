@@ -15,7 +15,7 @@ from gateway.core.models import Job, Reference, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
 from gateway.faces.resources import poll_headers, service, uploads
-from gateway.pipeline.service import Created
+from gateway.pipeline.stages import Created
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {

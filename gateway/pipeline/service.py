@@ -9,19 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from gateway.content import LocalContentStore, StoredFile
-from gateway.core.capabilities import Capabilities
 from gateway.core.ids import new_video_id
-from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
+from gateway.core.models import Job, Status, VideoRequest
 from gateway.core.plan import Plan, plan_request
 from gateway.errors import ApiError, invalid, not_found
 from gateway.jobs.driver import JobDriver
 from gateway.observability import JOB_TRANSITIONS, POLLS_ABSORBED, log
 from gateway.pipeline.coalesce import upstream_shared
-from gateway.pipeline.stages import Admission, JobEvents, Stage
+from gateway.pipeline.derived import INHERITED, DerivedCreates
+from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
@@ -29,14 +29,6 @@ from gateway.upstreams.runtime import UpstreamRuntime
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
 Planner = Callable[..., Plan]  # (request, caps, *, allowed_models) -> Plan; see gateway.pipeline.planning.Planner
-# what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
-INHERITED = ("trim_seconds", "output_format")
-
-
-@dataclass
-class Created:
-    job: Job
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def upstream_refusal(exc: UpstreamError) -> ApiError:
@@ -54,7 +46,7 @@ def upstream_refusal(exc: UpstreamError) -> ApiError:
     )
 
 
-class VideoService:
+class VideoService(DerivedCreates):
     def __init__(
         self,
         store: JobStore,
@@ -226,171 +218,6 @@ class VideoService:
                     await stage.undo(adm)
                 except Exception:
                     log.exception("admission_undo_failed", video_id=adm.job.id, stage=stage.name)
-
-    async def _source(self, tenant: Tenant, video_id: str, endpoint: str, param: str) -> Job:
-        self._require(self.upstream.caps, endpoint, param)
-        source = await self.get(tenant, video_id, param)
-        if source.status != Status.COMPLETED:
-            raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
-        return source
-
-    def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
-        model = str(source.requested.get("upstream_model") or source.model)
-        return Plan(
-            model=source.model,
-            upstream_model=model,
-            size=source.size,
-            seconds=seconds,
-            segments=segments,
-            price_per_second=caps.price_per_second(model, source.size),
-            extras={k: source.requested[k] for k in INHERITED if source.requested.get(k)},
-        )
-
-    async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
-        source = await self._source(tenant, video_id, "remix", "video_id")
-        chain = (
-            [source.segments[-1]]
-            if len(source.segments) == 1 or source.segments[-1].kind == "extend"
-            else source.segments
-        )
-        segments = [
-            Segment(index=i, seconds=s.seconds, prompt=prompt, kind="remix", source_upstream_id=s.upstream_id)
-            for i, s in enumerate(chain)
-        ]
-        req = VideoRequest(
-            prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
-        )
-        plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
-        job = self._new_job(tenant, req, plan, "remix")
-        job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
-        return await self.admit(Admission(tenant, req, plan, job, self.upstream.caps))
-
-    async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
-        """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
-        caps = self.upstream.caps
-        extra = int(seconds) if seconds and str(seconds).isdigit() else 0
-        noted: list[str] = []
-        if isinstance(video, Reference):
-            self._require(caps, "extensions", "video")
-            if extra not in caps.extension_seconds:
-                raise self._bad_extension(seconds, caps)
-            known = await self._uploaded_copy(tenant, video)
-            if known is None:
-                return await self._from_upload(tenant, video, prompt, "extend", extra)
-            video = known.id
-            noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
-        source = await self._source(tenant, video, "extensions", "video")
-        if len(source.segments) > 1 and source.segments[-1].kind != "extend":
-            raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
-        if source.requested.get("trim_seconds"):
-            raise invalid("This video was trimmed by the gateway and cannot be extended upstream.", "video")
-        if extra not in caps.extension_seconds:
-            raise self._bad_extension(seconds, caps)
-        segment = Segment(
-            index=0, seconds=extra, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
-        )
-        req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
-        plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
-        plan.adapted += noted
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
-
-    async def edit(self, tenant: Tenant, video: str | Reference, prompt: str) -> Created:
-        """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
-        caps = self.upstream.caps
-        noted: list[str] = []
-        if isinstance(video, Reference):
-            self._require(caps, "edits", "video")
-            known = await self._uploaded_copy(tenant, video)
-            if known is None:
-                return await self._from_upload(tenant, video, prompt, "edit", 0)
-            video = known.id
-            noted = [f"video=file->{known.id}"]
-        source = await self._source(tenant, video, "edits", "video")
-        if len(source.segments) > 1 and source.segments[-1].kind != "extend":
-            raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
-        segment = Segment(
-            index=0,
-            seconds=int(source.seconds),
-            prompt=prompt,
-            kind="edit",
-            source_upstream_id=source.segments[-1].upstream_id,
-        )
-        req = VideoRequest(
-            prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds
-        )
-        plan = self._derived_plan(source, [segment], int(source.seconds), caps)
-        plan.adapted += noted
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
-
-    @staticmethod
-    def _bad_extension(seconds: str | None, caps: Capabilities) -> ApiError:
-        allowed = ", ".join(str(s) for s in caps.extension_seconds)
-        return invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
-
-    @staticmethod
-    def _require(caps: Capabilities, endpoint: str, param: str) -> None:
-        if not caps.has(endpoint):
-            raise ApiError(
-                400,
-                f"The upstream behind this gateway ({caps.profile}) does not support {endpoint}.",
-                param=param,
-                code="unsupported_by_upstream",
-            )
-
-    async def _uploaded_copy(self, tenant: Tenant, upload: Reference) -> Job | None:
-        """The tenant's completed video with exactly these bytes whose upstream video is what the client has.
-
-        Then the upstream extends (or edits) its own video: nothing is uploaded. A stitched, trimmed or
-        transcoded video differs from every upstream video, so its bytes are sent instead.
-        """
-        if not upload.sha256:
-            return None
-        for job_id in await asyncio.to_thread(self.media.jobs_with_video, upload.sha256):
-            job = await self.store.get(job_id)
-            if (
-                job is not None
-                and job.tenant == tenant.name
-                and job.status == Status.COMPLETED
-                and job.segments
-                and job.segments[-1].upstream_id
-                and (len(job.segments) == 1 or job.segments[-1].kind == "extend")
-                and not any(job.requested.get(k) for k in INHERITED)
-            ):
-                return job
-        return None
-
-    async def _from_upload(self, tenant: Tenant, upload: Reference, prompt: str, kind: str, extra: int) -> Created:
-        """Extend or edit a video file the upstream never made: the file goes upstream as ``video``."""
-        from gateway.core.translate import nearest_size
-        from gateway.media.probe import probe_video
-
-        caps = self.upstream.caps
-        try:
-            info = await asyncio.to_thread(probe_video, str(upload.path))
-            length = max(1, round(float(info["duration"])))
-            width, height = int(info["width"]), int(info["height"])
-        except Exception:
-            raise invalid("Invalid 'video': the file is not a readable video.", "video", "invalid_value") from None
-        model = caps.default_model  # what the upstream uses for a file it did not make
-        if tenant.models is not None and model not in tenant.models:
-            model = next((m for m in tenant.models if caps.base_model(m)), model)
-            if model not in tenant.models:
-                raise invalid("No model this team may use can extend or edit a video.", "model", "model_not_allowed")
-        upstream_model = caps.base_model(model) or model
-        size = nearest_size(width, height, caps.models.get(upstream_model, (caps.default_size,)))
-        generated = extra if kind == "extend" else length
-        segment = Segment(index=0, seconds=generated, prompt=prompt, kind=kind)
-        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=str(generated))
-        plan = Plan(
-            model=model,
-            upstream_model=upstream_model,
-            size=size,
-            seconds=length + extra,
-            segments=[segment],
-            price_per_second=caps.price_per_second(upstream_model, size),
-            extras={"source_file": asdict(upload)},  # sent upstream as the file; part of the cache key
-        )
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind), caps))
 
     # -- delete and content ----------------------------------------------------
     async def delete(self, tenant: Tenant, video_id: str) -> Job:

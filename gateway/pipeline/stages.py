@@ -25,6 +25,14 @@ class Admission:
     charged: list[str] = field(default_factory=list)  # stages that must be told if the create is undone
 
 
+@dataclass
+class Created:
+    """A create's outcome: the job and the response headers the stages asked for."""
+
+    job: Job
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class Stage(Protocol):
     name: str
 
