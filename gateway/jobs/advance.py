@@ -4,6 +4,13 @@ Segments run in order. A segment is marked ``submitting`` (and saved) before
 its create is sent, with an idempotency key derived from the job, so a replica
 that dies mid-call is followed by one that re-sends the same key and adopts the
 same upstream job instead of paying for a second.
+
+An upstream may ignore that key (the OpenAI Videos API does not document it), so
+before re-sending a create whose outcome is unknown the runner reconciles: it
+lists the upstream's recent generations and adopts one with the same prompt,
+model, size and seconds created since the first send. Every upstream id a
+segment takes is claimed in the store (``kv_set(nx=True)``), so two jobs with
+the same prompt never adopt the same generation.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from gateway.content import LocalContentStore
 from gateway.core.models import Job, Segment, SegStatus, Status
@@ -22,6 +30,18 @@ Save = Callable[[Job], Awaitable[bool]]  # False: not written (the job was delet
 NO_RETRY_CODES = {"moderation_blocked", "content_policy_violation", "invalid_value", "invalid_request_error"}
 LOST_POLLS = "lost_polls"  # Job.requested: segment index -> polls in a row the upstream answered 404
 LOST_POLL_LIMIT = 3  # a transient 404 (a replica behind a balancer, a dialect switch) is not a lost job
+NOT_SENT = "submit_not_sent"  # Job.requested: segment index -> the last send surely created nothing (429)
+CLOCK_SKEW_S = 5.0  # an upstream video created this long before our submitted_at may still be ours
+CLAIM_PREFIX = "upstream-claim:"  # kv: adapter name + upstream id -> "job id:segment index"
+CLAIM_TTL_S = 7 * 86400.0
+
+
+class Claims(Protocol):
+    """The part of the job store that records which segment took which upstream id."""
+
+    async def kv_get(self, key: str) -> str | None: ...
+
+    async def kv_set(self, key: str, value: str, *, ttl_s: float | None = None, nx: bool = False) -> bool: ...
 
 
 def idempotency_key(job: Job, seg: Segment) -> str:
@@ -43,8 +63,10 @@ class SegmentRunner:
         poll_max_s: float,
         max_attempts: int,
         content: LocalContentStore | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.upstream = upstream
+        self.claims = claims  # none: no reconciliation (a re-send relies on the idempotency key alone)
         self.content = content  # where chained segments get their continuity frames (none: prompts only)
         self.poll_min_s = poll_min_s
         self.poll_max_s = poll_max_s
@@ -68,22 +90,73 @@ class SegmentRunner:
 
     async def submit(self, job: Job, seg: Segment, save: Save) -> None:
         """Send a segment's create. Raises :class:`UpstreamError` for client faults (the caller fails the job)."""
+        resend = seg.status == SegStatus.SUBMITTING
         if seg.status == SegStatus.PENDING:
             seg.attempts += 1
             seg.status = SegStatus.SUBMITTING
             seg.submitted_at = time.time()
             if not await save(job):  # the key is on disk before the money is spent
                 return  # deleted meanwhile, or no longer ours: send nothing
+        spec = self.spec(job, seg)
+        if resend and self._outcome_unknown(job, seg):  # an earlier send may have reached the upstream
+            try:
+                adopted = await self.reconcile(job, seg, spec)
+            except UpstreamError as exc:
+                if exc.retryable:  # cannot tell yet whether it was created: never re-send blind
+                    seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
+                    log.warning("segment_reconcile_retry", video_id=job.id, segment=seg.index, status=exc.status)
+                    return
+                log.warning("segment_reconcile_unsupported", video_id=job.id, segment=seg.index, status=exc.status)
+                adopted = None
+            if adopted is not None:
+                log.info("segment_adopted", video_id=job.id, segment=seg.index, upstream_id=adopted.id)
+                seg.upstream_id = adopted.id
+                self.apply(job, seg, adopted)
+                return
+        _not_sent(job, seg, False)
         try:
-            video = await self.upstream.create(self.spec(job, seg))
+            video = await self.upstream.create(spec)
         except UpstreamError as exc:
             if exc.client_fault:
                 raise
+            _not_sent(job, seg, exc.status == 429)  # rate limited: surely nothing was created
             seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
             log.warning("segment_submit_retry", video_id=job.id, segment=seg.index, status=exc.status, code=exc.code)
             return
+        if not await self._claim(job, seg, video.id):
+            # a reconciling job took this id in the instant before our claim: the generation is ours (we
+            # created it), so keep it; the other job polls it too (a duplicate delivery, no extra charge)
+            log.warning("segment_claim_taken", video_id=job.id, segment=seg.index, upstream_id=video.id)
         seg.upstream_id = video.id
         self.apply(job, seg, video)
+
+    def _outcome_unknown(self, job: Job, seg: Segment) -> bool:
+        return (
+            self.claims is not None
+            and seg.kind == "create"
+            and seg.submitted_at is not None
+            and not job.requested.get(NOT_SENT, {}).get(str(seg.index))
+        )
+
+    async def reconcile(self, job: Job, seg: Segment, spec: GenerationSpec) -> UpstreamVideo | None:
+        """An upstream generation this segment's lost create made (claimed for it), or ``None``."""
+        since = float(seg.submitted_at or time.time()) - CLOCK_SKEW_S
+        recent = await self.upstream.list_recent(since)
+        matches = [v for v in recent if _matches(v, spec, since)]
+        matches.sort(key=lambda v: v.created_at or 0.0)  # the earliest first: ours was sent first
+        for video in matches:
+            if await self._claim(job, seg, video.id):
+                return video
+        return None
+
+    async def _claim(self, job: Job, seg: Segment, upstream_id: str) -> bool:
+        """Record that ``seg`` took ``upstream_id``; False: another segment already has it."""
+        if self.claims is None:
+            return True
+        key, owner = f"{CLAIM_PREFIX}{self.upstream.name}:{upstream_id}", f"{job.id}:{seg.index}"
+        if await self.claims.kv_set(key, owner, ttl_s=CLAIM_TTL_S, nx=True):
+            return True
+        return await self.claims.kv_get(key) == owner  # ours already (we died before saving the id)
 
     def apply(self, job: Job, seg: Segment, video: UpstreamVideo) -> None:
         seg.status = SegStatus(video.status) if video.status in SegStatus.__members__.values() else SegStatus.QUEUED
@@ -154,6 +227,25 @@ class SegmentRunner:
                 await self.poll(job, seg)
             if seg.status != SegStatus.COMPLETED:
                 return
+
+
+def _matches(video: UpstreamVideo, spec: GenerationSpec, since: float) -> bool:
+    return (
+        video.prompt == spec.prompt
+        and video.model == spec.model
+        and video.size == spec.size
+        and str(video.seconds) == str(spec.seconds)
+        and video.created_at is not None
+        and video.created_at >= since
+    )
+
+
+def _not_sent(job: Job, seg: Segment, value: bool) -> None:
+    marks = job.requested.get(NOT_SENT)
+    if value:
+        job.requested.setdefault(NOT_SENT, {})[str(seg.index)] = True
+    elif marks and marks.pop(str(seg.index), None) is not None and not marks:
+        del job.requested[NOT_SENT]
 
 
 def forget_lost_polls(job: Job, seg: Segment) -> None:

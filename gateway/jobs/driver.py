@@ -106,7 +106,12 @@ class JobDriver:
         return self.upstream()
 
     def runner(self, job: Job | None = None) -> SegmentRunner:
-        return SegmentRunner(self.adapter(job), content=self.content, **self.runner_options)  # type: ignore[arg-type]
+        return SegmentRunner(
+            self.adapter(job),
+            content=self.content,
+            claims=self.store,
+            **self.runner_options,  # type: ignore[arg-type]
+        )
 
     async def start(self) -> None:
         self._stopping.clear()

@@ -104,6 +104,7 @@ async def create_job(request: Request) -> Response:
         return _job_response(state, state.jobs[replayed], caller.headers)
     job = _new_job(state, caller, body)
     state.remember(caller.key, idem, "azure_create", job.id)
+    await state.faults.delay_response()
     return _job_response(state, job, caller.headers)
 
 

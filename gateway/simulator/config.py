@@ -29,6 +29,7 @@ class SimulatorConfig:
     moderation_words: tuple[str, ...] = ("forbidden", "gore")
     content_ttl: float = 3600.0  # real seconds; multiplied by time_scale
     seed: int | None = None
+    ignore_idempotency: bool = False  # like an upstream that does not honour Idempotency-Key
     host: str = "127.0.0.1"
     port: int = 9000
 

@@ -2,7 +2,9 @@
 
 ``5xx=p`` → 500 or 503 ``server_error``; ``429=p`` → 429 with ``Retry-After: 1``;
 ``reset=p`` → the TCP connection is closed with no response at all; ``slow=p`` → the
-response is delayed by ``slow_s`` seconds (default 2, real time); ``fail=p`` → a newly
+response is delayed by ``slow_s`` seconds (default 2, real time) before the request takes effect;
+``late=p`` → a create-like request takes effect (the job exists) and then its response is delayed by
+``slow_s`` seconds (a create whose answer is lost if the caller dies meanwhile); ``fail=p`` → a newly
 created job fails during generation. Request faults are drawn after authentication and
 before any state change.
 """
@@ -23,6 +25,7 @@ FAULT_KEYS: dict[str, str] = {
     "429": "rate_limit",
     "reset": "reset",
     "slow": "slow",
+    "late": "late",
     "fail": "fail",
     "slow_s": "slow_seconds",
 }
@@ -39,6 +42,7 @@ class FaultSpec:
     rate_limit: float = 0.0
     reset: float = 0.0
     slow: float = 0.0
+    late: float = 0.0
     fail: float = 0.0
     slow_seconds: float = 2.0
 
@@ -102,6 +106,12 @@ class FaultInjector:
                 code="rate_limit_exceeded",
                 headers={"Retry-After": "1"},
             )
+
+    async def delay_response(self) -> None:
+        """The ``late`` fault: hold a create-like response after its job was recorded."""
+        if self._hit(self.spec.late):
+            self.counts["late"] += 1
+            await asyncio.sleep(self.spec.slow_seconds)
 
     def job_fails(self) -> bool:
         if self._hit(self.spec.fail):

@@ -91,4 +91,5 @@ async def generate(request: Request, op: str, build: Build, feature: str | None 
         return video_json(state, state.jobs[replayed], caller.headers)
     job = await build(state, caller, body)
     state.remember(caller.key, idem, op, job.id)
+    await state.faults.delay_response()
     return video_json(state, job, caller.headers)

@@ -141,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--faults",
         default=e("faults", ""),
         metavar="SPEC",
-        help="e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
+        help="e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,late=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
     )
     parser.add_argument(
         "--api-key",
@@ -173,6 +173,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds content stays downloadable after completion, times time-scale (default 3600)",
     )
+    parser.add_argument(
+        "--ignore-idempotency",
+        action="store_true",
+        default=str(e("ignore_idempotency", "")).lower() in {"1", "true", "yes", "on"},
+        help="ignore Idempotency-Key (the real OpenAI Videos API does not document it): a re-sent create "
+        "starts a second generation",
+    )
     parser.add_argument("--seed", type=int, default=e("seed"), help="random seed for faults (default: random)")
 
 
@@ -189,6 +196,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         moderation_words=split_words(args.moderation_words),
         content_ttl=args.content_ttl,
         seed=args.seed,
+        ignore_idempotency=args.ignore_idempotency,
         host=args.host,
         port=args.port,
     )

@@ -106,7 +106,7 @@ class SimState:
     # idempotency ------------------------------------------------------
     def replay(self, key: str, idem: str | None, operation: str) -> str | None:
         """The object id an earlier request with this ``Idempotency-Key`` produced, if any."""
-        if not idem:
+        if not idem or self.config.ignore_idempotency:
             return None
         found = self.idempotency.get((key, idem))
         if found is None:
@@ -120,7 +120,7 @@ class SimState:
         return found[1]
 
     def remember(self, key: str, idem: str | None, operation: str, object_id: str) -> None:
-        if idem:
+        if idem and not self.config.ignore_idempotency:
             self.idempotency[(key, idem)] = (operation, object_id)
 
     # ops --------------------------------------------------------------

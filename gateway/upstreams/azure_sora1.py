@@ -36,6 +36,8 @@ FAILURES: dict[str, str] = {
     "internal_error": "video_generation_failed",
 }
 VARIANTS = {"video": "video", "thumbnail": "thumbnail"}
+LIST_PAGE = 100
+LIST_PAGES_MAX = 20  # at most this many pages back when looking for a lost create
 GENERATIONS_MAX = 10_000  # remembered job -> generation ids (an LRU; older ones are retrieved again)
 
 
@@ -71,6 +73,8 @@ def parse_job(data: dict[str, Any]) -> UpstreamVideo:
         size=f"{width}x{height}" if width and height else None,
         model=data.get("model"),
         content_ids={"generation": str(generations[0]["id"])} if generations else {},
+        prompt=data.get("prompt"),
+        created_at=data.get("created_at"),
     )
 
 
@@ -115,6 +119,20 @@ class AzureSora1Upstream(HttpAdapter):
     async def delete(self, upstream_id: str) -> None:
         self._generations.pop(upstream_id, None)
         await self.http.request("DELETE", f"{JOBS}/{upstream_id}", operation="delete")
+
+    async def list_recent(self, since: float) -> list[UpstreamVideo]:
+        """``GET …/jobs?limit=100`` (newest first), paged with ``after`` while a page reaches back to ``since``."""
+        found: list[UpstreamVideo] = []
+        params: dict[str, str | int] = {"limit": LIST_PAGE}
+        for _ in range(LIST_PAGES_MAX):
+            page = (await self.http.request("GET", JOBS, operation="list", params=params)).json()
+            jobs = [self._remember(parse_job(item)) for item in page.get("data") or []]
+            found += [j for j in jobs if j.created_at is not None and j.created_at >= since]
+            oldest = min((j.created_at for j in jobs if j.created_at is not None), default=None)
+            if not page.get("has_more") or not jobs or oldest is None or oldest < since:
+                break
+            params["after"] = jobs[-1].id
+        return found
 
     async def _generation(self, upstream_id: str) -> str:
         known = self._generations.get(upstream_id)

@@ -43,6 +43,8 @@ class UpstreamVideo:
     model: str | None = None
     poll_after_ms: int | None = None
     content_ids: dict[str, str] = field(default_factory=dict)  # adapter-specific content handles
+    prompt: str | None = None  # as the upstream recorded it (filled by list_recent)
+    created_at: float | None = None  # upstream clock, seconds since the epoch
 
 
 class UpstreamError(Exception):
@@ -100,6 +102,13 @@ class Upstream(Protocol):
     async def retrieve(self, upstream_id: str) -> UpstreamVideo: ...
 
     async def delete(self, upstream_id: str) -> None: ...
+
+    async def list_recent(self, since: float) -> list[UpstreamVideo]:
+        """Generations created at or after ``since`` (upstream clock), newest first, with their prompts.
+
+        Used to find a create whose response was lost before re-sending it (an upstream may ignore
+        ``Idempotency-Key``).
+        """
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """Start a download; raise :class:`UpstreamError` when it is not there (404) or fails."""

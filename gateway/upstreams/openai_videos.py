@@ -13,6 +13,8 @@ from gateway.core.models import Reference
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
+LIST_PAGE = 100
+LIST_PAGES_MAX = 20  # at most this many pages back (2000 videos) when looking for a lost create
 _KIND_PATHS = {"create": "/videos", "extend": "/videos/extensions", "edit": "/videos/edits"}
 
 
@@ -27,6 +29,8 @@ def parse_video(data: dict[str, Any], poll_after_ms: int | None = None) -> Upstr
         size=data.get("size"),
         model=data.get("model"),
         poll_after_ms=poll_after_ms,
+        prompt=data.get("prompt"),
+        created_at=data.get("created_at"),
     )
 
 
@@ -93,6 +97,20 @@ class OpenAIVideosUpstream(HttpAdapter):
 
     async def delete(self, upstream_id: str) -> None:
         await self.http.request("DELETE", f"/videos/{upstream_id}", operation="delete")
+
+    async def list_recent(self, since: float) -> list[UpstreamVideo]:
+        """``GET /videos?order=desc&limit=100``, paged with ``after`` while the page reaches back to ``since``."""
+        found: list[UpstreamVideo] = []
+        params: dict[str, str | int] = {"order": "desc", "limit": LIST_PAGE}
+        for _ in range(LIST_PAGES_MAX):
+            page = (await self.http.request("GET", "/videos", operation="list", params=params)).json()
+            videos = [parse_video(item) for item in page.get("data") or []]
+            found += [v for v in videos if v.created_at is not None and v.created_at >= since]
+            oldest = min((v.created_at for v in videos if v.created_at is not None), default=None)
+            if not page.get("has_more") or not videos or oldest is None or oldest < since:
+                break
+            params["after"] = videos[-1].id
+        return found
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         headers = {"Range": range_header} if range_header else {}
