@@ -17,6 +17,7 @@ from gateway.content import LocalContentStore
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Segment, SegStatus, Status
 from gateway.jobs import driver as driver_module
+from gateway.jobs import finalize as finalize_module
 from gateway.jobs.driver import FINALIZE_ERRORS, JobDriver
 from gateway.pipeline.cache import SharedIndex
 from gateway.pipeline.coalesce import InFlight
@@ -350,8 +351,8 @@ async def test_assembly_error_fails_the_job_after_a_few_attempts(
         attempts.append(job.id)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(driver_module, "fetch_and_assemble", broken_assembly)
-    monkeypatch.setattr(driver_module, "backoff", lambda *a, **k: 0.05)
+    monkeypatch.setattr(finalize_module, "fetch_and_assemble", broken_assembly)
+    monkeypatch.setattr(finalize_module, "backoff", lambda *a, **k: 0.05)
     store = MemoryStore()
     driver = driver_for(store, FakeUpstream(), tmp_path)
     job = make_job(segment=running_segment())

@@ -26,8 +26,14 @@ from typing import Any
 
 from gateway.content import LocalContentStore
 from gateway.core.models import Job
-from gateway.jobs.advance import SegmentRunner, aggregate, backoff, fail_job
-from gateway.jobs.finalize import all_segments_done, fetch_and_assemble, mark_completed
+from gateway.jobs.advance import SegmentRunner, aggregate
+from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZE_ATTEMPTS re-exported
+    FETCH_AFTER,
+    FINALIZE_ERRORS,
+    MAX_FINALIZE_ATTEMPTS,
+    all_segments_done,
+    finalize_job,
+)
 from gateway.jobs.follow import follow_leader, is_follower
 from gateway.observability import JOB_TRANSITIONS, DrivenJobs, log
 from gateway.pipeline.coalesce import upstream_shared
@@ -38,12 +44,9 @@ JobListener = Callable[[Job], Awaitable[None]]
 
 # keys in Job.requested the driver keeps for itself
 EVENTS_ATTEMPTS = "events_attempts"  # how often the terminal listeners failed
-FETCH_AFTER = "fetch_after"  # epoch seconds: the next try at downloading/assembling the media
-FINALIZE_ERRORS = "finalize_errors"  # failed assemblies (stitch, transcode, disk, a refused download)
 ORPHANS_DELETED = "orphans_deleted"  # upstream ids already deleted for a job deleted mid-step (not stored)
 
 MAX_EVENT_ATTEMPTS = 12  # then the listeners are given up on (logged); ~20 minutes of retries
-MAX_FINALIZE_ATTEMPTS = 3
 LOOP_STALE_S = 30.0  # /readyz: the loop has not ticked for this long (or tick_s x 50, if longer)
 
 
@@ -330,43 +333,6 @@ class JobDriver:
         await self.save(job)
         return None
 
-    async def _finalize(self, job: Job, upstream: Upstream) -> None:
-        """Every segment is done: fetch (and stitch) the media, or schedule the next try, or give up."""
-        try:
-            await fetch_and_assemble(job, upstream, self.content)
-        except UpstreamError as exc:
-            log.warning("content_fetch_retry", video_id=job.id, status=exc.status)
-            if exc.status == 404:
-                expired = "The upstream expired the video before it could be fetched."
-                fail_job(job, {"code": "content_expired", "message": expired})
-            elif exc.retryable:
-                job.requested[FETCH_AFTER] = time.time() + backoff(3, exc.retry_after, 30.0)
-            else:
-                self._finalize_failed(job, f"the upstream refused the download ({exc.status})")
-        except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
-            log.exception("job_assembly_error", video_id=job.id)
-            self._finalize_failed(job, type(exc).__name__)
-        else:
-            job.requested.pop(FETCH_AFTER, None)
-            job.requested.pop(FINALIZE_ERRORS, None)
-            mark_completed(job, self.retention_s)
-
-    def _finalize_failed(self, job: Job, reason: str) -> None:
-        errors = int(job.requested.get(FINALIZE_ERRORS) or 0) + 1
-        job.requested[FINALIZE_ERRORS] = errors
-        if errors < MAX_FINALIZE_ATTEMPTS:
-            job.requested[FETCH_AFTER] = time.time() + backoff(errors + 1, None, 30.0)
-            return
-        log.error("job_assembly_failed", video_id=job.id, attempts=errors, reason=reason)
-        fail_job(
-            job,
-            {
-                "code": "video_assembly_failed",
-                "message": f"The gateway could not prepare the finished video after {errors} attempts ({reason}).",
-            },
-        )
-        self.content.remove(job.id)
-
     async def advance(self, job: Job) -> float | None:
         """Drive ``job`` one step and persist what changed; returns when to retry its listeners, if due."""
         before = (job.status, job.progress)
@@ -383,7 +349,7 @@ class JobDriver:
             and all_segments_done(job)
             and float(job.requested.get(FETCH_AFTER) or 0.0) <= time.time()
         ):
-            await self._finalize(job, self.adapter(job))
+            await finalize_job(job, self.adapter(job), self.content, self.retention_s)
         aggregate(job)
         if job.terminal:
             job.requested[EVENTS_PENDING] = True  # in the same write as the end: listeners survive a crash

@@ -8,8 +8,9 @@ from pathlib import Path
 from gateway.content import LocalContentStore
 from gateway.content.local import MEDIA_TYPES
 from gateway.core.models import Job, SegStatus, Status
+from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import drop_references, fetch_part
-from gateway.observability import COST_USD, VIDEO_SECONDS
+from gateway.observability import COST_USD, VIDEO_SECONDS, log
 from gateway.upstreams.base import Upstream, UpstreamError
 
 PREVIEWS = ("thumbnail", "spritesheet")
@@ -99,3 +100,47 @@ def mark_completed(job: Job, retention_s: int) -> None:
 
 def all_segments_done(job: Job) -> bool:
     return all(s.status == SegStatus.COMPLETED for s in job.segments)
+
+
+FETCH_AFTER = "fetch_after"  # Job.requested: epoch seconds of the next try at downloading/assembling the media
+FINALIZE_ERRORS = "finalize_errors"  # Job.requested: failed assemblies (stitch, transcode, disk, a refused download)
+MAX_FINALIZE_ATTEMPTS = 3
+
+
+async def finalize_job(job: Job, upstream: Upstream, content: LocalContentStore, retention_s: int) -> None:
+    """Every segment is done: fetch (and stitch) the media, or schedule the next try, or give up."""
+    try:
+        await fetch_and_assemble(job, upstream, content)
+    except UpstreamError as exc:
+        log.warning("content_fetch_retry", video_id=job.id, status=exc.status)
+        if exc.status == 404:
+            expired = "The upstream expired the video before it could be fetched."
+            fail_job(job, {"code": "content_expired", "message": expired})
+        elif exc.retryable:
+            job.requested[FETCH_AFTER] = time.time() + backoff(3, exc.retry_after, 30.0)
+        else:
+            _finalize_failed(job, f"the upstream refused the download ({exc.status})", content)
+    except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
+        log.exception("job_assembly_error", video_id=job.id)
+        _finalize_failed(job, type(exc).__name__, content)
+    else:
+        job.requested.pop(FETCH_AFTER, None)
+        job.requested.pop(FINALIZE_ERRORS, None)
+        mark_completed(job, retention_s)
+
+
+def _finalize_failed(job: Job, reason: str, content: LocalContentStore) -> None:
+    errors = int(job.requested.get(FINALIZE_ERRORS) or 0) + 1
+    job.requested[FINALIZE_ERRORS] = errors
+    if errors < MAX_FINALIZE_ATTEMPTS:
+        job.requested[FETCH_AFTER] = time.time() + backoff(errors + 1, None, 30.0)
+        return
+    log.error("job_assembly_failed", video_id=job.id, attempts=errors, reason=reason)
+    fail_job(
+        job,
+        {
+            "code": "video_assembly_failed",
+            "message": f"The gateway could not prepare the finished video after {errors} attempts ({reason}).",
+        },
+    )
+    content.remove(job.id)
