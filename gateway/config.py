@@ -18,12 +18,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from gateway.cliargs import env_name, env_value
 from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
-from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
+from gateway.yamlfile import YamlError, line_of, top_mapping, value_of
 
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
 DEFAULT_STORE = "sqlite:///./.sora-gateway/gateway.db"
@@ -190,18 +188,11 @@ def coerce(name: str, value: Any, where: str) -> Any:
 def read_file(path: str) -> dict[str, tuple[Any, str]]:
     """A YAML config file as ``{setting: (value, "file:line")}``; any problem is a :class:`ConfigError`."""
     try:
-        root = compose(Path(path).read_text(encoding="utf-8"))
+        found = top_mapping(Path(path).read_text(encoding="utf-8"), "the config file to be a mapping of setting: value")
     except YamlError as exc:
         raise ConfigError(f"{path}:{exc.line}: {exc.reason}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}:1: cannot read the config file ({exc.__class__.__name__})") from None
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{path}:1: the config file must be a mapping of setting: value")
-    found, duplicates = entries(root)
-    if duplicates:
-        raise ConfigError(f"{path}:{line_of(duplicates[0].key)}: {duplicates[0].reason}")
     values: dict[str, tuple[Any, str]] = {}
     for key_text, (key, node) in found.items():
         name = FILE_ALIASES.get(key_text, key_text.replace("-", "_"))

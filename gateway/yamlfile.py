@@ -60,6 +60,23 @@ def entries(node: yaml.MappingNode) -> tuple[dict[str, tuple[yaml.Node, yaml.Nod
     return found, duplicates
 
 
+def top_mapping(text: str, expected: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A whole document that must be one mapping without repeated keys; ``{}`` when empty.
+
+    Every problem is a :class:`YamlError` at its line; ``expected`` completes "expected …" for a
+    document that is not a mapping.
+    """
+    root = compose(text)
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise YamlError(1, f"expected {expected}")
+    found, duplicates = entries(root)
+    if duplicates:
+        raise YamlError(line_of(duplicates[0].key), duplicates[0].reason)
+    return found
+
+
 def value_of(node: yaml.Node) -> Any:
     """The Python value of one node (scalars as ``safe_load`` reads them)."""
     return yaml.safe_load(yaml.serialize(node))

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from openai import OpenAI
 
 from gateway.pipeline.auth import hash_key
+from gateway.store.base import JobStore
+from gateway.store.memory import MemoryStore
+from gateway.store.redis_store import RedisStore
+from gateway.store.sqlite import SqliteStore
 from tests.procs import REDIS_URL, Proc, free_port, require_redis, start_simulator
 
 UPSTREAM_KEY = "sk-upstream-SECRET-0123456789abcdef"
@@ -148,3 +153,31 @@ def sim_stats(sim: Proc) -> dict[str, object]:
 
 def calls(sim: Proc, operation: str) -> int:
     return int(dict(sim_stats(sim)["calls"]).get(operation, 0))  # type: ignore[arg-type]
+
+
+# -- one JobStore per backend, for the store and driver unit tests --------------------------
+
+
+async def drop_redis_prefix(prefix: str) -> None:
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    for pattern in ("{" + prefix + "}:*", prefix + ":*"):
+        keys = [key async for key in client.scan_iter(match=pattern)]
+        if keys:
+            await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    prefix = f"test-{uuid.uuid4().hex}"
+    if request.param == "memory":
+        backend: JobStore = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SqliteStore(tmp_path / "nested" / "gateway.db")
+    else:
+        require_redis()
+        backend = RedisStore(REDIS_URL, prefix=prefix)
+    yield backend
+    await backend.close()
+    if request.param == "redis":
+        await drop_redis_prefix(prefix)

@@ -24,14 +24,11 @@ from gateway.pipeline.coalesce import InFlight
 from gateway.pipeline.service import VideoService
 from gateway.store.base import EVENTS_PENDING, JobStore, StoreError
 from gateway.store.memory import MemoryStore
-from gateway.store.redis_store import RedisStore
 from gateway.store.sqlite import SqliteStore
 from gateway.upstreams.azure_sora1 import AzureSora1Upstream
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.openai_videos import OpenAIVideosUpstream
 from gateway.upstreams.runtime import UpstreamRuntime
-from tests.procs import REDIS_URL, require_redis
-from tests.test_store import drop_redis_prefix
 
 FAST = {"tick_s": 0.02, "poll_min_s": 0.02, "poll_max_s": 0.5}
 
@@ -121,22 +118,6 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0,
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    prefix = f"test-{uuid.uuid4().hex}"
-    if request.param == "memory":
-        backend: JobStore = MemoryStore()
-    elif request.param == "sqlite":
-        backend = SqliteStore(tmp_path / "gw.db")
-    else:
-        require_redis()
-        backend = RedisStore(REDIS_URL, prefix=prefix)
-    yield backend
-    await backend.close()
-    if request.param == "redis":
-        await drop_redis_prefix(prefix)
 
 
 def driver_for(store: JobStore, up: FakeUpstream, tmp: Path, owner: str = "r1", **kw: Any) -> JobDriver:

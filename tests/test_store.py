@@ -9,7 +9,6 @@ import sys
 import time
 import uuid
 from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from gateway.store import JobStore, StoreError, open_store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis_store import RedisStore
 from gateway.store.sqlite import SqliteStore
+from tests.conftest import drop_redis_prefix
 from tests.procs import REDIS_URL, require_redis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,31 +38,6 @@ def make_job(job_id: str, tenant: str = "acme", created_at: int = 100, **fields:
         created_at=created_at,
         **fields,
     )
-
-
-async def drop_redis_prefix(prefix: str) -> None:
-    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    for pattern in ("{" + prefix + "}:*", prefix + ":*"):
-        keys = [key async for key in client.scan_iter(match=pattern)]
-        if keys:
-            await client.delete(*keys)
-    await client.aclose()
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    prefix = f"test-{uuid.uuid4().hex}"
-    if request.param == "memory":
-        backend: JobStore = MemoryStore()
-    elif request.param == "sqlite":
-        backend = SqliteStore(tmp_path / "nested" / "gateway.db")
-    else:
-        require_redis()
-        backend = RedisStore(REDIS_URL, prefix=prefix)
-    yield backend
-    await backend.close()
-    if request.param == "redis":
-        await drop_redis_prefix(prefix)
 
 
 async def test_put_get_round_trip(store: JobStore) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.yamlfile import YamlError, compose, entries, line_of
+from gateway.yamlfile import YamlError, line_of, top_mapping
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_DESCRIPTION = 500
@@ -38,16 +38,9 @@ class StyleError(ValueError):
 
 def parse_styles(text: str, where: str) -> dict[str, str]:
     try:
-        root = compose(text)
+        found = top_mapping(text, "a mapping of preset name: description")
     except YamlError as exc:
         raise StyleError(f"{where}:{exc.line}: {exc.reason}") from None
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode):
-        raise StyleError(f"{where}:1: expected a mapping of preset name: description")
-    found, duplicates = entries(root)
-    if duplicates:
-        raise StyleError(f"{where}:{line_of(duplicates[0].key)}: {duplicates[0].reason}")
     styles: dict[str, str] = {}
     for key, node in found.values():
         line = line_of(key)
