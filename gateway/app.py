@@ -92,6 +92,7 @@ def build_context(settings: Settings) -> Context:
         tick_s=settings.driver_tick_s,
         poll_min_s=settings.poll_min_s,
         poll_max_s=settings.poll_max_s,
+        sweep_interval_s=settings.sweep_interval_s,
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )

@@ -54,6 +54,7 @@ class Settings:
     styles_file: str | None = None  # style presets; default <policies>/styles.yaml when present
     poll_min_s: float = 0.25  # never poll one upstream job more often than this
     poll_max_s: float = 15.0
+    sweep_interval_s: float = 1.0  # in-flight statuses from one upstream listing per interval (0: per-job retrieves)
     lease_ttl_s: float = 15.0
     driver_tick_s: float = 0.2
     max_segment_attempts: int = 3
@@ -102,6 +103,7 @@ BOUNDS: dict[str, Bound] = {
     "max_seconds": AT_LEAST_1,
     "poll_min_s": POSITIVE,
     "poll_max_s": POSITIVE,
+    "sweep_interval_s": NOT_NEGATIVE,
     "lease_ttl_s": POSITIVE,
     "driver_tick_s": POSITIVE,
     "max_segment_attempts": AT_LEAST_1,

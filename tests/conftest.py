@@ -24,6 +24,7 @@ KEYS = {"acme": "sk-acme-test-key-0001", "globex": "sk-globex-test-key-0002"}
 
 FAST_CONFIG = """\
 poll_min_s: 0.05
+sweep_interval_s: 0.05
 driver_tick_s: 0.05
 lease_ttl_s: 2
 shutdown_grace_s: 3

@@ -35,6 +35,7 @@ from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZ
     finalize_job,
 )
 from gateway.jobs.follow import follow_leader, is_follower
+from gateway.jobs.sweep import Sweeps
 from gateway.observability import JOB_TRANSITIONS, DrivenJobs, log
 from gateway.pipeline.coalesce import upstream_shared
 from gateway.store.base import EVENTS_PENDING, JobStore, StoreError
@@ -80,6 +81,7 @@ class JobDriver:
         max_attempts: int = 3,
         retention_s: int = 7 * 86400,
         concurrency: int = 32,
+        sweep_interval_s: float = 0.0,
     ) -> None:
         self.store = store
         self.upstream = upstream  # the current adapter, for new jobs
@@ -91,6 +93,7 @@ class JobDriver:
         self.retention_s = retention_s
         self.runner_options = {"poll_min_s": poll_min_s, "poll_max_s": poll_max_s, "max_attempts": max_attempts}
         self.on_terminal: list[JobListener] = []
+        self.sweeps = Sweeps(sweep_interval_s)  # status polls answered from one upstream listing per interval
         self._next_check: dict[str, float] = {}
         self._held: set[str] = set()
         self._leases: dict[str, Lease] = {}  # jobs with a step (or a first submit) running here
@@ -110,7 +113,7 @@ class JobDriver:
 
     def runner(self, job: Job | None = None) -> SegmentRunner:
         return SegmentRunner(
-            self.adapter(job),
+            self.sweeps.wrap(self.adapter(job)),
             content=self.content,
             claims=self.store,
             **self.runner_options,  # type: ignore[arg-type]

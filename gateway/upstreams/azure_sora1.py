@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cachetools import LRUCache
 
-from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
+from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 API_VERSION = "preview"
@@ -120,18 +120,27 @@ class AzureSora1Upstream(HttpAdapter):
         self._generations.pop(upstream_id, None)
         await self.http.request("DELETE", f"{JOBS}/{upstream_id}", operation="delete")
 
+    async def list_page(self, after: str | None = None) -> ListPage:
+        """``GET …/jobs?limit=100[&after=id]`` (newest first)."""
+        params: dict[str, str | int] = {"limit": LIST_PAGE}
+        if after:
+            params["after"] = after
+        page = (await self.http.request("GET", JOBS, operation="list", params=params)).json()
+        jobs = [self._remember(parse_job(item)) for item in page.get("data") or []]
+        return ListPage(jobs, bool(page.get("has_more")))
+
     async def list_recent(self, since: float) -> list[UpstreamVideo]:
         """``GET …/jobs?limit=100`` (newest first), paged with ``after`` while a page reaches back to ``since``."""
         found: list[UpstreamVideo] = []
-        params: dict[str, str | int] = {"limit": LIST_PAGE}
+        after: str | None = None
         for _ in range(LIST_PAGES_MAX):
-            page = (await self.http.request("GET", JOBS, operation="list", params=params)).json()
-            jobs = [self._remember(parse_job(item)) for item in page.get("data") or []]
+            page = await self.list_page(after)
+            jobs = page.videos
             found += [j for j in jobs if j.created_at is not None and j.created_at >= since]
             oldest = min((j.created_at for j in jobs if j.created_at is not None), default=None)
-            if not page.get("has_more") or not jobs or oldest is None or oldest < since:
+            if not page.has_more or not jobs or oldest is None or oldest < since:
                 break
-            params["after"] = jobs[-1].id
+            after = jobs[-1].id
         return found
 
     async def _generation(self, upstream_id: str) -> str:

@@ -47,6 +47,15 @@ class UpstreamVideo:
     created_at: float | None = None  # upstream clock, seconds since the epoch
 
 
+@dataclass
+class ListPage:
+    """One page of the upstream's own listing, newest first (``after``: the last id, for the next page)."""
+
+    videos: list[UpstreamVideo]
+    has_more: bool
+    poll_after_ms: int | None = None  # the upstream's ``openai-poll-after-ms`` on the listing, if any
+
+
 class UpstreamError(Exception):
     """The upstream refused or failed. ``retryable`` errors are retried by the job driver."""
 
@@ -108,6 +117,12 @@ class Upstream(Protocol):
 
         Used to find a create whose response was lost before re-sending it (an upstream may ignore
         ``Idempotency-Key``).
+        """
+
+    async def list_page(self, after: str | None = None) -> ListPage:
+        """One page (up to 100) of the upstream's generations, newest first, continuing after ``after``.
+
+        The job driver's status sweep (:mod:`gateway.jobs.sweep`) reads in-flight jobs from it.
         """
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from gateway.core.models import Reference
-from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
+from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 LIST_PAGE = 100
@@ -98,18 +98,28 @@ class OpenAIVideosUpstream(HttpAdapter):
     async def delete(self, upstream_id: str) -> None:
         await self.http.request("DELETE", f"/videos/{upstream_id}", operation="delete")
 
+    async def list_page(self, after: str | None = None) -> ListPage:
+        """``GET /videos?order=desc&limit=100[&after=id]``."""
+        params: dict[str, str | int] = {"order": "desc", "limit": LIST_PAGE}
+        if after:
+            params["after"] = after
+        response = await self.http.request("GET", "/videos", operation="list", params=params)
+        page = response.json()
+        videos = [parse_video(item) for item in page.get("data") or []]
+        return ListPage(videos, bool(page.get("has_more")), _poll_after(response))
+
     async def list_recent(self, since: float) -> list[UpstreamVideo]:
         """``GET /videos?order=desc&limit=100``, paged with ``after`` while the page reaches back to ``since``."""
         found: list[UpstreamVideo] = []
-        params: dict[str, str | int] = {"order": "desc", "limit": LIST_PAGE}
+        after: str | None = None
         for _ in range(LIST_PAGES_MAX):
-            page = (await self.http.request("GET", "/videos", operation="list", params=params)).json()
-            videos = [parse_video(item) for item in page.get("data") or []]
+            page = await self.list_page(after)
+            videos = page.videos
             found += [v for v in videos if v.created_at is not None and v.created_at >= since]
             oldest = min((v.created_at for v in videos if v.created_at is not None), default=None)
-            if not page.get("has_more") or not videos or oldest is None or oldest < since:
+            if not page.has_more or not videos or oldest is None or oldest < since:
                 break
-            params["after"] = videos[-1].id
+            after = videos[-1].id
         return found
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
