@@ -60,7 +60,11 @@ http {{
         access_log off;
         location = /v1/videos {{ set $vid canned; return 200 '{video}'; }}
         location ~ ^/v1/videos/(?<vid>[^/]+)$ {{ add_header openai-poll-after-ms 1000; return 200 '{video}'; }}
-        location ~ ^/v1/videos/[^/]+/content$ {{ default_type video/mp4; root {blob_dir}; rewrite ^ /{blob_name} break; }}
+        location ~ ^/v1/videos/[^/]+/content$ {{
+            default_type video/mp4;
+            root {blob_dir};
+            rewrite ^ /{blob_name} break;
+        }}
     }}
 }}
 """

@@ -41,6 +41,7 @@ from gateway.quota.service import QuotaService
 from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
+from gateway.store.snapshots import Snapshots
 from gateway.upstreams.runtime import UpstreamRuntime
 
 HTTP_CODES = {
@@ -122,7 +123,10 @@ def build_context(settings: Settings) -> Context:
             styles=styles,
         )
     )
-    service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
+    snapshots = Snapshots(store, max_age_s=settings.poll_snapshot_s).attach()  # polls from memory
+    service = VideoService(
+        store, upstream, driver, content, stages=stages, events=events, planner=planner, snapshots=snapshots
+    )
     ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
@@ -190,7 +194,10 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
         middleware=[
             Middleware(
-                GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile
+                GatewayMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                profile=lambda: ctx.upstream.caps.profile,
+                log_poll_sample=settings.log_poll_sample,
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

@@ -46,6 +46,7 @@ class Settings:
     admin_key: str | None = field(default=None, repr=False)
     log_level: str = "info"
     log_format: str = "json"
+    log_poll_sample: float = 1.0  # fraction of successful client polls given a ``request`` log line (1: all)
     max_body_bytes: int = 64 * 1024 * 1024
     max_prompt_chars: int = 32000
     max_seconds: int = 120  # longest video a request may ask for
@@ -54,6 +55,7 @@ class Settings:
     styles_file: str | None = None  # style presets; default <policies>/styles.yaml when present
     poll_min_s: float = 0.25  # never poll one upstream job more often than this
     poll_max_s: float = 15.0
+    poll_snapshot_s: float = 0.5  # a poll is answered from memory for this long at most (other replicas' changes)
     sweep_interval_s: float = 1.0  # in-flight statuses from one upstream listing per interval (0: per-job retrieves)
     lease_ttl_s: float = 15.0
     driver_tick_s: float = 0.2
@@ -104,6 +106,8 @@ BOUNDS: dict[str, Bound] = {
     "poll_min_s": POSITIVE,
     "poll_max_s": POSITIVE,
     "sweep_interval_s": NOT_NEGATIVE,
+    "poll_snapshot_s": Bound(0, high=10),
+    "log_poll_sample": Bound(0, high=1),
     "lease_ttl_s": POSITIVE,
     "driver_tick_s": POSITIVE,
     "max_segment_attempts": AT_LEAST_1,

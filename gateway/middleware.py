@@ -25,6 +25,7 @@ from gateway.observability import REQUEST_LATENCY, REQUESTS, log
 from gateway.store.base import StoreError
 
 SKIP_LOG = {"/metrics", "/healthz", "/readyz"}
+POLL_ROUTES = {"retrieve_video", "retrieve_generation"}  # client polls: their 2xx lines may be sampled
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 VIDEO_ID = re.compile(rb'"id"\s*:\s*"(video_[0-9a-f]{8,64})"')
@@ -39,6 +40,23 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
 
 class _TooLarge(Exception):
     pass
+
+
+class PollLogSampler:
+    """Log this fraction of successful polls (``log_poll_sample``): every ``1/rate``-th one, no randomness."""
+
+    def __init__(self, rate: float = 1.0) -> None:
+        self.rate = rate
+        self._credit = 0.0
+
+    def take(self) -> bool:
+        if self.rate >= 1.0:
+            return True
+        self._credit += self.rate
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+            return True
+        return False
 
 
 class Exchange:
@@ -114,7 +132,7 @@ class Exchange:
         await self._send({"type": "http.response.body", "body": body})
         self.responded = True
 
-    def record(self, profile: Callable[[], str | None]) -> None:
+    def record(self, profile: Callable[[], str | None], sampler: PollLogSampler | None = None) -> None:
         """The request's metrics sample and its ``request`` log event."""
         elapsed = time.perf_counter() - self.started
         scope = self.scope
@@ -127,6 +145,8 @@ class Exchange:
         path = str(scope.get("path", ""))
         if path in SKIP_LOG:
             return
+        if sampler is not None and self.status < 400 and route in POLL_ROUTES and not sampler.take():
+            return  # counted in the metrics above all the same
         video_id = (scope.get("path_params") or {}).get("video_id") or self.video_id or None
         log.info(
             "request",
@@ -142,10 +162,18 @@ class Exchange:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, profile: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        profile: Callable[[], str | None] = lambda: None,
+        log_poll_sample: float = 1.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.profile = profile  # the upstream profile in force, for the access log
+        self.sampler = PollLogSampler(log_poll_sample)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -173,5 +201,5 @@ class GatewayMiddleware:
             internal = "The gateway had an internal error; the request id is " + exchange.request_id
             await exchange.fail(500, internal, "server_error", "internal_error")
         finally:
-            exchange.record(self.profile)
+            exchange.record(self.profile, self.sampler)
             structlog.contextvars.clear_contextvars()

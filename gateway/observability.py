@@ -238,7 +238,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         processors=[*shared, structlog.processors.format_exc_info, _scrub, *tidy, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,  # a logger is built once, not on every call (the access log is hot)
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(

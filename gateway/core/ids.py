@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import time
 
@@ -11,5 +13,23 @@ def new_video_id() -> str:
     return f"video_{time.time_ns() // 1000:014x}{secrets.token_hex(17)}"
 
 
+class _RequestIds:
+    """``req_`` + 32 hex digits: a random per-process prefix and a counter (no syscall per request)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.prefix = f"req_{secrets.token_hex(8)}"
+        self.counter = itertools.count(secrets.randbelow(1 << 32))
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_REQUEST_IDS = _RequestIds()
+os.register_at_fork(after_in_child=_REQUEST_IDS.reseed)  # a forked worker never repeats its parent's ids
+
+
 def new_request_id() -> str:
-    return f"req_{secrets.token_hex(16)}"
+    return _REQUEST_IDS.next()

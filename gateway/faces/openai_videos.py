@@ -104,9 +104,14 @@ async def list_videos(request: Request) -> Response:
     )
 
 
+def _video_bytes(job: Job) -> bytes:
+    return JSONResponse(video_resource(job)).body  # the very bytes JSONResponse sends
+
+
 async def retrieve_video(request: Request) -> Response:
-    job = await service(request).retrieve(tenant_of(request), request.path_params["video_id"])
-    return JSONResponse(video_resource(job), headers=poll_headers(job))
+    snap = await service(request).poll(tenant_of(request), request.path_params["video_id"])
+    body = snap.rendered("openai_videos", _video_bytes)  # rendered once per change of the job
+    return Response(body, media_type="application/json", headers=poll_headers(snap.job))
 
 
 async def delete_video(request: Request) -> Response:

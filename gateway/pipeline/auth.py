@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from gateway.policies.loader import PolicySet
 from gateway.policies.model import ANONYMOUS, Tenant
 
 
+@functools.lru_cache(maxsize=4096)  # a key polled a thousand times a second is hashed once
 def hash_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 

@@ -24,6 +24,7 @@ from gateway.pipeline.derived import INHERITED, DerivedCreates
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
+from gateway.store.snapshots import Snapshot, Snapshots
 from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.runtime import UpstreamRuntime
 
@@ -57,8 +58,10 @@ class VideoService(DerivedCreates):
         stages: list[Stage] | None = None,
         planner: Planner = plan_request,
         events: list[JobEvents] | None = None,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self.store = store
+        self.snapshots = snapshots or Snapshots(store, max_age_s=0)  # none: every poll reads the store
         self.upstream = upstream
         self.driver = driver
         self.media = content
@@ -90,6 +93,14 @@ class VideoService(DerivedCreates):
         job = await self.get(tenant, video_id)
         POLLS_ABSORBED.labels(tenant.name).inc()
         return job
+
+    async def poll(self, tenant: Tenant, video_id: str) -> Snapshot:
+        """A client poll, answered from this replica's snapshot of the job (``store/snapshots.py``)."""
+        snap = await self.snapshots.get(video_id)
+        if snap is None or snap.job.tenant != tenant.name:
+            raise not_found("video", video_id, None)
+        POLLS_ABSORBED.labels(tenant.name).inc()
+        return snap
 
     async def list(self, tenant: Tenant, *, after: str | None, limit: int, order: str) -> tuple[list[Job], bool]:
         return await self.store.list(tenant.name, after=after, limit=limit, order=order)
