@@ -42,6 +42,7 @@ from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.store.snapshots import Snapshots
+from gateway.upstreams.http import use_transport
 from gateway.upstreams.runtime import UpstreamRuntime
 
 HTTP_CODES = {
@@ -69,6 +70,7 @@ class Context:
 
 
 def build_context(settings: Settings) -> Context:
+    use_transport(settings.upstream_transport)  # before any adapter (and its client) is made
     store = open_store(settings.store)
     upstream = UpstreamRuntime(
         settings.upstream,

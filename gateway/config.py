@@ -56,6 +56,7 @@ class Settings:
     poll_min_s: float = 0.25  # never poll one upstream job more often than this
     poll_max_s: float = 15.0
     poll_snapshot_s: float = 0.5  # a poll is answered from memory for this long at most (other replicas' changes)
+    upstream_transport: str = "aiohttp"  # httpx's API on aiohttp's transport (cheaper), or httpx's own
     sweep_interval_s: float = 1.0  # in-flight statuses from one upstream listing per interval (0: per-job retrieves)
     lease_ttl_s: float = 15.0
     driver_tick_s: float = 0.2
@@ -128,6 +129,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "log_format": ("json", "console"),
     "quota_backend": ("auto", "memory", "redis"),
     "quota_fail_mode": ("closed", "open"),
+    "upstream_transport": ("aiohttp", "httpx"),
 }
 PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "upstream": (("http://", "https://"), "an http(s) URL"),
