@@ -82,6 +82,9 @@ class CannedUpstream:
 
     def start(self, cpu: str) -> CannedUpstream:
         conf = self.root / "nginx.conf"
+        for path in {self.root, self.blob.parent}:  # nginx's workers run as an unprivileged user
+            path.chmod(0o755)
+        self.blob.chmod(0o644)
         body = CONFIG.format(
             root=self.root,
             upstream_port=self.upstream_port,

@@ -91,17 +91,23 @@ class Suite:
         self.src = Path(args.gateway_src).resolve() if args.gateway_src else REPO
         self.env = {**os.environ, "SORA_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, "PYTHONPATH": str(self.src)}
         self.blob = self.root / "blob.mp4"
+        self.canned: CannedUpstream | None = None
 
     # -- processes -----------------------------------------------------------------------------
-    def spawn(self, args: list[str], name: str, cpu: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, args: list[str], name: str, cpu: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """``cwd``: the gateway runs from its source tree (``python -m`` puts the working directory first)."""
         log = open(self.root / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            ["taskset", "-c", cpu, *args], stdout=log, stderr=log, env=env or self.env, cwd=str(REPO)
+            ["taskset", "-c", cpu, *args], stdout=log, stderr=log, env=env or self.env, cwd=str(cwd or REPO)
         )
         self.procs.append(proc)
         return proc
 
     def stop_all(self) -> None:
+        if self.canned is not None:
+            self.canned.stop()
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -131,7 +137,8 @@ class Suite:
         tenants.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(KEY.encode()).hexdigest()
         (tenants / "bench.yaml").write_text(f'tenant: bench\napi_keys: ["sha256:{digest}"]\n{QUOTAS}')
-        (base / "gateway.yaml").write_text("detect_interval_s: 0\n")
+        extra = "".join(f"{line}\n" for line in self.args.gateway_config)
+        (base / "gateway.yaml").write_text("detect_interval_s: 0\n" + extra)
         return base, base / "policies", base / "data"
 
     def start_gateway(self, upstream: str, name: str, *, profile: str | None) -> tuple[str, int]:
@@ -142,7 +149,7 @@ class Suite:
         args += ["--config", str(base / "gateway.yaml")]
         if profile:
             args += ["--upstream-profile", profile]
-        proc = self.spawn(args, name, self.args.server_cpu)
+        proc = self.spawn(args, name, self.args.server_cpu, cwd=self.src)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url + "/healthz", proc, "gateway")
         return url, proc.pid
@@ -253,6 +260,7 @@ class Suite:
             [sys.executable, "-m", "gateway", "simulator", "--port", str(port), "--time-scale", "1"],
             "simulator",
             a.load_cpu,
+            cwd=self.src,
         )
         sim_url = f"http://127.0.0.1:{port}"
         wait_ready(sim_url + "/_sim/stats", sim, "simulator")
@@ -286,6 +294,7 @@ class Suite:
         a = self.args
         self.make_blob()
         results: dict[str, Any] = {
+            "gateway_src": str(self.src),
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": subprocess.run(
                 ["git", "-C", str(self.src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -296,7 +305,7 @@ class Suite:
         }
         canned: CannedUpstream | None = None
         if CannedUpstream.available():
-            canned = CannedUpstream(self.root, self.blob, free_port(), free_port()).start(a.server_cpu)
+            canned = self.canned = CannedUpstream(self.root, self.blob, free_port(), free_port()).start(a.server_cpu)
             nginx = f"http://127.0.0.1:{canned.bench_port}"
             results["nginx"] = self.figures(nginx, "video_x", "video_x", None)
             upstream = f"http://127.0.0.1:{canned.upstream_port}/v1"
@@ -335,7 +344,8 @@ def table(r: dict[str, Any]) -> str:
     rows = [("canned upstream (nginx)", r.get("nginx")), ("bare Starlette (ceiling)", r["ceiling"])]
     rows.append(("sora-gateway", r["gateway"]))
     lines = [
-        f"Run {r['date']}, commit {r['commit']}, load average {r['load_avg']:.1f}, tool {r['gateway']['tool']}",
+        f"Run {r['date']}, commit {r['commit'] or r['gateway_src']}, load average {r['load_avg']:.1f},"
+        f" tool {r['gateway']['tool']}, gateway config {r['settings']['gateway_config'] or 'defaults'}",
         "",
         "| server | poll rps (c16) | poll p50 (c1) | create rps (c16) | content MiB/s (c4) |",
         "|---|---|---|---|---|",
@@ -379,6 +389,9 @@ def main() -> None:
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--load-cpu", default="1")
     parser.add_argument("--gateway-src", default=None, help="run the gateway from this checkout instead")
+    parser.add_argument(
+        "--gateway-config", action="append", default=[], help="a line for the gateway's config file (repeatable)"
+    )
     parser.add_argument("--skip-calls", action="store_true", help="skip the status-call count")
     parser.add_argument("--json", default=None, help="also write the raw figures here")
     args = parser.parse_args()

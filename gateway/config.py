@@ -67,6 +67,8 @@ class Settings:
     cache_max_entries: int = 100_000  # bound of the in-process cache index (memory:// store)
     content_max_bytes: int = 20 * 1024**3  # retained content budget; least recently used evicted (0: none)
     content_max_age_s: float = 7 * 86400.0  # evict content unused for this long (0: never)
+    # a retained file is sent by the proxy in front (X-Accel-Redirect to this prefix) when it asks for that
+    content_accel_redirect: str | None = None
     content_sweep_s: float = 60.0  # how often the retention budget is checked (and soon after each fetch)
     detect_interval_s: float = 300.0  # 0: detect once at start
     quota_backend: str = "auto"  # auto (redis when quota_redis or the store is redis) | memory | redis

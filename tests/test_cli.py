@@ -92,7 +92,9 @@ STRING_VALUES = {
     "quota_redis": "redis://127.0.0.1:6379/4",
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
+    "upstream_transport": "httpx",
 }
+FRACTIONS = {"log_poll_sample"}  # 0..1: default + 1.5 would be out of range
 
 
 def valid_env_value(field: dataclasses.Field[Any], tmp_path: Path) -> tuple[str, Any]:
@@ -107,6 +109,8 @@ def valid_env_value(field: dataclasses.Field[Any], tmp_path: Path) -> tuple[str,
         return str(not default).lower(), not default
     if kind == "int":
         return str(default + 1), default + 1
+    if kind == "float" and field.name in FRACTIONS:
+        return "0.25", 0.25
     if kind == "float":
         return str(default + 1.5), default + 1.5
     assert field.name in STRING_VALUES, f"add a valid environment value for the new setting {field.name!r}"

@@ -14,7 +14,7 @@ from gateway.content import StoredFile
 from gateway.core.models import Job, Reference, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.faces.resources import accel_redirect, poll_headers, service, uploads
 from gateway.pipeline.stages import Created
 
 STR, NUM = (str,), (str, int)
@@ -130,6 +130,9 @@ async def video_content(request: Request) -> Response:
         tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
         if headers and (headers["etag"] in tags or "*" in tags):
             return Response(status_code=304, headers=headers)
+        accel = accel_redirect(request, source)
+        if accel is not None:  # the proxy in front sends the bytes (sendfile, Range), after our checks
+            return Response(media_type=source.media_type, headers={**headers, "x-accel-redirect": accel})
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
     return StreamingResponse(
         source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 
+from gateway.content import StoredFile
 from gateway.core.models import Job
 from gateway.pipeline.service import VideoService
 
@@ -18,6 +19,26 @@ def poll_headers(job: Job) -> dict[str, str]:
     due = min((s.next_poll_at for s in job.segments if s.status not in ("completed", "failed")), default=0.0)
     wait_ms = max(int((due - time.time()) * 1000), 250, min(job.poll_after_ms, 1000))
     return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
+
+
+ACCEL_HEADER = "x-sora-gateway-accel"  # the proxy in front says it serves X-Accel-Redirect (deploy/nginx.conf)
+
+
+def accel_redirect(request: Request, stored: StoredFile) -> str | None:
+    """``X-Accel-Redirect`` for a retained file, when configured and the request came through such a proxy.
+
+    Asked for by the proxy itself (a header it sets), so a client that reaches a replica directly still
+    gets the bytes. The path is the file's place under the content directory, after the configured prefix.
+    """
+    settings = request.app.state.ctx.settings
+    prefix = settings.content_accel_redirect
+    if not prefix or request.headers.get(ACCEL_HEADER) != "1":
+        return None
+    try:
+        relative = stored.path.resolve().relative_to((Path(settings.data_dir) / "content").resolve())
+    except ValueError:
+        return None  # not under the content directory (cannot happen for a retained file): send it ourselves
+    return prefix.rstrip("/") + "/" + relative.as_posix()
 
 
 def service(request: Request) -> VideoService:
