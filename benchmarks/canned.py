@@ -66,13 +66,30 @@ http {{
             rewrite ^ /{blob_name} break;
         }}
     }}
-}}
+{front}}}
+"""
+
+FRONT = """
+    server {{
+        listen 127.0.0.1:{port};
+        access_log off;
+        location /_sora_content/ {{ internal; alias {content}/; }}
+        location / {{
+            proxy_pass http://127.0.0.1:{gateway_port};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Sora-Gateway-Accel 1;
+        }}
+    }}
 """
 
 
 class CannedUpstream:
-    def __init__(self, root: Path, blob: Path, upstream_port: int, bench_port: int) -> None:
-        self.root, self.blob = root, blob
+    def __init__(
+        self, root: Path, blob: Path, upstream_port: int, bench_port: int, front: tuple[int, int, Path] | None = None
+    ) -> None:
+        """``front``: (port, gateway port, content dir): also proxy to the gateway, serving X-Accel-Redirect."""
+        self.root, self.blob, self.front = root, blob, front
         self.upstream_port, self.bench_port = upstream_port, bench_port
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -94,6 +111,9 @@ class CannedUpstream:
             video=_VIDEO,
             list=_LIST,
             models=_MODELS,
+            front=FRONT.format(port=self.front[0], gateway_port=self.front[1], content=self.front[2])
+            if self.front
+            else "",
         )
         conf.write_text(body)
         log = open(self.root / "nginx.out", "ab")

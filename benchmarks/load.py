@@ -7,6 +7,7 @@ bottleneck on a small machine, so its figures are floors, and the suite says whi
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -42,6 +43,24 @@ class Result:
     requests: int
     errors: int
     tool: str
+    cpu_us: float = 0.0  # the server's CPU per request (all its threads and worker processes)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their live children (nginx's workers), from /proc."""
+    total, seen, todo = 0.0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def have_wrk() -> bool:
@@ -116,7 +135,22 @@ async def _python_load(url: str, connections: int, seconds: float, key: str | No
     return Result(len(latencies) / elapsed, p50, received / elapsed / 1024**2, len(latencies), errors, "python")
 
 
-def run(url: str, *, connections: int, seconds: float, cpu: str, key: str | None, create: bool = False) -> Result:
+def run(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    cpu: str,
+    key: str | None,
+    create: bool = False,
+    pids: list[int] | None = None,
+) -> Result:
+    """Load ``url``; with ``pids``, also the server's CPU per request (robust on a shared machine)."""
+    before = cpu_seconds(pids or [])
     if have_wrk():
-        return run_wrk(url, connections=connections, seconds=seconds, cpu=cpu, key=key, create=create)
-    return asyncio.run(_python_load(url, connections, seconds, key, create))
+        result = run_wrk(url, connections=connections, seconds=seconds, cpu=cpu, key=key, create=create)
+    else:
+        result = asyncio.run(_python_load(url, connections, seconds, key, create))
+    if pids and result.requests:
+        result.cpu_us = (cpu_seconds(pids) - before) * 1e6 / result.requests
+    return result

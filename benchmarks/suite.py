@@ -92,6 +92,7 @@ class Suite:
         self.env = {**os.environ, "SORA_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, "PYTHONPATH": str(self.src)}
         self.blob = self.root / "blob.mp4"
         self.canned: CannedUpstream | None = None
+        self.gateway_port = free_port()
 
     # -- processes -----------------------------------------------------------------------------
     def spawn(
@@ -122,14 +123,14 @@ class Suite:
             for i in range(self.args.mb):
                 fh.write(block[i % 251 :] + block[: i % 251])
 
-    def start_ceiling(self) -> str:
+    def start_ceiling(self) -> tuple[str, int]:
         port = free_port()
         args = [sys.executable, "-m", "uvicorn", "benchmarks.ceiling:app", "--port", str(port)]
         args += ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
         proc = self.spawn(args, "ceiling", self.args.server_cpu, {**self.env, "BENCH_BLOB": str(self.blob)})
         url = f"http://127.0.0.1:{port}"
         wait_ready(url + "/v1/videos/x", proc, "ceiling app")
-        return url
+        return url, proc.pid
 
     def write_gateway_files(self, name: str) -> tuple[Path, Path, Path]:
         base = self.root / name
@@ -137,13 +138,16 @@ class Suite:
         tenants.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(KEY.encode()).hexdigest()
         (tenants / "bench.yaml").write_text(f'tenant: bench\napi_keys: ["sha256:{digest}"]\n{QUOTAS}')
-        extra = "".join(f"{line}\n" for line in self.args.gateway_config)
+        lines = [*self.args.gateway_config, *(["content_accel_redirect: /_sora_content/"] if self.args.accel else [])]
+        extra = "".join(f"{line}\n" for line in lines)
         (base / "gateway.yaml").write_text("detect_interval_s: 0\n" + extra)
         return base, base / "policies", base / "data"
 
-    def start_gateway(self, upstream: str, name: str, *, profile: str | None) -> tuple[str, int]:
+    def start_gateway(
+        self, upstream: str, name: str, *, profile: str | None, port: int | None = None
+    ) -> tuple[str, int]:
         base, policies, data = self.write_gateway_files(name)
-        port = free_port()
+        port = port or free_port()
         args = [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--upstream", upstream]
         args += ["--store", f"sqlite:///{base / 'gw.db'}", "--policies", str(policies), "--data-dir", str(data)]
         args += ["--config", str(base / "gateway.yaml")]
@@ -190,15 +194,19 @@ class Suite:
         return job.id
 
     # -- figures -------------------------------------------------------------------------------
-    def figures(self, base: str, poll_id: str, content_id: str, key: str | None) -> dict[str, Any]:
+    def figures(self, base: str, poll_id: str, content_id: str, key: str | None, pids: list[int]) -> dict[str, Any]:
         a, cpu = self.args, self.args.load_cpu
         poll_url, content_url = f"{base}/v1/videos/{poll_id}", f"{base}/v1/videos/{content_id}/content"
         load.run(poll_url, connections=4, seconds=1, cpu=cpu, key=key)  # warm
-        poll16 = load.run(poll_url, connections=16, seconds=a.seconds, cpu=cpu, key=key)
+        poll16 = load.run(poll_url, connections=16, seconds=a.seconds, cpu=cpu, key=key, pids=pids)
         poll1 = load.run(poll_url, connections=1, seconds=a.seconds, cpu=cpu, key=key)
-        create = load.run(f"{base}/v1/videos", connections=16, seconds=a.seconds, cpu=cpu, key=key, create=True)
-        content = load.run(content_url, connections=4, seconds=a.seconds, cpu=cpu, key=key)
+        create_url = f"{base}/v1/videos"
+        create = load.run(create_url, connections=16, seconds=a.seconds, cpu=cpu, key=key, create=True, pids=pids)
+        content = load.run(content_url, connections=4, seconds=a.seconds, cpu=cpu, key=key, pids=pids)
         return {
+            "poll_cpu_us": poll16.cpu_us,
+            "create_cpu_us": create.cpu_us,
+            "content_cpu_us": content.cpu_us,
             "poll_rps": poll16.rps,
             "poll_p50_ms": poll1.p50_ms,
             "create_rps": create.rps,
@@ -212,7 +220,7 @@ class Suite:
     def gateway_figures(self, upstream: str, canned: CannedUpstream | None) -> dict[str, Any]:
         a, cpu = self.args, self.args.load_cpu
         content_id = self.seed_finished("gateway")
-        base, pid = self.start_gateway(upstream, "gateway", profile="openai-2025-10")
+        base, pid = self.start_gateway(upstream, "gateway", profile="openai-2025-10", port=self.gateway_port)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as http:
             created = http.post("/v1/videos", json={"prompt": "the job polled", "seconds": "4"})
             created.raise_for_status()
@@ -224,23 +232,32 @@ class Suite:
         poll_url = f"{base}/v1/videos/{poll_id}"
         load.run(poll_url, connections=4, seconds=1, cpu=cpu, key=KEY)
         with Peak(pid) as polling:
-            poll16 = load.run(poll_url, connections=16, seconds=a.seconds, cpu=cpu, key=KEY)
+            poll16 = load.run(poll_url, connections=16, seconds=a.seconds, cpu=cpu, key=KEY, pids=[pid])
             poll1 = load.run(poll_url, connections=1, seconds=a.seconds, cpu=cpu, key=KEY)
         after_polls = rss_kib(pid)
         with Peak(pid) as downloading:
             content_url = f"{base}/v1/videos/{content_id}/content"
-            content = load.run(content_url, connections=4, seconds=a.seconds, cpu=cpu, key=KEY)
+            content = load.run(content_url, connections=4, seconds=a.seconds, cpu=cpu, key=KEY, pids=[pid])
         after_downloads = rss_kib(pid)
+        accel = None
+        if self.args.accel and canned is not None and canned.front:
+            front_url = f"http://127.0.0.1:{canned.front[0]}/v1/videos/{content_id}/content"
+            accel = load.run(front_url, connections=4, seconds=a.seconds, cpu=cpu, key=KEY).mb_s
         upstream_before = canned.calls() if canned else 0
-        create = load.run(f"{base}/v1/videos", connections=16, seconds=a.seconds, cpu=cpu, key=KEY, create=True)
+        create_url = f"{base}/v1/videos"
+        create = load.run(create_url, connections=16, seconds=a.seconds, cpu=cpu, key=KEY, create=True, pids=[pid])
         upstream_creates = (canned.calls() - upstream_before) if canned else 0
         per_create = upstream_creates / create.requests if upstream_creates and create.requests else None
         return {
+            "poll_cpu_us": poll16.cpu_us,
+            "create_cpu_us": create.cpu_us,
+            "content_cpu_us": content.cpu_us,
             "poll_rps": poll16.rps,
             "poll_p50_ms": poll1.p50_ms,
             "create_rps": create.rps,
             "create_errors": create.errors,
             "content_mb_s": content.mb_s,
+            "content_accel_mb_s": accel,
             "polls": poll16.requests + poll1.requests,
             "downloads": content.requests,
             "tool": poll16.tool,
@@ -305,9 +322,13 @@ class Suite:
         }
         canned: CannedUpstream | None = None
         if CannedUpstream.available():
-            canned = self.canned = CannedUpstream(self.root, self.blob, free_port(), free_port()).start(a.server_cpu)
+            content_dir = self.root / "gateway" / "data" / "content"
+            front = (free_port(), self.gateway_port, content_dir) if a.accel else None
+            canned = CannedUpstream(self.root, self.blob, free_port(), free_port(), front)
+            self.canned = canned.start(a.server_cpu)
             nginx = f"http://127.0.0.1:{canned.bench_port}"
-            results["nginx"] = self.figures(nginx, "video_x", "video_x", None)
+            assert canned.proc is not None
+            results["nginx"] = self.figures(nginx, "video_x", "video_x", None, [canned.proc.pid])
             upstream = f"http://127.0.0.1:{canned.upstream_port}/v1"
         else:
             port = free_port()
@@ -318,8 +339,8 @@ class Suite:
             )
             wait_ready(f"http://127.0.0.1:{port}/_sim/stats", sim, "simulator")
             upstream = f"http://127.0.0.1:{port}/v1"
-        ceiling = self.start_ceiling()
-        results["ceiling"] = self.figures(ceiling, "video_x", "video_x", None)
+        ceiling, ceiling_pid = self.start_ceiling()
+        results["ceiling"] = self.figures(ceiling, "video_x", "video_x", None, [ceiling_pid])
         results["gateway"] = self.gateway_figures(upstream, canned)
         if not a.skip_calls:
             results["status_calls"] = self.status_calls()
@@ -337,6 +358,16 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
     }
     if "nginx" in r:
         out["content_vs_nginx"] = gw["content_mb_s"] / r["nginx"]["content_mb_s"]
+    # per CPU-second of the server (what a whole core would do): robust when other work shares the core
+    for fig in ("poll", "create", "content"):
+        if gw.get(f"{fig}_cpu_us") and ceil.get(f"{fig}_cpu_us"):
+            out[f"{fig}_cpu_vs_ceiling"] = ceil[f"{fig}_cpu_us"] / gw[f"{fig}_cpu_us"]
+    if gw.get("create_cpu_us") and ceil.get("create_cpu_us"):
+        portkey = PORTKEY["create_rps"] / ISSUE_CEILING["create_rps"] * (1e6 / ceil["create_cpu_us"])
+        out["create_per_cpu_vs_portkey_scaled"] = (1e6 / gw["create_cpu_us"]) / portkey
+    if gw.get("poll_cpu_us") and ceil.get("poll_cpu_us"):
+        portkey = PORTKEY["poll_rps"] / ISSUE_CEILING["poll_rps"] * (1e6 / ceil["poll_cpu_us"])
+        out["poll_per_cpu_vs_portkey_scaled"] = (1e6 / gw["poll_cpu_us"]) / portkey
     return out
 
 
@@ -356,6 +387,11 @@ def table(r: dict[str, Any]) -> str:
                 f"| {name} | {f['poll_rps']:,.0f} | {f['poll_p50_ms'] * 1000:,.0f} us | {f['create_rps']:,.0f} "
                 f"| {f['content_mb_s']:,.0f} |"
             )
+    lines += ["", "| server | CPU per poll | CPU per create | CPU per download |", "|---|---|---|---|"]
+    for name, f in rows:
+        if f and f.get("poll_cpu_us"):
+            cells = " | ".join(f"{f[k]:,.0f} us" for k in ("poll_cpu_us", "create_cpu_us", "content_cpu_us"))
+            lines.append(f"| {name} | {cells} |")
     q, gw = ratios(r), r["gateway"]
     lines += [
         "",
@@ -364,8 +400,17 @@ def table(r: dict[str, Any]) -> str:
         f"- create: {q['create_vs_portkey_scaled']:.2f}x Portkey (scaled); errors {gw['create_errors']};"
         f" upstream calls per create {gw['upstream_calls_per_create']}",
     ]
+    if "poll_cpu_vs_ceiling" in q:
+        lines.append(
+            f"- per CPU-second: polls {q['poll_cpu_vs_ceiling']:.0%} of the ceiling's"
+            f" ({q['poll_per_cpu_vs_portkey_scaled']:.1f}x Portkey scaled), creates"
+            f" {q['create_per_cpu_vs_portkey_scaled']:.2f}x Portkey (scaled)"
+        )
     if "content_vs_nginx" in q:
         lines.append(f"- content: {q['content_vs_nginx']:.0%} of nginx serving the same file")
+    if gw.get("content_accel_mb_s"):
+        share = f" = {gw['content_accel_mb_s'] / r['nginx']['content_mb_s']:.0%} of nginx" if "nginx" in r else ""
+        lines.append(f"- content behind nginx with X-Accel-Redirect: {gw['content_accel_mb_s']:,.0f} MiB/s{share}")
     lines.append(
         f"- gateway RSS: idle {gw['rss_idle_mib']:.1f} MiB; after {gw['polls']:,} polls {gw['rss_after_polls_mib']:.1f}"
         f" (peak {gw['rss_peak_polls_mib']:.1f}); after {gw['downloads']:,} downloads"
@@ -392,6 +437,7 @@ def main() -> None:
     parser.add_argument(
         "--gateway-config", action="append", default=[], help="a line for the gateway's config file (repeatable)"
     )
+    parser.add_argument("--accel", action="store_true", help="also download through nginx with X-Accel-Redirect")
     parser.add_argument("--skip-calls", action="store_true", help="skip the status-call count")
     parser.add_argument("--json", default=None, help="also write the raw figures here")
     args = parser.parse_args()
