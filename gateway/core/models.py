@@ -9,7 +9,7 @@ them as JSON.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -83,7 +83,8 @@ class Segment:
     content_path: str | None = None  # local copy, once fetched
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """JSON-ready; nested dicts are shared with the segment (serialise it, do not keep it)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = str(self.status)
         return data
 
@@ -137,7 +138,9 @@ class Job:
         return Reference(**ref) if isinstance(ref, dict) else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """JSON-ready, for the stores; nested dicts and lists are shared with the job, not copied
+        (``dataclasses.asdict`` deep-copied them: a tenth of a create's CPU), so serialise it at once."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = str(self.status)
         data["segments"] = [s.to_dict() for s in self.segments]
         return data

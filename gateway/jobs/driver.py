@@ -200,9 +200,14 @@ class JobDriver:
                 return
             lease.renewed_at = started
 
-    def wake(self, job_id: str) -> None:
-        """Look at a job on the next tick (a new job, a client action)."""
-        self._next_check[job_id] = 0.0
+    def wake(self, job_id: str, due: float | None = None) -> None:
+        """Look at a job on the next tick (a new job, a client action), or at ``due`` (wall clock) when
+        the caller just stepped it itself (an accepted create: nothing to do before its first poll)."""
+        if due is None:
+            self._next_check[job_id] = 0.0
+            return
+        wait = min(max(0.0, due - time.time()), self.lease_ttl_s / 3)  # the lease is renewed by a step
+        self._next_check[job_id] = time.monotonic() + wait
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

@@ -162,7 +162,7 @@ class VideoService(DerivedCreates):
             await self._undo(adm)
             raise
         job = adm.job
-        stored = undone = False
+        stored = undone = settled = False
         try:
             async with self.driver.holding(job.id):
                 await self.store.put(job)
@@ -178,7 +178,7 @@ class VideoService(DerivedCreates):
                     await self._undo(adm)
                     undone = True
                     raise refusal from None
-                await self.driver.save(job)
+                settled = await self.driver.save(job)
         except BaseException as exc:
             if not stored:
                 if not undone:
@@ -190,7 +190,8 @@ class VideoService(DerivedCreates):
                 raise
             # stored: the driver owns it now and retries the submit; the client gets its job
             log.warning("admission_left_to_driver", video_id=job.id, tenant=job.tenant, error=repr(exc)[:300])
-        self.driver.wake(job.id)
+        # saved as the upstream answered: the driver's first step is the first poll (no step now to save it again)
+        self.driver.wake(job.id, job.segments[0].next_poll_at if settled else None)
         if job.adapted:
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
