@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.config import Settings
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError, open_content
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
 from gateway.core.plan import PlanOptions
@@ -56,7 +56,7 @@ class Context:
     settings: Settings
     store: JobStore
     upstream: UpstreamRuntime
-    content: LocalContentStore
+    content: ContentStore
     driver: JobDriver
     service: VideoService
     policies: PolicyHolder
@@ -75,7 +75,7 @@ def build_context(settings: Settings) -> Context:
         pinned=settings.upstream_profile,
         interval_s=settings.detect_interval_s,
     )
-    content = LocalContentStore(Path(settings.data_dir) / "content")
+    content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
     janitor = ContentJanitor(
         content,
         max_bytes=settings.content_max_bytes,
@@ -126,6 +126,7 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
+    ctx.extra_ready_checks["content"] = janitor.status
     ctx.starters.append(janitor.start)
     ctx.closers.append(janitor.stop)
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
@@ -163,6 +164,11 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.policies.load_or_exit()
+        try:
+            await ctx.content.check()  # a missing bucket or refused keys stop the start, saying which
+        except ContentStoreError as exc:
+            log.error("content_store_unusable", error=str(exc))
+            raise SystemExit(f"content store {exc}; not starting") from None
         await ctx.upstream.start()
         for starter in ctx.starters:  # first: the quota gives surviving jobs their charges back before
             await starter()  # the driver may finish one (a terminal job whose listeners are pending)

@@ -126,12 +126,12 @@ def put(store: LocalContentStore, job_id: str, size: int, used: float) -> Path:
     return directory
 
 
-def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path: Path) -> None:
+async def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path: Path) -> None:
     store = LocalContentStore(tmp_path)
     now = time.time()
     old = put(store, "video_old000", 1000, now - 300)
     shared = put(store, "video_shr000", 1000, now - 200)
-    assert store.link("video_shr000", "video_hit000")["video"]
+    assert (await store.link("video_shr000", "video_hit000"))["video"]
     os.utime(store.directory("video_hit000"), (now - 10, now - 10))
     fresh = put(store, "video_new000", 1000, now - 100)
     busy = put(store, "video_bsy000", 1000, now - 400)
@@ -139,21 +139,21 @@ def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path:
     assert choose_evictions(scan(tmp_path), max_bytes=0, max_age_s=0, now=now) == ([], 4001)
 
     janitor = ContentJanitor(store, max_bytes=2500, max_age_s=0)
-    evicted = janitor.sweep()
+    evicted = await janitor.sweep()
     # 4001 bytes over 2500: the busy one is skipped and the least recently used goes; the original of
     # the shared video would free nothing (its hit, used just now, holds the bytes), so the next one goes.
     assert evicted == ["video_old000", "video_new000"]
     assert not old.exists() and not fresh.exists() and busy.exists() and shared.exists()
-    assert store.find("video_hit000", "video") is not None
+    assert await store.find("video_hit000", "video") is not None
     assert choose_evictions(scan(tmp_path), max_bytes=2500, max_age_s=0, now=now) == ([], 2001)
 
 
-def test_janitor_evicts_by_age(tmp_path: Path) -> None:
+async def test_janitor_evicts_by_age(tmp_path: Path) -> None:
     store = LocalContentStore(tmp_path)
     now = time.time()
     stale = put(store, "video_stale0", 10, now - 7200)
     kept = put(store, "video_kept00", 10, now - 60)
     chosen, remaining = choose_evictions(scan(tmp_path), max_bytes=0, max_age_s=3600, now=now)
     assert [(e.path, why) for e, why in chosen] == [(stale, "age")] and remaining == 10
-    assert ContentJanitor(store, max_bytes=0, max_age_s=3600).sweep() == ["video_stale0"]
+    assert await ContentJanitor(store, max_bytes=0, max_age_s=3600).sweep() == ["video_stale0"]
     assert kept.exists() and not stale.exists()
