@@ -168,7 +168,8 @@ async def test_s3_presigned_redirect(s3_server: S3Server, tmp_path: Path) -> Non
     assert found is not None
     served = await store.serve(found, None)
     assert served is not None and not isinstance(served, ContentStream | StoredFile)
-    assert httpx.get(served.url).content == b"presigned bytes"
+    async with httpx.AsyncClient() as http:  # the bucket checks the signature; no credentials sent
+        assert (await http.get(served.url)).content == b"presigned bytes"
 
 
 async def test_s3_missing_bucket_or_endpoint_is_a_clear_error(s3_server: S3Server, tmp_path: Path) -> None:
