@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -125,6 +126,39 @@ def test_a_replica_killed_while_retaining_leaves_nothing_half_written(
         path = tmp_path / "finished.mp4"
         path.write_bytes(data)
         assert abs(probe_duration(path) - 12) < 0.1
+    finally:
+        one.proc.stop()
+        if two is not None:
+            two.proc.stop()
+
+
+def test_an_upload_accepted_by_one_replica_is_sent_by_the_other(sim: Proc, s3_server: S3Server, tmp_path: Path) -> None:
+    store, bucket = store_url("redis", tmp_path), s3_server.new_bucket()
+    one = replica(sim, tmp_path / "one", store, bucket, s3_server)
+    two: Gateway | None = None
+    png = _png()
+    try:
+        # the upstream fails every call: replica 1 accepts the job (its driver would retry) and dies
+        httpx.post(sim.url + "/_sim/faults", json={"faults": "5xx=1"}, timeout=10).raise_for_status()
+        try:
+            with one.http() as http:
+                made = http.post(
+                    "/v1/videos",
+                    data={"prompt": f"sent by the other {uuid.uuid4().hex[:8]}", "seconds": "4", "size": "1280x720"},
+                    files={"input_reference": ("ref.png", png, "image/png")},
+                )
+            assert made.status_code == 200, made.text
+            one.proc.kill()
+        finally:
+            httpx.post(sim.url + "/_sim/faults", json={"faults": ""}, timeout=10).raise_for_status()
+        assert f"content/uploads/{sha(png)}" in s3_server.objects(bucket, "content/uploads/")
+        shutil.rmtree(one.data_dir)  # replica 1's disk is gone with it (another machine, in real life)
+        two = replica(sim, tmp_path / "two", store, bucket, s3_server)
+        video_id = made.json()["id"]
+        wait_for(lambda: _status(two, video_id) == "completed", "replica 2 to send and finish the job", 120)
+        fetched = two.data_dir / "uploads" / sha(png)  # replica 2 never received the upload: it came from S3
+        assert fetched.read_bytes() == png
+        assert "segment_upload_unavailable" not in two.proc.logs()
     finally:
         one.proc.stop()
         if two is not None:
