@@ -31,15 +31,23 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import obstore
-from obstore.store import S3Store
 
 from gateway.content.base import ContentRedirect, ContentStoreError, StoredObject
 from gateway.content.entries import Entry
 from gateway.content.local import EXTENSIONS, MEDIA_TYPES
 from gateway.content.ranges import RangeNotSatisfiable, parse_range
+from gateway.content.s3client import (
+    SourceError,
+    digest_file,
+    http_date,
+    noop,
+    open_bucket,
+    parse_s3_url,
+    read_file,
+    reason,
+)
 from gateway.core.models import Reference
 from gateway.upstreams.base import ContentStream
 
@@ -54,31 +62,6 @@ DIGEST = ".sha256"
 SKIP_PREFIXES = (BY_SHA256 + "/", UPLOADS + "/")
 
 
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket[/prefix]`` -> (bucket, prefix without slashes)."""
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"expected s3://bucket[/prefix], got {url!r}")
-    return parts.netloc, parts.path.strip("/")
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line reason without the request's signature or the body's request ids."""
-    text = str(exc)
-    for marker, reason in (
-        ("NoSuchBucket", "the bucket does not exist"),
-        ("InvalidAccessKeyId", "the access key was refused (AWS_ACCESS_KEY_ID)"),
-        ("SignatureDoesNotMatch", "the secret key was refused (AWS_SECRET_ACCESS_KEY)"),
-        ("AccessDenied", "access denied"),
-        ("403 Forbidden", "access denied"),
-        ("Connection refused", "connection refused"),
-        ("error sending request", "the endpoint is unreachable"),
-    ):
-        if marker in text:
-            return reason
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
-
-
 class S3ContentStore:
     """``s3://bucket[/prefix]``: endpoint, region and keys from the standard AWS variables."""
 
@@ -91,32 +74,7 @@ class S3ContentStore:
         self.presign_s = presign_s
         self.work_dir = Path(work_dir)
         self.on_stored: Callable[[], None] | None = None
-        config: dict[str, Any] = {"region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"}
-        endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            config["endpoint"] = endpoint
-        for name, key in (
-            ("AWS_ACCESS_KEY_ID", "access_key_id"),
-            ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
-            ("AWS_SESSION_TOKEN", "session_token"),
-        ):
-            if env.get(name):
-                config[key] = env[name]
-        self.store = S3Store(
-            self.bucket,
-            prefix=self.prefix or None,
-            config=config,  # type: ignore[arg-type]
-            client_options={
-                "allow_http": bool(endpoint and endpoint.startswith("http://")),
-                "connect_timeout": timedelta(seconds=5),
-                "timeout": timedelta(minutes=10),
-            },
-            retry_config={
-                "max_retries": 3,
-                "retry_timeout": timedelta(seconds=30),
-                "backoff": {"init_backoff": timedelta(milliseconds=200), "max_backoff": timedelta(seconds=5)},
-            },
-        )
+        self.store = open_bucket(self.bucket, self.prefix, env)
         self._digests: OrderedDict[tuple[str, str], str] = OrderedDict()  # (key, etag) -> sha256
         self._touched: dict[str, float] = {}
 
@@ -145,15 +103,15 @@ class S3ContentStore:
         except (ContentStoreError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            if isinstance(exc, _SourceError):
+            if isinstance(exc, SourceError):
                 raise exc.original from None
-            raise ContentStoreError(f"{self.url}: writing {key}: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: writing {key}: {reason(exc)}") from None
 
     async def _list(self, prefix: str) -> list[dict[str, Any]]:
         try:
             found = await obstore.list(self.store, prefix=prefix or None, chunk_size=1000).collect_async()
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: listing: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: listing: {reason(exc)}") from None
         return [dict(meta) for meta in found]
 
     async def _delete(self, keys: list[str]) -> None:
@@ -164,7 +122,7 @@ class S3ContentStore:
         except FileNotFoundError:
             pass
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: deleting: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: deleting: {reason(exc)}") from None
 
     async def _read_small(self, key: str) -> bytes | None:
         try:
@@ -173,7 +131,7 @@ class S3ContentStore:
         except FileNotFoundError:
             return None
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: reading {key}: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: reading {key}: {reason(exc)}") from None
 
     # -- the protocol ----------------------------------------------------------------
     async def check(self) -> None:
@@ -184,7 +142,7 @@ class S3ContentStore:
         except StopAsyncIteration:
             pass
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: {reason(exc)}") from None
 
     async def find(self, job_id: str, variant: str) -> StoredObject | None:
         key = self.key(job_id, variant)
@@ -193,7 +151,7 @@ class S3ContentStore:
         except FileNotFoundError:
             return None
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: reading {key}: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: reading {key}: {reason(exc)}") from None
         meta, attributes = head.meta, head.attributes
         etag = str(meta.get("e_tag") or "")
         sha256 = str(attributes.get("sha256") or "") or self._digests.get((key, etag), "")
@@ -214,7 +172,7 @@ class S3ContentStore:
             try:
                 url = await obstore.sign_async(self.store, "GET", stored.key, timedelta(seconds=self.presign_s))
             except Exception as exc:
-                raise ContentStoreError(f"{self.url}: signing: {_reason(exc)}") from None
+                raise ContentStoreError(f"{self.url}: signing: {reason(exc)}") from None
             return ContentRedirect(str(url))
         wanted = parse_range(range_header, stored.size)  # raises RangeNotSatisfiable
         options: dict[str, Any] = {"range": (wanted[0], wanted[1] + 1)} if wanted else {}
@@ -223,13 +181,13 @@ class S3ContentStore:
         except FileNotFoundError:
             return None  # evicted or deleted since it was found
         except Exception as exc:
-            raise ContentStoreError(f"{self.url}: reading {stored.key}: {_reason(exc)}") from None
+            raise ContentStoreError(f"{self.url}: reading {stored.key}: {reason(exc)}") from None
         start, stop = result.range
         headers = {
             "content-type": stored.media_type,
             "content-length": str(stop - start),
             "accept-ranges": "bytes",
-            "last-modified": _http_date(stored.last_modified),
+            "last-modified": http_date(stored.last_modified),
         }
         if stored.sha256:
             headers.update({"etag": f'"{stored.sha256}"', "x-content-sha256": stored.sha256})
@@ -240,7 +198,7 @@ class S3ContentStore:
             async for chunk in result.stream(min_chunk_size=READ_CHUNK):
                 yield bytes(chunk)
 
-        return ContentStream(status=206 if wanted else 200, headers=headers, chunks=chunks(), closer=_noop)
+        return ContentStream(status=206 if wanted else 200, headers=headers, chunks=chunks(), closer=noop)
 
     async def write(
         self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None
@@ -258,7 +216,7 @@ class S3ContentStore:
                     size += len(chunk)
                     yield chunk
             except Exception as exc:  # the upstream broke off: the upload is aborted, the error is the source's
-                raise _SourceError(exc) from exc
+                raise SourceError(exc) from exc
 
         media_type = MEDIA_TYPES.get(ext, "application/octet-stream")
         await self._put(key, hashed(), {"Content-Type": media_type, "ext": ext})
@@ -271,10 +229,10 @@ class S3ContentStore:
 
     async def adopt(self, job_id: str, variant: str, source: Path) -> StoredObject:
         ext = source.suffix.lstrip(".") or EXTENSIONS.get(variant, "bin")
-        sha256, size = await asyncio.to_thread(_digest_file, source)
+        sha256, size = await asyncio.to_thread(digest_file, source)
         key = self.key(job_id, variant)
         media_type = MEDIA_TYPES.get(ext, "application/octet-stream")
-        await self._put(key, _read_file(source), {"Content-Type": media_type, "ext": ext, "sha256": sha256})
+        await self._put(key, read_file(source), {"Content-Type": media_type, "ext": ext, "sha256": sha256})
         await self._put(key + DIGEST, sha256.encode())
         if variant == "video":
             await self._mark(sha256, job_id)
@@ -314,7 +272,7 @@ class S3ContentStore:
             except FileNotFoundError:  # evicted or deleted while we looked
                 continue
             except Exception as exc:
-                raise ContentStoreError(f"{self.url}: copying to {target}: {_reason(exc)}") from None
+                raise ContentStoreError(f"{self.url}: copying to {target}: {reason(exc)}") from None
             if not name.endswith(DIGEST):
                 linked[name] = target
         if "video" in linked:
@@ -352,6 +310,9 @@ class S3ContentStore:
         entries: dict[str, Entry] = {}
         for meta in await self._list(""):
             key = str(meta["path"])
+            if key.startswith(UPLOADS + "/"):  # an upload: its own entry, evicted by age only (never finished)
+                entries[key] = Entry(Path(key), meta["last_modified"].timestamp(), {key: int(meta["size"])})
+                continue
             if key.startswith(SKIP_PREFIXES) or key.count("/") != 2:
                 continue
             directory, name = key.rsplit("/", 1)
@@ -363,20 +324,17 @@ class S3ContentStore:
         return list(entries.values())
 
     async def evict(self, entry: Entry) -> None:
-        await self.remove(entry.path.name)
+        if str(entry.path).startswith(UPLOADS + "/"):
+            await self._delete([str(entry.path)])
+        else:
+            await self.remove(entry.path.name)
 
     async def keep_upload(self, ref: Reference) -> None:
         if not ref.path or not ref.sha256:
             return
+        # written again even if there: the new LastModified keeps the janitor's age rule off it
         key = f"{UPLOADS}/{ref.sha256}"
-        try:
-            await obstore.get_async(self.store, key, options={"head": True})
-            return  # already there (uploads are named by their checksum)
-        except FileNotFoundError:
-            pass
-        except Exception as exc:
-            raise ContentStoreError(f"{self.url}: reading {key}: {_reason(exc)}") from None
-        await self._put(key, _read_file(Path(ref.path)), {"sha256": ref.sha256})
+        await self._put(key, read_file(Path(ref.path)), {"sha256": ref.sha256})
 
     async def local_upload(self, ref: Reference) -> Reference:
         if not ref.path or not ref.sha256 or Path(ref.path).exists():
@@ -388,7 +346,7 @@ class S3ContentStore:
             except FileNotFoundError:
                 return ref  # nowhere: the adapter says the file is no longer available
             except Exception as exc:
-                raise ContentStoreError(f"{self.url}: reading an upload: {_reason(exc)}") from None
+                raise ContentStoreError(f"{self.url}: reading an upload: {reason(exc)}") from None
             local.parent.mkdir(parents=True, exist_ok=True)
             part = local.with_name(local.name + f".{os.getpid()}.part")
             with open(part, "wb") as fh:
@@ -403,39 +361,6 @@ class S3ContentStore:
             image_url=ref.image_url,
             file_id=ref.file_id,
         )
-
-
-class _SourceError(Exception):
-    """An error of the stream being uploaded (not of the bucket): re-raised as itself."""
-
-    def __init__(self, original: Exception) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-async def _noop() -> None:
-    return None
-
-
-def _digest_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-async def _read_file(path: Path) -> AsyncIterator[bytes]:
-    with open(path, "rb") as fh:
-        while block := await asyncio.to_thread(fh.read, 1 << 20):
-            yield block
-
-
-def _http_date(epoch: float) -> str:
-    from email.utils import formatdate
-
-    return formatdate(epoch, usegmt=True)
 
 
 __all__ = ["RangeNotSatisfiable", "S3ContentStore", "parse_s3_url"]

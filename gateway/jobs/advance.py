@@ -18,11 +18,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 from gateway.content import ContentStore, ContentStoreError
 from gateway.core.models import Job, Segment, SegStatus, Status
-from gateway.jobs.continuity import drop_references, needs_reference, prepare_reference, segment_reference
+from gateway.jobs.continuity import (
+    drop_references,
+    needs_reference,
+    prepare_reference,
+    segment_reference,
+    stored_reference,
+)
 from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
@@ -139,7 +146,11 @@ class SegmentRunner:
         if self.content is None:
             return True
         try:
-            if spec.reference is not None and spec.reference.path:
+            if spec.reference is None and needs_reference(job, seg):  # its frame was made on another replica
+                frame = stored_reference(job, seg)
+                local = await self.content.local_upload(frame) if frame is not None else None
+                spec.reference = local if local is not None and Path(str(local.path)).exists() else None
+            elif spec.reference is not None and spec.reference.path:
                 spec.reference = await self.content.local_upload(spec.reference)
             if spec.source_file is not None and spec.source_file.path:
                 spec.source_file = await self.content.local_upload(spec.source_file)

@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
-from gateway.content import ContentStore
+from gateway.content import ContentStore, ContentStoreError
 from gateway.content.scratchfile import stream_to_file
 from gateway.core.models import Job, Reference, Segment
 from gateway.media.frames import last_frame_png
@@ -34,8 +34,14 @@ def segment_reference(job: Job, seg: Segment) -> Reference | None:
     """The input_reference segment ``seg`` is sent with: the client's for the first, a last frame after."""
     if seg.index == 0:
         return job.requested_reference()
+    ref = stored_reference(job, seg)
+    return ref if ref is not None and Path(str(ref.path)).exists() else None
+
+
+def stored_reference(job: Job, seg: Segment) -> Reference | None:
+    """The last frame recorded for segment ``seg`` (index > 0), wherever its file is (maybe another replica)."""
     ref = (job.requested.get(REFS) or {}).get(str(seg.index))
-    return Reference(**ref) if isinstance(ref, dict) and ref.get("path") and Path(ref["path"]).exists() else None
+    return Reference(**ref) if isinstance(ref, dict) and ref.get("path") else None
 
 
 async def fetch_part(job: Job, seg: Segment, upstream: Upstream, content: ContentStore) -> Path:
@@ -72,6 +78,10 @@ async def prepare_reference(job: Job, seg: Segment, upstream: Upstream, content:
     await asyncio.to_thread(last_frame_png, part, frame)
     digest = hashlib.sha256(frame.read_bytes()).hexdigest()
     ref = Reference(filename=f"frame-{seg.index:03d}.png", content_type="image/png", path=str(frame), sha256=digest)
+    try:  # a replica taking the job over mid-send finds the frame in the bucket (a no-op on file://)
+        await content.keep_upload(ref)
+    except ContentStoreError as exc:
+        log.warning("continuity_frame_not_shared", video_id=job.id, segment=seg.index, error=str(exc))
     refs[key] = asdict(ref)
 
 

@@ -158,7 +158,6 @@ class VideoService(DerivedCreates):
                 await self.store.put(job)
                 stored = True
                 self._accepted(job)
-                await self._share_uploads(job)
                 try:
                     await self.driver.runner().submit(job, job.segments[0], self.driver.save)
                 except UpstreamError as exc:
@@ -169,6 +168,7 @@ class VideoService(DerivedCreates):
                     await self._undo(adm)
                     undone = True
                     raise refusal from None
+                await self._share_uploads(job)  # accepted: no upload of a refused create is kept
                 await self.driver.save(job)
         except BaseException as exc:
             if not stored:
