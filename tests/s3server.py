@@ -72,8 +72,8 @@ class S3Server:
                 self.popen.wait(5)
 
 
-def start_s3_server(timeout: float = 60.0) -> S3Server:
-    port = free_port()
+def start_s3_server(timeout: float = 60.0, port: int | None = None) -> S3Server:
+    port = port or free_port()
     log = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
     with open(log, "ab") as out:
         popen = subprocess.Popen(
