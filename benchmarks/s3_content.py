@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -109,6 +110,30 @@ def measure(stack: Stack, video_id: str, expected: str) -> tuple[float, float, f
     return idle / 1024, sampler.peak / 1024, received / 2**20 / elapsed, received
 
 
+def write_rss(endpoint: str, bucket: str, mb: int) -> tuple[float, float, float]:
+    """(idle RSS MiB, peak RSS MiB, MiB/s) of streaming ``mb`` MiB into the bucket in this process, as
+    retention does with an upstream's download (``S3ContentStore.write``: a multipart upload)."""
+    import asyncio
+
+    from gateway.content.s3 import S3ContentStore
+
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+    store = S3ContentStore(f"s3://{bucket}/writes", work_dir=Path(tempfile.mkdtemp()), env=env)
+
+    async def source() -> AsyncIterator[bytes]:
+        for chunk in payload(mb):
+            yield chunk
+            await asyncio.sleep(0)
+
+    idle = rss_kib(os.getpid())
+    started = time.perf_counter()
+    with Sampler(os.getpid()) as sampler:
+        stored = asyncio.run(store.write("video_" + "0" * 48, "video", source(), "mp4"))
+    elapsed = time.perf_counter() - started
+    assert stored.size == mb << 20
+    return idle / 1024, sampler.peak / 1024, mb / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=400)
@@ -138,6 +163,8 @@ def main() -> None:
                 shutil.rmtree(stack.root, ignore_errors=True)
                 os.environ.clear()
                 os.environ.update(saved)
+        s3_client(endpoint).create_bucket(Bucket="bench-writes")
+        write = write_rss(endpoint, "bench-writes", args.mb)
     finally:
         moto.terminate()
         moto.wait(15)
@@ -145,6 +172,9 @@ def main() -> None:
     print(f"{'store':6} {'MiB':>6} {'RSS idle':>9} {'RSS peak':>9} {'MiB/s':>7}")
     for backend, idle, peak, rate, size in rows:
         print(f"{backend:6} {size / 2**20:6.0f} {idle:8.1f}M {peak:8.1f}M {rate:7.0f}  (+{peak - idle:.1f} MiB)")
+    idle, peak, rate = write
+    print(f"retention write into s3 ({args.mb} MiB, multipart, in-process): RSS {idle:.1f}M -> peak {peak:.1f}M")
+    print(f"  (+{peak - idle:.1f} MiB), {rate:.0f} MiB/s")
 
 
 if __name__ == "__main__":
