@@ -6,6 +6,8 @@ Buckets are made with boto3 (a dependency of moto) under a random name per test 
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,7 @@ class S3Server:
     popen: subprocess.Popen[bytes]
     log: Path
     buckets: list[str] = field(default_factory=list)
+    credentials: dict[str, str] = field(default_factory=lambda: dict(CREDENTIALS))
 
     @property
     def endpoint(self) -> str:
@@ -35,7 +38,7 @@ class S3Server:
 
     def env(self) -> dict[str, str]:
         """The standard AWS variables a gateway (or a store in this process) reads."""
-        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+        return {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
 
     def client(self) -> Any:
         import boto3
@@ -44,8 +47,8 @@ class S3Server:
             "s3",
             endpoint_url=self.endpoint,
             region_name="us-east-1",
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
         )
 
     def new_bucket(self) -> str:
@@ -72,12 +75,14 @@ class S3Server:
                 self.popen.wait(5)
 
 
-def start_s3_server(timeout: float = 60.0, port: int | None = None) -> S3Server:
+def start_s3_server(timeout: float = 60.0, port: int | None = None, *, auth: bool = False) -> S3Server:
+    """moto's server; ``auth``: it checks signatures and keys (an IAM user's, made first) like real S3."""
     port = port or free_port()
     log = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"} if auth else None
     with open(log, "ab") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out, env=env
         )
     server = S3Server(port, popen, log)
     deadline = time.monotonic() + timeout
@@ -86,8 +91,29 @@ def start_s3_server(timeout: float = 60.0, port: int | None = None) -> S3Server:
             raise RuntimeError(f"moto server exited ({popen.returncode}): {log.read_text(errors='replace')}")
         try:
             httpx.get(server.endpoint + "/moto-api/", timeout=1)
+            if auth:
+                _make_user(server)
             return server
         except httpx.HTTPError:
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"moto server not ready after {timeout}s")
+
+
+def _make_user(server: S3Server) -> None:
+    """The three requests moto lets through unchecked: a user, its key, a policy allowing everything."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=server.endpoint, region_name="us-east-1", **_boto_keys(CREDENTIALS))
+    iam.create_user(UserName="gateway")
+    key = iam.create_access_key(UserName="gateway")["AccessKey"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="gateway", PolicyName="all", PolicyDocument=json.dumps(policy))
+    server.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def _boto_keys(credentials: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+    }

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import FAST_CONFIG, calls, start_gateway
 from tests.procs import start_simulator, wait_for
@@ -65,3 +66,33 @@ def _status(url: str, video_id: str) -> str:
 
     headers = {"Authorization": f"Bearer {KEYS['acme']}"}
     return str(httpx.get(f"{url}/v1/videos/{video_id}", headers=headers, timeout=10).json().get("status"))
+
+
+def test_refused_keys_stop_the_start_naming_the_variable(tmp_path: Path) -> None:
+    sim = start_simulator()
+    s3 = start_s3_server(auth=True)  # checks keys and signatures like real S3
+    try:
+        bucket = s3.new_bucket()
+        wrong_secret = {**s3.env(), "AWS_SECRET_ACCESS_KEY": "not-the-secret-0123456789"}
+        for env, variable in (
+            (wrong_secret, "AWS_SECRET_ACCESS_KEY"),
+            ({**s3.env(), "AWS_ACCESS_KEY_ID": "AKIAUNKNOWN"}, "AWS_ACCESS_KEY_ID"),
+        ):
+            with pytest.raises(RuntimeError) as failed:
+                start_gateway(sim, tmp_path / variable, "memory://", "--content-store", f"s3://{bucket}", env=env)
+            assert (
+                f"s3://{bucket}" in str(failed.value)
+                and variable in str(failed.value)
+                and "refused" in str(failed.value)
+            )
+            assert env["AWS_SECRET_ACCESS_KEY"] not in str(failed.value)
+        good = start_gateway(sim, tmp_path / "good", "memory://", "--content-store", f"s3://{bucket}", env=s3.env())
+        try:
+            video = good.client().videos.create_and_poll(prompt=f"signed {uuid.uuid4().hex[:8]}", seconds="4")
+            assert len(good.client().videos.download_content(video.id).content) > 1000
+            assert any(key.endswith(f"{video.id}/video") for key in s3.objects(bucket))
+        finally:
+            good.proc.stop()
+    finally:
+        s3.stop()
+        sim.stop()
