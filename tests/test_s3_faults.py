@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import FAST_CONFIG, calls, start_gateway
 from tests.procs import start_simulator, wait_for
-from tests.s3server import start_s3_server
+from tests.s3server import S3Server, start_s3_server
 
 
 def test_retention_survives_the_bucket_going_away_and_coming_back(tmp_path: Path) -> None:
@@ -95,4 +95,26 @@ def test_refused_keys_stop_the_start_naming_the_variable(tmp_path: Path) -> None
             good.proc.stop()
     finally:
         s3.stop()
+        sim.stop()
+
+
+def test_presigned_downloads_redirect_to_the_bucket(tmp_path: Path, s3_server: S3Server) -> None:
+    sim = start_simulator()
+    bucket = s3_server.new_bucket()
+    config = FAST_CONFIG + "content_presign_s: 300\n"
+    gw = start_gateway(
+        sim, tmp_path, "memory://", "--content-store", f"s3://{bucket}", config=config, env=s3_server.env()
+    )
+    try:
+        video = gw.client().videos.create_and_poll(prompt=f"presigned {uuid.uuid4().hex[:8]}", seconds="4")
+        with gw.http() as http:
+            answer = http.get(f"/v1/videos/{video.id}/content")
+        assert answer.status_code == 307
+        target = answer.headers["location"]
+        assert target.startswith(s3_server.endpoint) and "X-Amz-Signature=" in target
+        assert s3_server.env()["AWS_SECRET_ACCESS_KEY"] not in target
+        data = gw.client().videos.download_content(video.id).content  # the SDK follows it to the bucket
+        assert data == httpx.get(target, timeout=30).content and len(data) > 1000
+    finally:
+        gw.proc.stop()
         sim.stop()
