@@ -92,6 +92,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        "limit_concurrency": settings.max_connections,  # beyond it uvicorn answers 503 itself
     }
     if settings.workers > 1:
         metrics_dir, created = prepare_multiprocess_metrics()
