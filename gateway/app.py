@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.config import Settings
 from gateway.content import LocalContentStore
@@ -166,7 +167,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, template = HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     message = template.format(method=request.method, path=request.url.path)
-    return error_response(ApiError(exc.status_code, message, code=code), dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method the path takes, not only the first route's
+        allowed = {
+            m
+            for r in request.app.router.routes
+            if isinstance(r, Route) and r.path_regex.match(request.url.path)
+            for m in (r.methods or ())
+        }
+        headers["Allow"] = ", ".join(sorted(allowed)) or headers.get("Allow", "")
+    return error_response(ApiError(exc.status_code, message, code=code), headers)
 
 
 def create_app(settings: Settings, *, context: Context | None = None) -> Starlette:

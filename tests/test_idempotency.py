@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from gateway.errors import ApiError
-from gateway.pipeline.idempotency import Answer, IdempotencyKeys
+from gateway.pipeline.idempotency import Answer, IdempotencyKeys, note_stored
 from gateway.store.base import JobStore
 from tests.conftest import FAST_CONFIG, Gateway, calls, start_gateway, store_url, write_tenants
 from tests.procs import Proc, start_simulator, wait_for
@@ -238,3 +238,29 @@ def test_two_gateways_on_one_redis_make_one_video(sim26: Proc, tmp_path: Path) -
     finally:
         one.proc.stop()
         two.proc.stop()
+
+
+async def test_a_stored_job_is_named_to_a_retry_while_the_first_never_answers(store: JobStore) -> None:
+    """The first request stored its job, then hangs (or its replica died): a retry is never run again."""
+    stored = asyncio.Event()
+
+    async def hangs() -> Answer:
+        await note_stored("video_abc")
+        stored.set()
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError
+
+    first = asyncio.create_task(IdempotencyKeys(store, pending_s=0.5).run("acme", "k3", "fp", hangs))
+    await stored.wait()
+    await asyncio.sleep(1.0)  # longer than the bare claim would have lived: the stored job keeps it
+
+    async def must_not_run() -> Answer:
+        raise AssertionError("a second create for the same key")
+
+    with pytest.raises(ApiError) as busy:
+        await IdempotencyKeys(store, wait_s=0.3).run("acme", "k3", "fp", must_not_run)
+    assert busy.value.status == 409 and busy.value.code == "idempotency_key_in_progress"
+    assert "video_abc" in busy.value.message
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
