@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Reference, Segment, Status
 from gateway.pipeline.uploads import UploadJanitor
 from gateway.store.base import JobStore
+from gateway.store.memory import MemoryStore
+from gateway.store.redis_store import RedisStore
 from gateway.store.sqlite import SqliteStore
 from tests.conftest import FAST_CONFIG, Gateway, sim_stats, start_gateway, write_tenants
 from tests.procs import Proc, wait_for
@@ -411,3 +414,22 @@ async def test_old_uploads_no_active_job_uses_are_swept(store: JobStore, tmp_pat
     assert sorted(removed) == ["incoming-x.part", "orphan", "used-by-finished"]
     assert sorted(p.name for p in folder.iterdir()) == ["used-by-running", "young-orphan"]
     assert await janitor.sweep() == []
+
+
+async def test_an_unreadable_record_is_left_out_of_a_listing(store: JobStore) -> None:
+    jobs = [
+        Job(id=new_video_id(), tenant="t", model="sora-2", prompt=f"p{i}", size="1280x720", seconds="4") for i in (1, 2)
+    ]
+    for job in jobs:
+        await store.put(job)
+    broken = jobs[0].id
+    if isinstance(store, MemoryStore):  # each backend's own way of holding a record, overwritten with junk
+        store._jobs[broken] = "{not json"
+    elif isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:  # another connection, as another process would write
+            db.execute("UPDATE jobs SET data = ? WHERE id = ?", ("{not json", broken))
+    else:
+        assert isinstance(store, RedisStore)
+        await store._redis.set(store._job + broken, "{not json")
+    listed, _ = await store.list("t", limit=10)
+    assert [j.id for j in listed] == [jobs[1].id]
