@@ -74,6 +74,7 @@ class Settings:
     idempotency_ttl_s: float = 86400.0  # an Idempotency-Key replays its answer this long
     upload_max_age_s: float = 3600.0  # an uploaded file no active job uses is deleted after this
     upload_sweep_s: float = 300.0  # how often uploads/ is swept
+    header_timeout_s: float = 30.0  # a request's line and headers must arrive within this (else closed)
     body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
     body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
     max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
@@ -126,6 +127,7 @@ BOUNDS: dict[str, Bound] = {
     "idempotency_ttl_s": POSITIVE,
     "upload_max_age_s": POSITIVE,
     "upload_sweep_s": POSITIVE,
+    "header_timeout_s": POSITIVE,
     "body_timeout_s": POSITIVE,
     "body_idle_timeout_s": POSITIVE,
     "max_concurrent_requests": AT_LEAST_1,

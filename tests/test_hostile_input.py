@@ -433,3 +433,45 @@ async def test_an_unreadable_record_is_left_out_of_a_listing(store: JobStore) ->
         await store._redis.set(store._job + broken, "{not json")
     listed, _ = await store.list("t", limit=10)
     assert [j.id for j in listed] == [jobs[1].id]
+
+
+def test_slow_headers_and_silent_connections_are_closed(simulator: Proc, tmp_path: Path) -> None:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = FAST_CONFIG + "header_timeout_s: 1\n"
+    policies = write_tenants(tmp_path / "policies", TENANTS, key_of)
+    gw = start_gateway(simulator, tmp_path, "memory://", policies=policies, config=config)
+    host, port = gw.url.removeprefix("http://").split(":")
+
+    def held_for(trickle: bool) -> float:
+        """Seconds until the gateway closes a connection that trickles header bytes (or sends nothing)."""
+        sock = socket.create_connection((host, int(port)), timeout=60)
+        sock.settimeout(0.25)
+        started = time.monotonic()
+        try:
+            if trickle:
+                sock.sendall(b"GET /v1/videos HTTP/1.1\r\nHost: x\r\n")
+            while time.monotonic() - started < 45:
+                try:
+                    if sock.recv(1024) == b"":
+                        break
+                except TimeoutError:
+                    if trickle:
+                        try:
+                            sock.sendall(b"X")
+                        except OSError:
+                            break
+                except OSError:
+                    break
+        finally:
+            sock.close()
+        return time.monotonic() - started
+
+    try:
+        with ThreadPoolExecutor(10) as pool:
+            held = list(pool.map(held_for, [True, False] * 5))
+        assert max(held) < 40, held  # closed by the gateway, not by the test's 45 s
+        assert httpx.get(gw.url + "/healthz").status_code == 200
+    finally:
+        gw.proc.stop()
