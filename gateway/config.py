@@ -78,7 +78,7 @@ class Settings:
     body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
     body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
     max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
-    max_connections: int = 2048  # open connections per process (uvicorn limit_concurrency)
+    max_connections: int = 2048  # open connections per process; past it a request gets 503 server_busy
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 

@@ -475,3 +475,26 @@ def test_slow_headers_and_silent_connections_are_closed(simulator: Proc, tmp_pat
         assert httpx.get(gw.url + "/healthz").status_code == 200
     finally:
         gw.proc.stop()
+
+
+def test_past_max_connections_a_request_gets_an_openai_shaped_503(simulator: Proc, tmp_path: Path) -> None:
+    import socket
+
+    config = FAST_CONFIG + "max_connections: 4\nheader_timeout_s: 60\n"
+    policies = write_tenants(tmp_path / "policies", TENANTS, key_of)
+    gw = start_gateway(simulator, tmp_path, "memory://", policies=policies, config=config)
+    host, port = gw.url.removeprefix("http://").split(":")
+    auth = {"Authorization": f"Bearer {key_of('hostile')}"}
+    silent = []
+    try:
+        for _ in range(5):  # connections that never send a request
+            silent.append(socket.create_connection((host, int(port)), timeout=30))
+        busy = httpx.get(gw.url + "/v1/videos", headers=auth, timeout=30)
+        assert error_of(busy, 503)["code"] == "server_busy" and busy.headers["retry-after"] == "1"
+        for sock in silent:
+            sock.close()
+        wait_for(lambda: httpx.get(gw.url + "/v1/videos", headers=auth).status_code == 200, "connections freed")
+    finally:
+        for sock in silent:
+            sock.close()
+        gw.proc.stop()
