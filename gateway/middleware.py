@@ -74,7 +74,8 @@ class Exchange:
         self._send = send
         self._received = 0
         self.limits = limits or RequestLimits()
-        self._body_done = False
+        # a request without a body (most GETs) reads one empty message: no timer needed for it
+        self._body_done = self.headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in self.headers
         self._body_deadline = time.monotonic() + self.limits.body_timeout_s
         scope.setdefault("state", {})["request_id"] = self.request_id
 
