@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.content import ContentStore, ContentStoreError, LocalContentStore, StoredFile, open_content
-from gateway.content.ranges import RangeNotSatisfiable
+from gateway.content.local import RangeProblem
 from gateway.content.retention import ContentJanitor
 from gateway.content.s3 import S3ContentStore
 from gateway.core.models import Reference
@@ -69,8 +69,9 @@ async def test_write_find_serve_range_and_etag(backend: ContentStore) -> None:
         assert served.headers["content-range"] == f"bytes 100-199/{len(data)}"
         assert served.headers["etag"] == f'"{stored.sha256}"'
         await served.close()
-        with pytest.raises(RangeNotSatisfiable):
+        with pytest.raises(RangeProblem) as refused:
             await backend.serve(found, f"bytes={len(data)}-")
+        assert refused.value.status == 416
     assert await backend.find(job(1), "thumbnail") is None
     assert await backend.find(job(2), "video") is None
 

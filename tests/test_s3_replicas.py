@@ -89,7 +89,10 @@ def test_ten_jobs_made_on_one_replica_download_identically_from_the_other(
             same = http.get(f"/v1/videos/{ids[0]}/content", headers={"If-None-Match": whole.headers["etag"]})
             assert same.status_code == 304
             beyond = http.get(f"/v1/videos/{ids[0]}/content", headers={"Range": f"bytes={len(whole.content)}-"})
-            assert beyond.status_code == 416 and beyond.json()["error"]["code"] == "range_not_satisfiable"
+            assert beyond.status_code == 416 and beyond.json()["error"]["code"] == "invalid_range"
+            assert beyond.headers["content-range"] == f"bytes */{len(whole.content)}"
+            garbage = http.get(f"/v1/videos/{ids[0]}/content", headers={"Range": "bytes=9-3"})
+            assert garbage.status_code == 400 and garbage.json()["error"]["param"] == "Range"
         for gw in (one, two):  # no replica kept a video on its own disk
             assert not list((gw.data_dir / "content").rglob("*.mp4")) if (gw.data_dir / "content").exists() else True
     finally:

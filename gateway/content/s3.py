@@ -36,7 +36,7 @@ import obstore
 
 from gateway.content.base import ContentRedirect, ContentStoreError, StoredObject
 from gateway.content.entries import Entry
-from gateway.content.local import EXTENSIONS, MEDIA_TYPES
+from gateway.content.local import EXTENSIONS, MEDIA_TYPES, check_range
 from gateway.content.ranges import RangeNotSatisfiable, parse_range
 from gateway.content.s3client import (
     SourceError,
@@ -174,7 +174,8 @@ class S3ContentStore:
             except Exception as exc:
                 raise ContentStoreError(f"{self.url}: signing: {reason(exc)}") from None
             return ContentRedirect(str(url))
-        wanted = parse_range(range_header, stored.size)  # raises RangeNotSatisfiable
+        check_range(range_header, stored.size)  # malformed: 400, unsatisfiable: 416 (RangeProblem), as on disk
+        wanted = parse_range(range_header, stored.size)  # one range; several are answered with the whole object
         options: dict[str, Any] = {"range": (wanted[0], wanted[1] + 1)} if wanted else {}
         try:
             result = await obstore.get_async(self.store, stored.key, options=options)  # type: ignore[arg-type]

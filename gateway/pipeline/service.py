@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gateway.content import ContentRedirect, ContentStore, ContentStoreError, Stored, StoredFile
+from gateway.content.local import RangeProblem
 from gateway.content.ranges import RangeNotSatisfiable
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Status, VideoRequest
@@ -22,6 +23,7 @@ from gateway.jobs.driver import JobDriver
 from gateway.observability import JOB_TRANSITIONS, POLLS_ABSORBED, log
 from gateway.pipeline.coalesce import upstream_shared
 from gateway.pipeline.derived import INHERITED, DerivedCreates
+from gateway.pipeline.idempotency import note_stored
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
@@ -157,6 +159,7 @@ class VideoService(DerivedCreates):
             async with self.driver.holding(job.id):
                 await self.store.put(job)
                 stored = True
+                await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
                 self._accepted(job)
                 try:
                     await self.driver.runner().submit(job, job.segments[0], self.driver.save)
@@ -290,12 +293,15 @@ class VideoService(DerivedCreates):
                 return None
             await self.media.touch(job.id)  # the retention LRU clock
             return await self.media.serve(stored, range_header)
+        except RangeProblem as exc:  # the same refusal as a file on disk gets (faces/openai_videos.py)
+            extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
+            raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
         except RangeNotSatisfiable as exc:
             raise ApiError(
                 416,
                 f"The requested range is not satisfiable: the {variant} is {exc.size} bytes.",
                 param="Range",
-                code="range_not_satisfiable",
+                code="invalid_range",
                 headers={"content-range": f"bytes */{exc.size}"},
             ) from None
         except ContentStoreError as exc:
