@@ -182,3 +182,60 @@ async def test_s3_missing_bucket_or_endpoint_is_a_clear_error(s3_server: S3Serve
     with pytest.raises(ContentStoreError) as err:
         await S3ContentStore("s3://any-bucket", work_dir=tmp_path, env=dead).check()
     assert "testing-secret" not in str(err.value)
+
+
+WRITER = """
+import asyncio, os, sys
+from pathlib import Path
+from gateway.content.s3 import S3ContentStore
+
+async def source():
+    for _ in range(20):  # 20 MiB: two 8 MiB parts go up, then the source stalls
+        yield os.urandom(1 << 20)
+    print("parts sent", flush=True)
+    await asyncio.sleep(3600)
+    yield b""
+
+store = S3ContentStore(sys.argv[1], work_dir=Path(sys.argv[2]))
+asyncio.run(store.write(sys.argv[3], "video", source(), "mp4"))
+"""
+
+
+def test_s3_a_process_killed_mid_upload_leaves_no_object(s3_server: S3Server, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.procs import wait_for
+
+    bucket = s3_server.new_bucket()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, f"s3://{bucket}/kept", str(tmp_path), job(40)],
+        env={**os.environ, **s3_server.env()},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == b"parts sent"
+        client = s3_server.client()
+        # the multipart upload is under way: its parts reached the server
+        wait_for(lambda: bool(client.list_multipart_uploads(Bucket=bucket).get("Uploads")), "an upload in progress")
+        upload = client.list_multipart_uploads(Bucket=bucket)["Uploads"][0]
+        wait_for(
+            lambda: (
+                len(client.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", []))
+                >= 2
+            ),
+            "two parts uploaded",
+        )
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert s3_server.objects(bucket) == {}  # nothing visible: an incomplete upload is no object
+    store = S3ContentStore(f"s3://{bucket}/kept", work_dir=tmp_path, env=s3_server.env())
+    assert await_find(store, job(40)) is None
+
+
+def await_find(store: S3ContentStore, job_id: str) -> object:
+    return asyncio.run(store.find(job_id, "video"))
