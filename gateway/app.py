@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.content import LocalContentStore
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
+from gateway.content.space import StorageHealth
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
@@ -34,6 +35,7 @@ from gateway.pipeline.content_policy import ContentPolicyStage
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
+from gateway.pipeline.storage import StorageStage
 from gateway.policies.holder import PolicyHolder
 from gateway.quota.build import build_quota
 from gateway.quota.events import QuotaEvents
@@ -65,6 +67,7 @@ class Context:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
+    storage: StorageHealth | None = None
 
 
 def build_context(settings: Settings) -> Context:
@@ -76,6 +79,8 @@ def build_context(settings: Settings) -> Context:
         interval_s=settings.detect_interval_s,
     )
     content = LocalContentStore(Path(settings.data_dir) / "content")
+    storage = StorageHealth(content.root, min_free_bytes=settings.content_min_free_bytes)
+    content.on_write_result = storage.write_result  # a write failing for space stops admission at once
     janitor = ContentJanitor(
         content,
         max_bytes=settings.content_max_bytes,
@@ -104,11 +109,12 @@ def build_context(settings: Settings) -> Context:
         retention_s=settings.retention_s,
         max_entries=settings.cache_max_entries,
     )
-    # admission order: ContentPolicyStage, RateLimitStage, CacheStage, QuotaStage (hits and coalesced
-    # creates are answered before the quota stage, so they are never charged)
+    # admission order: StorageStage (a full disk refuses before anything is charged), ContentPolicyStage,
+    # RateLimitStage, CacheStage, QuotaStage (hits and coalesced creates are answered before the quota
+    # stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
-    stages: list[Stage] = [content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    stages: list[Stage] = [StorageStage(storage), content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     events: list[JobEvents] = [QuotaEvents(quota), cache]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
@@ -122,7 +128,10 @@ def build_context(settings: Settings) -> Context:
         )
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
+    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, storage=storage)
+    ctx.starters.append(storage.start)
+    ctx.closers.append(storage.stop)
+    ctx.extra_ready_checks["content"] = storage.status  # not ready while the content store is full
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status

@@ -64,6 +64,7 @@ class Settings:
     content_max_bytes: int = 20 * 1024**3  # retained content budget; least recently used evicted (0: none)
     content_max_age_s: float = 7 * 86400.0  # evict content unused for this long (0: never)
     content_sweep_s: float = 60.0  # how often the retention budget is checked (and soon after each fetch)
+    content_min_free_bytes: int = 0  # below this much free space the content store counts as full
     detect_interval_s: float = 300.0  # 0: detect once at start
     quota_backend: str = "auto"  # auto (redis when quota_redis or the store is redis) | memory | redis
     quota_redis: str | None = field(default=None, repr=False)  # defaults to the store URL when it is redis
@@ -112,6 +113,7 @@ BOUNDS: dict[str, Bound] = {
     "content_max_bytes": NOT_NEGATIVE,
     "content_max_age_s": NOT_NEGATIVE,
     "content_sweep_s": POSITIVE,
+    "content_min_free_bytes": NOT_NEGATIVE,
     "detect_interval_s": NOT_NEGATIVE,
     "policy_reload_s": NOT_NEGATIVE,
     "shutdown_grace_s": NOT_NEGATIVE,

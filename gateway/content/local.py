@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gateway.content.space import raise_if_simulated_full
+
 BY_SHA256 = ".by-sha256"  # not a shard: shards are two hex characters
 WRITE_BATCH = 1 << 20  # bytes gathered before one write (in a worker thread)
 EXTENSIONS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg", "webm": "webm"}
@@ -44,6 +46,12 @@ class LocalContentStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.on_stored: Callable[[], None] | None = None  # the retention janitor's poke
+        # every write's outcome (the error or None, bytes written): the full-disk watch (content/space.py)
+        self.on_write_result: Callable[[BaseException | None, int], None] | None = None
+
+    def _write_result(self, exc: BaseException | None, size: int) -> None:
+        if self.on_write_result is not None:
+            self.on_write_result(exc, size)
 
     def _stored(self) -> None:
         if self.on_stored is not None:
@@ -78,7 +86,11 @@ class LocalContentStore:
         final = self.path(job_id, variant, ext)
         part = final.with_suffix(final.suffix + f".{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()
-        fh = await asyncio.to_thread(_open_part, part)
+        try:
+            fh = await asyncio.to_thread(_open_part, part)
+        except OSError as exc:
+            self._write_result(exc, 0)
+            raise
         size = 0
         try:
             batch: list[bytes] = []
@@ -93,19 +105,26 @@ class LocalContentStore:
             await asyncio.to_thread(_write_batch, fh, digest, batch)
             size += pending
             await asyncio.to_thread(_sync_close, fh)
-        except BaseException:
+        except BaseException as exc:
             fh.close()
             part.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                self._write_result(exc, size + pending)
             raise
         sha256 = digest.hexdigest()
         await asyncio.to_thread(self._commit, part, final, job_id, variant, sha256)
+        self._write_result(None, size)
         self._stored()
         return StoredFile(final, size, sha256)
 
     async def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
         """Move a file made elsewhere (a stitch, a transcode) into the store (hashed in a worker thread)."""
         final = self.path(job_id, variant, source.suffix.lstrip(".") or None)
-        stored = await asyncio.to_thread(self._adopt, job_id, variant, source, final)
+        try:
+            stored = await asyncio.to_thread(self._adopt, job_id, variant, source, final)
+        except OSError as exc:
+            self._write_result(exc, 0)
+            raise
         self._stored()
         return stored
 
@@ -206,6 +225,7 @@ class LocalContentStore:
 
 
 def _open_part(part: Path) -> BinaryIO:
+    raise_if_simulated_full()
     part.parent.mkdir(parents=True, exist_ok=True)
     return open(part, "wb")
 
