@@ -43,7 +43,7 @@ from gateway.quota.service import QuotaService
 from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
-from gateway.upstreams.runtime import UpstreamRuntime
+from gateway.upstreams.routing import UpstreamRouter, router_from_settings
 
 HTTP_CODES = {
     404: ("not_found", "Unknown request URL: {method} {path}."),
@@ -57,7 +57,7 @@ class Context:
 
     settings: Settings
     store: JobStore
-    upstream: UpstreamRuntime
+    upstream: UpstreamRouter
     content: LocalContentStore
     driver: JobDriver
     service: VideoService
@@ -72,12 +72,7 @@ class Context:
 
 def build_context(settings: Settings) -> Context:
     store = open_store(settings.store)
-    upstream = UpstreamRuntime(
-        settings.upstream,
-        settings.upstream_api_key,
-        pinned=settings.upstream_profile,
-        interval_s=settings.detect_interval_s,
-    )
+    upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
     content = LocalContentStore(Path(settings.data_dir) / "content")
     storage = StorageHealth(content.root, min_free_bytes=settings.content_min_free_bytes)
     content.on_write_result = storage.write_result  # a write failing for space stops admission at once
@@ -92,7 +87,7 @@ def build_context(settings: Settings) -> Context:
         upstream.current,
         content,
         owner=settings.replica_id,
-        adapter_for=upstream.adapter_for,  # jobs keep the dialect they were created in
+        adapter_of=upstream.adapter_of,  # jobs keep the upstream and dialect they were created on
         lease_ttl_s=settings.lease_ttl_s,
         tick_s=settings.driver_tick_s,
         poll_min_s=settings.poll_min_s,

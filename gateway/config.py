@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gateway.cliargs import env_name, env_value
+from gateway.config_upstreams import UpstreamsError
+from gateway.config_upstreams import from_node as upstreams_from_node
+from gateway.config_upstreams import from_value as upstreams_from_value
 from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
 from gateway.yamlfile import YamlError, line_of, top_mapping, value_of
@@ -71,6 +74,10 @@ class Settings:
     quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
     policy_reload_s: float = 1.0  # how often policy files are checked for changes (0: never)
     shutdown_grace_s: float = 10.0
+    # several upstreams in order of preference ([{url, api_key_env, profile?}]); None: just ``upstream``
+    upstreams: list[dict[str, str]] | None = None
+    breaker_failures: int = 5  # calls failing in a row (unreachable, 5xx, 429) that open an upstream's breaker
+    breaker_open_s: float = 30.0  # an open breaker half-opens (a free trial call) after this long
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 
@@ -117,6 +124,8 @@ BOUNDS: dict[str, Bound] = {
     "detect_interval_s": NOT_NEGATIVE,
     "policy_reload_s": NOT_NEGATIVE,
     "shutdown_grace_s": NOT_NEGATIVE,
+    "breaker_failures": AT_LEAST_1,
+    "breaker_open_s": POSITIVE,
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "upstream_profile": tuple(PROFILES),
@@ -169,6 +178,12 @@ def _typed(name: str, value: Any) -> Any:
 
 def coerce(name: str, value: Any, where: str) -> Any:
     """One setting's value, typed and checked on its own; errors say ``where: name must be ...``."""
+    if name == "upstreams":
+        try:
+            return None if value is None else upstreams_from_value(value)
+        except UpstreamsError as exc:
+            line = f" (line {exc.line} of its value)" if exc.line else ""
+            raise ConfigError(f"{where}: {exc.reason}{line}") from None
     try:
         typed = _typed(name, value)
     except ValueError as exc:
@@ -206,6 +221,12 @@ def read_file(path: str) -> dict[str, tuple[Any, str]]:
             raise ConfigError(f"{where}: unknown setting {key_text!r}")
         if name in values:
             raise ConfigError(f"{where}: {key_text!r} sets {name!r} again (first at {values[name][1]})")
+        if name == "upstreams":  # a list: each entry's problems name their own line
+            try:
+                values[name] = (upstreams_from_node(node), where)
+            except UpstreamsError as exc:
+                raise ConfigError(f"{path}:{exc.line or line_of(key)}: {exc.reason}") from None
+            continue
         values[name] = (coerce(name, value_of(node), where), where)
     return values
 
@@ -290,7 +311,12 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
             StyleBook(settings.styles_file, required=True)
         except StyleError as exc:
             raise ConfigError(str(exc)) from None
-    if not settings.upstream_api_key:
+    if settings.upstreams and "upstream" in origins:
+        raise ConfigError(
+            f"{where('upstreams')}: upstreams lists the upstreams; {where('upstream')} sets upstream too: "
+            "use one of them (upstream is the one-upstream shorthand)"
+        )
+    if not settings.upstream_api_key and not settings.upstreams:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "
             "uses to call the upstream"

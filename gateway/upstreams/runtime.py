@@ -19,8 +19,10 @@ import time
 from typing import Any
 
 from gateway.core.capabilities import DEFAULT_PROFILE, PROFILES, Capabilities, get_profile
+from gateway.core.models import Job
 from gateway.observability import UPSTREAM_PROFILE, log
 from gateway.upstreams.base import Upstream, UpstreamError
+from gateway.upstreams.breaker import Breaker, GuardedUpstream
 from gateway.upstreams.detect import Detection, detect
 from gateway.upstreams.registry import ADAPTERS, make_adapter
 
@@ -40,11 +42,22 @@ def narrowed(caps: Capabilities, listed: list[str]) -> Capabilities:
 
 
 class UpstreamRuntime:
-    def __init__(self, base_url: str, api_key: str, *, pinned: str | None = None, interval_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        pinned: str | None = None,
+        interval_s: float = 300.0,
+        name: str = "default",
+        breaker: Breaker | None = None,
+    ) -> None:
         self.base_url = base_url
         self._api_key = api_key
         self.pinned = pinned
         self.interval_s = interval_s
+        self.name = name  # which configured upstream this is (Job.route); "default" with one
+        self.breaker = breaker  # set: every adapter call feeds it (routing of new jobs reads it)
         self.caps: Capabilities = get_profile(pinned or DEFAULT_PROFILE)
         self._adapters: dict[str, Upstream] = {}  # dialect -> adapter, made on first use
         self.adapter: Upstream = self.adapter_for(self.caps.dialect)
@@ -64,8 +77,16 @@ class UpstreamRuntime:
         if dialect not in ADAPTERS:
             return self.adapter
         if dialect not in self._adapters:
-            self._adapters[dialect] = make_adapter(dialect, self.base_url, self._api_key)
+            adapter = make_adapter(dialect, self.base_url, self._api_key)
+            self._adapters[dialect] = GuardedUpstream(adapter, self.breaker) if self.breaker else adapter
         return self._adapters[dialect]
+
+    # the interface the service and driver use, shared with UpstreamRouter (one upstream: itself)
+    def pick(self, source: Job | None = None) -> UpstreamRuntime:
+        return self
+
+    def adapter_of(self, job: Job) -> Upstream:
+        return self.adapter_for(job.upstream)
 
     def _switch(self, profile: str, source: str, listed: list[str] | None = None) -> None:
         caps = narrowed(get_profile(profile), listed or [])
