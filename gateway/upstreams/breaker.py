@@ -81,7 +81,7 @@ class Breaker:
 
     def success(self) -> None:
         self.in_a_row = 0
-        if self._state != CLOSED:
+        if self.state == HALF_OPEN:  # an open breaker waits out open_s even if a call gets through
             self.last_error = None
             self._enter(CLOSED)
 
