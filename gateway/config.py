@@ -311,11 +311,6 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
             StyleBook(settings.styles_file, required=True)
         except StyleError as exc:
             raise ConfigError(str(exc)) from None
-    if settings.upstreams and "upstream" in origins:
-        raise ConfigError(
-            f"{where('upstreams')}: upstreams lists the upstreams; {where('upstream')} sets upstream too: "
-            "use one of them (upstream is the one-upstream shorthand)"
-        )
     if not settings.upstream_api_key and not settings.upstreams:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "
