@@ -6,7 +6,9 @@ whose breaker is closed (or the first one when none is: it waits there rather th
 a remix, extension or edit goes where its source video is. A job records its upstream
 (``Job.route``) and keeps it to the end, so an upstream's ids, dialect and translation never mix
 with another's. A prober sends a free ``GET /models`` to each half-open upstream, so one that is
-back takes new jobs again without risking a client's job on the trial.
+back takes new jobs again without risking a client's job on the trial; after a failed call it probes
+a closed upstream every second too, so a dead one is found in seconds even without traffic. (Jobs
+accepted in those seconds stay on it and are sent once it is back: never sent, never paid twice.)
 
 With one upstream (``--upstream``) this is a thin shell around it: the same behaviour as before.
 """
@@ -23,7 +25,7 @@ from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job
 from gateway.observability import log, register_secret
 from gateway.upstreams.base import Upstream, UpstreamError
-from gateway.upstreams.breaker import HALF_OPEN, Breaker
+from gateway.upstreams.breaker import CLOSED, HALF_OPEN, Breaker
 from gateway.upstreams.runtime import UpstreamRuntime
 
 if TYPE_CHECKING:
@@ -111,7 +113,11 @@ class UpstreamRouter:
         while True:
             await asyncio.sleep(PROBE_S)
             for route in self.routes:
-                if route.breaker is not None and route.breaker.state == HALF_OPEN:
+                breaker = route.breaker
+                # half-open: the trial; closed after a failure: look again now rather than wait for traffic
+                if breaker is not None and (
+                    breaker.state == HALF_OPEN or (breaker.state == CLOSED and breaker.in_a_row)
+                ):
                     await self._probe(route)
 
     @staticmethod
