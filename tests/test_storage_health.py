@@ -63,6 +63,7 @@ def test_a_successful_write_clears_the_requirement(tmp_path: Path, monkeypatch: 
 def test_min_free_bytes_and_the_admission_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     health = StorageHealth(tmp_path, min_free_bytes=1_000_000)
     with_free(monkeypatch, 999_999)
+    assert not health.probe()  # the background loop's look (every probe_s)
     with pytest.raises(ApiError) as refused:
         asyncio.run(StorageStage(health).admit(None))  # type: ignore[arg-type]
     assert refused.value.status == 503 and refused.value.code == "storage_unavailable"

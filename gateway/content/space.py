@@ -130,9 +130,9 @@ class StorageHealth:
         return True
 
     async def check(self) -> bool:
-        """Writable now? Re-probes (off the event loop) when the last look is stale."""
-        stale = UNHEALTHY_PROBE_S if not self.ok else self.probe_s
-        if time.monotonic() - self.checked_at >= stale:
+        """Writable now? No I/O while it is (the background loop and failed writes keep watch); while it
+        is not, a look older than a second is refreshed (off the event loop) so recovery shows at once."""
+        if not self.ok and time.monotonic() - self.checked_at >= UNHEALTHY_PROBE_S:
             return await asyncio.to_thread(self.probe)
         return self.ok
 
