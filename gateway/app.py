@@ -26,6 +26,7 @@ from gateway.faces import characters, openai_videos, ops, seed_generations, usag
 from gateway.faces.http import error_response
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
+from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware
 from gateway.observability import log
@@ -73,6 +74,7 @@ class Context:
 def build_context(settings: Settings) -> Context:
     store = open_store(settings.store)
     upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
+    upstream.on_route = reroute  # a job that never reached its (now broken) upstream may move to a twin
     content = LocalContentStore(Path(settings.data_dir) / "content")
     storage = StorageHealth(content.root, min_free_bytes=settings.content_min_free_bytes)
     content.on_write_result = storage.write_result  # a write failing for space stops admission at once

@@ -110,3 +110,39 @@ def test_new_jobs_fall_back_to_the_second_upstream_and_return(tmp_path: Path) ->
         gw.stop()
         first.kill()
         second.stop()
+
+
+def test_a_job_accepted_before_the_breaker_opened_moves_to_a_twin_upstream(tmp_path: Path) -> None:
+    """Its create was refused at the door (connection refused): nothing upstream, so it may move."""
+    first = start_simulator(profile="openai-2026-03")
+    second = start_simulator(profile="openai-2026-03")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        FAST_CONFIG
+        + "breaker_failures: 3\nbreaker_open_s: 30\nupstreams:\n"
+        + f"  - {{url: {first.url}/v1, api_key_env: SIM_A_KEY}}\n"
+        + f"  - {{url: {second.url}/v1, api_key_env: SIM_B_KEY}}\n"
+    )
+    port = free_port()
+    args = ["serve", "--port", str(port), "--store", f"sqlite:///{tmp_path / 'gw.db'}", "--config", str(config)]
+    args += ["--policies", str(write_policies(tmp_path / "policies")), "--data-dir", str(tmp_path / "data")]
+    gw = Proc(args, port, env={"SIM_A_KEY": KEY_A, "SIM_B_KEY": KEY_B, "SORA_GATEWAY_UPSTREAM_API_KEY": ""})
+    gw.log_path = tmp_path / "gateway.log"
+    gw.start()
+    a = f"127.0.0.1:{first.port}"
+    client = OpenAI(base_url=gw.url + "/v1", api_key=KEYS["acme"], max_retries=0)
+    try:
+        wait_for(lambda: httpx.get(gw.url + "/readyz").status_code == 200, "readiness", 60)
+        first.kill()  # its breaker is still closed: the next create is routed there and refused at the door
+        video = client.videos.create(prompt="a ferry crossing at night", seconds="4")
+        assert video.status == "queued"
+        done = client.videos.poll(video.id, **POLL)
+        assert done.status == "completed", done.error
+        assert breaker(gw, a) == "open"
+        assert generations(second) == 1
+        assert abs(seconds_of(client, video.id, tmp_path) - 4) < 0.2
+        assert "job_rerouted" in gw.logs()
+    finally:
+        gw.stop()
+        first.kill()
+        second.stop()

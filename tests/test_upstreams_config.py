@@ -103,3 +103,28 @@ def test_the_breaker_opens_after_failures_in_a_row_and_half_opens_after_open_s()
     assert breaker.state == "half_open"
     breaker.record(None)
     assert breaker.state == "closed" and breaker.accepts_new_jobs
+
+
+def test_only_a_job_that_surely_never_reached_its_upstream_may_move() -> None:
+    from gateway.core.models import Job, Segment, SegStatus
+    from gateway.jobs.reroute import never_sent
+
+    def job(*segments: Segment, marks: dict[str, bool] | None = None) -> Job:
+        requested = {"submit_not_sent": marks} if marks else {}
+        return Job(
+            id="v",
+            tenant="t",
+            model="m",
+            prompt="p",
+            size="s",
+            seconds="4",
+            segments=list(segments),
+            requested=requested,
+        )
+
+    assert never_sent(job(Segment(index=0, seconds=4, prompt="p")))
+    sending = Segment(index=0, seconds=4, prompt="p", status=SegStatus.SUBMITTING)
+    assert not never_sent(job(sending)), "a send whose outcome is unknown may have created a video"
+    assert never_sent(job(sending, marks={"0": True})), "refused at the door (429, connection refused)"
+    made = Segment(index=0, seconds=12, prompt="p", status=SegStatus.COMPLETED, upstream_id="up_1")
+    assert not never_sent(job(made, Segment(index=1, seconds=20, prompt="p", kind="extend")))

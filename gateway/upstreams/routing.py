@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ class UpstreamRouter:
             raise ValueError("at least one upstream")
         self.routes = routes
         self.by_name = {route.name: route for route in routes}
+        self.on_route: Callable[[Job, UpstreamRouter], None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     # -- which upstream ---------------------------------------------------------------------
@@ -57,7 +59,13 @@ class UpstreamRouter:
         return self.by_name.get(job.route or "", self.routes[0])
 
     def adapter_of(self, job: Job) -> Upstream:
-        """The adapter a job's calls go through: its upstream, in the dialect it was created in."""
+        """The adapter a job's calls go through: its upstream, in the dialect it was created in.
+
+        ``on_route`` (set by the app: :func:`gateway.jobs.reroute.reroute`) may first move a job that
+        never reached its upstream to another one while its own is down.
+        """
+        if self.on_route is not None:
+            self.on_route(job, self)
         return self.route_of(job).adapter_for(job.upstream)
 
     # -- the single-upstream interface, answered for the upstream new jobs go to --------------
