@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -19,6 +20,7 @@ from gateway.jobs.advance import SegmentRunner
 from gateway.store.memory import MemoryStore
 from gateway.upstreams.base import GenerationSpec, UpstreamError, UpstreamVideo
 
+Made = Callable[[], UpstreamVideo]
 SOURCE = "video_src"  # an upstream video of 8 s the new segment derives from
 
 
@@ -48,8 +50,9 @@ class Upstream:
         return UpstreamVideo(id=f"new_{uuid.uuid4().hex[:8]}", status="queued")
 
 
-def made(vid: str, prompt: str, seconds: str, *, remixed_from: str | None = None, age: float = 0.0) -> UpstreamVideo:
-    return UpstreamVideo(
+def made(vid: str, prompt: str, seconds: str, *, remixed_from: str | None = None, age: float = 0.0) -> Made:
+    """A listed video, dated when the test runs (parameters are built at collection time)."""
+    return lambda: UpstreamVideo(
         id=vid,
         status="in_progress",
         model="sora-2",
@@ -102,10 +105,11 @@ def resume(upstream: Upstream, job: Job) -> Job:
         ("edit", 8, made("v_edit", "p", "8")),
     ],
 )
-def test_a_lost_derived_segment_is_adopted_not_sent_again(kind: str, seconds: int, listed: UpstreamVideo) -> None:
-    upstream = Upstream([listed])
+def test_a_lost_derived_segment_is_adopted_not_sent_again(kind: str, seconds: int, listed: Made) -> None:
+    video = listed()
+    upstream = Upstream([video])
     job = resume(upstream, lost_job(kind, "p", seconds))
-    assert job.segments[0].upstream_id == listed.id
+    assert job.segments[0].upstream_id == video.id
     assert upstream.creates == []
 
 
@@ -120,8 +124,8 @@ def test_a_lost_derived_segment_is_adopted_not_sent_again(kind: str, seconds: in
         ("edit", 8, made("v_edit_len", "p", "12")),
     ],
 )
-def test_a_different_generation_is_not_adopted(kind: str, seconds: int, listed: UpstreamVideo) -> None:
-    upstream = Upstream([listed])
+def test_a_different_generation_is_not_adopted(kind: str, seconds: int, listed: Made) -> None:
+    upstream = Upstream([listed()])
     job = resume(upstream, lost_job(kind, "p", seconds))
     assert str(job.segments[0].upstream_id).startswith("new_")
     assert len(upstream.creates) == 1
