@@ -34,8 +34,11 @@ def accel_redirect(request: Request, stored: StoredFile) -> str | None:
     prefix = settings.content_accel_redirect
     if not prefix or request.headers.get(ACCEL_HEADER) != "1":
         return None
+    root = getattr(request.app.state.ctx.content, "root", None)  # a file:// store's directory
+    if root is None:
+        return None
     try:
-        relative = stored.path.resolve().relative_to((Path(settings.data_dir) / "content").resolve())
+        relative = stored.path.resolve().relative_to(Path(root).resolve())
     except ValueError:
         return None  # not under the content directory (cannot happen for a retained file): send it ourselves
     return prefix.rstrip("/") + "/" + relative.as_posix()
