@@ -96,6 +96,7 @@ STRING_VALUES = {
     "replica_id": "replica-from-env",
     "public_base_url": "https://videos.example.com",
     "upstream_transport": "httpx",
+    "content_accel_redirect": "/_sora_content/",
 }
 FRACTIONS = {"log_poll_sample"}  # 0..1: default + 1.5 would be out of range
 
