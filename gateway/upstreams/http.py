@@ -40,6 +40,15 @@ def use_transport(name: str) -> None:
     _transport = name
 
 
+def never_left(exc: BaseException) -> bool:
+    """A refused (or unresolvable) connect: the request surely never reached the upstream.
+
+    httpx says so with ``ConnectError``; aiohttp with ``ClientConnectorError``, which httpx-aiohttp
+    re-raises as ``httpx.ConnectTimeout`` from it, hence the look at the cause too.
+    """
+    return any(isinstance(e, (httpx.ConnectError, aiohttp.ClientConnectorError)) for e in (exc, exc.__cause__))
+
+
 def _make_transport() -> httpx.AsyncBaseTransport | None:
     return AiohttpTransport(limits=LIMITS) if _transport == "aiohttp" else None
 
@@ -99,7 +108,7 @@ class UpstreamHttp:
         except NETWORK_ERRORS as exc:
             self._observe(operation, "error", started)
             log.warning("upstream_unreachable", upstream=self.upstream, operation=operation, error=type(exc).__name__)
-            code = "connect_failed" if isinstance(exc, httpx.ConnectError) else None  # the request never left
+            code = "connect_failed" if never_left(exc) else None  # the request never left
             raise UpstreamError(0, f"upstream unreachable ({type(exc).__name__})", code=code) from None
         self._observe(operation, response.status_code, started)
         if response.status_code >= 400:
