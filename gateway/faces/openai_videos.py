@@ -14,7 +14,7 @@ from gateway.content import StoredFile
 from gateway.core.models import Job, Reference, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.faces.resources import cost_usd, poll_headers, service, uploads
 from gateway.pipeline.stages import Created
 
 STR, NUM = (str,), (str, int)
@@ -35,7 +35,7 @@ EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "pr
 
 
 def video_resource(job: Job) -> dict[str, Any]:
-    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field."""
+    """The VideoResource of the spec, with the gateway's ``adapted`` list and ``cost_usd`` as extra fields."""
     return {
         "id": job.id,
         "object": "video",
@@ -51,6 +51,7 @@ def video_resource(job: Job) -> dict[str, Any]:
         "remixed_from_video_id": job.remixed_from_video_id,
         "error": job.error,
         "adapted": job.adapted,
+        "cost_usd": cost_usd(job),
     }
 
 

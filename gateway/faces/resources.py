@@ -7,7 +7,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 
-from gateway.core.models import Job
+from gateway.core.models import Job, Status
 from gateway.pipeline.service import VideoService
 
 
@@ -26,3 +26,9 @@ def service(request: Request) -> VideoService:
 
 def uploads(request: Request) -> Path:
     return Path(request.app.state.ctx.settings.data_dir) / "uploads"
+
+
+def cost_usd(job: Job) -> float:
+    """What this video cost the team: its generated seconds at list price (every second the upstream made,
+    trimmed ones included); 0 for a cache hit or a coalesced follower, and for a failed video (refunded)."""
+    return 0.0 if job.status == Status.FAILED else round(job.cost_usd, 4)
