@@ -21,7 +21,7 @@ from gateway.content.retention import ContentJanitor
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
-from gateway.faces import characters, openai_videos, ops, seed_generations, usage
+from gateway.faces import admin_videos, characters, console, openai_videos, ops, seed_generations, usage
 from gateway.faces.http import error_response
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
@@ -186,7 +186,15 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.store.close()
 
     app = Starlette(
-        routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
+        routes=[
+            *ops.routes,
+            *characters.routes,
+            *openai_videos.routes,
+            *seed_generations.routes,
+            *usage.routes,
+            *admin_videos.routes,
+            *console.routes,
+        ],
         middleware=[
             Middleware(
                 GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile

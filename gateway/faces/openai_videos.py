@@ -16,6 +16,7 @@ from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
 from gateway.faces.resources import cost_usd, poll_headers, service, uploads
 from gateway.pipeline.stages import Created
+from gateway.policies.model import Tenant
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -116,7 +117,11 @@ async def delete_video(request: Request) -> Response:
 
 
 async def video_content(request: Request) -> Response:
-    tenant = tenant_of(request)
+    return await serve_content(request, tenant_of(request))
+
+
+async def serve_content(request: Request, tenant: Tenant) -> Response:
+    """A video's content as ``tenant`` downloads it (the admin view serves any team's through this)."""
     variant = request.query_params.get("variant", "video")
     source = await service(request).content(
         tenant, request.path_params["video_id"], variant, request.headers.get("range")
