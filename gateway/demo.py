@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import logging
 import secrets
 import socket
 import sys
@@ -16,7 +17,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.observability import configure_logging
+from gateway.observability import configure_logging, log
 from gateway.pipeline.auth import hash_key
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.server import GracefulServer
@@ -130,14 +131,21 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
     gateway = GracefulServer(
         uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
     )
+    # both servers log through uvicorn's one logger: keep the simulator's start and stop lines out, so
+    # each start-up and shut-down line is the gateway's and appears once
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.disabled = True
     sim_task = asyncio.create_task(sim.serve())
-    while not sim.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+    while not sim.started and not sim_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
+    server_log.disabled = False
+    log.info("simulator_started", url=f"http://127.0.0.1:{sim_port}/v1", profile=args.profile)
     root = f"http://{args.host}:{args.port}"
     gw_task = asyncio.create_task(gateway.serve())
     while not gateway.started and not gw_task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if not gateway.started:  # it could not bind after all (taken since the check)
+        server_log.disabled = True
         sim.should_exit = True
         await sim_task
         raise PortInUse(f"the gateway could not start on {args.host}:{args.port}; try another --port")
@@ -160,6 +168,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         flush=True,
     )
     await gw_task
+    server_log.disabled = True
     sim.should_exit = True
     await sim_task
 

@@ -63,8 +63,27 @@ JOBS_OLDEST = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livemax",
 )
-VIDEO_SECONDS = Counter(P + "video_seconds_total", "Seconds of completed video", ["tenant", "model"], registry=REGISTRY)
-COST_USD = Counter(P + "cost_usd_total", "Estimated upstream spend in USD", ["tenant", "model"], registry=REGISTRY)
+VIDEO_SECONDS = Counter(
+    P + "video_seconds_total",
+    "Video seconds generated upstream for completed videos: what usage (video_seconds_today) and the "
+    "video_seconds_per_day quota count, seconds the stitcher trims included; cache hits and coalesced "
+    "creates add nothing (see delivered_seconds_total)",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
+DELIVERED_SECONDS = Counter(
+    P + "delivered_seconds_total",
+    "Seconds of completed video handed to clients (each video's own length, after trimming), cache hits "
+    "and coalesced creates included",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
+COST_USD = Counter(
+    P + "cost_usd_total",
+    "Estimated upstream spend in USD of completed videos: generated seconds at list price (a video's cost_usd)",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
 STORE_ERRORS = Counter(P + "store_errors_total", "Store failures", ["store", "operation"], registry=REGISTRY)
 STORE_UP = Gauge(
     P + "store_up",
@@ -215,6 +234,13 @@ def _drop_none(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
+def _server_logger_name(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn logs its ordinary start-up and shut-down lines as ``uvicorn.error``: call them ``uvicorn``."""
+    if event.get("logger") == "uvicorn.error":
+        event["logger"] = "uvicorn"
+    return event
+
+
 LEVELS = ("debug", "info", "warning", "error", "critical")
 QUIET_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "multipart")
 
@@ -243,7 +269,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _server_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,

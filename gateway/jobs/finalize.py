@@ -10,7 +10,7 @@ from gateway.content.local import MEDIA_TYPES
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import drop_references, fetch_part
-from gateway.observability import COST_USD, VIDEO_SECONDS, log
+from gateway.observability import COST_USD, DELIVERED_SECONDS, VIDEO_SECONDS, log
 from gateway.upstreams.base import Upstream, UpstreamError
 
 PREVIEWS = ("thumbnail", "spritesheet")
@@ -94,7 +94,9 @@ def mark_completed(job: Job, retention_s: int) -> None:
     job.completed_at = now
     job.expires_at = now + retention_s
     job.error = None
-    VIDEO_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
+    generated = sum(s.seconds for s in job.segments)  # as the quota charged them (trimmed seconds too)
+    VIDEO_SECONDS.labels(job.tenant, job.model).inc(generated)
+    DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
     COST_USD.labels(job.tenant, job.model).inc(job.cost_usd)
 
 

@@ -31,7 +31,7 @@ from cachetools import TTLCache
 from gateway.content.local import LocalContentStore
 from gateway.core.models import Job, Status
 from gateway.jobs.follow import is_follower
-from gateway.observability import log
+from gateway.observability import DELIVERED_SECONDS, log
 from gateway.pipeline import savings
 from gateway.pipeline.coalesce import InFlight, make_follower, refusal_of
 from gateway.pipeline.stages import Admission
@@ -217,6 +217,7 @@ class CacheStage:
         job.requested["content_of"] = origin.id
         job.cache = "hit"
         job.cost_usd = 0.0
+        DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
         self._headers(adm)
         log.info("cache_hit", video_id=job.id, tenant=job.tenant, origin=origin.id)
         return job

@@ -101,8 +101,14 @@ def _combine(name: str, own: dict[str, Any], base: dict[str, Any], shared: dict[
     mine = [own.get("blocked_terms", ()), own.get("blocked_patterns", ())]
     if any(mine):
         sets.append(RuleSet(f"tenant:{name}", mine[0], mine[1], bool(merged.get("sensitive"))))
+
+    def origin(key: str) -> str:
+        return f"tenant:{name}" if key in own else "defaults"
+
     max_chars: int | None = merged.get("max_prompt_chars")
+    chars_from = origin("max_prompt_chars") if max_chars is not None else ""
     styles: tuple[str, ...] | None = merged.get("allowed_styles")
+    styles_from = origin("allowed_styles") if styles is not None else ""
     moderation = bool(merged.get("moderation"))
     for include in merged.get("include", ()):
         rules = shared.get(include)
@@ -110,13 +116,14 @@ def _combine(name: str, own: dict[str, Any], base: dict[str, Any], shared: dict[
             continue
         if rules.blocked_terms or rules.blocked_patterns:
             sets.append(RuleSet(f"content/{include}", rules.blocked_terms, rules.blocked_patterns, rules.sensitive))
-        if rules.max_prompt_chars is not None:
-            max_chars = min(max_chars, rules.max_prompt_chars) if max_chars is not None else rules.max_prompt_chars
+        if rules.max_prompt_chars is not None and (max_chars is None or rules.max_prompt_chars < max_chars):
+            max_chars, chars_from = rules.max_prompt_chars, f"content/{include}"
         allowed = rules.allowed_styles
         if allowed is not None:
+            styles_from = f"{styles_from} + content/{include}" if styles is not None else f"content/{include}"
             styles = tuple(s for s in styles if s in allowed) if styles is not None else allowed
         moderation = moderation or rules.moderation
-    return ContentPolicy(tuple(sets), max_chars, styles, moderation)
+    return ContentPolicy(tuple(sets), max_chars, styles, moderation, chars_from, styles_from)
 
 
 def parse_tenant(
@@ -160,8 +167,12 @@ def parse_tenant(
     )
 
 
-def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
-    """Parse the whole directory; the returned set is only meant to be used when there are no problems."""
+def load_policies(directory: str | Path, *, require_tenants: bool = True) -> tuple[PolicySet, list[Problem]]:
+    """Parse the whole directory; the returned set is only meant to be used when there are no problems.
+
+    A directory without a single tenant is a problem (nobody could sign in) unless ``require_tenants``
+    is off, as it is for a gateway that lets anonymous requests in.
+    """
     root = Path(directory)
     problems: list[Problem] = []
     policy = PolicySet(directory=str(root))
@@ -186,4 +197,21 @@ def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
             continue
         policy.tenants[tenant.name] = tenant
         policy.by_key_hash.update(dict.fromkeys(tenant.api_key_hashes, tenant))
+    if require_tenants and not policy.tenants and not problems:
+        problems.append(Problem(str(root / "tenants"), 1, _no_tenants(root)))
     return policy, problems
+
+
+def _no_tenants(root: Path) -> str:
+    if root.name == "tenants":
+        return (
+            f"no tenants: {root} looks like the tenants folder itself; pass the policies directory that "
+            f"holds it (sora-gateway policies check {root.parent})"
+        )
+    loose = sorted(p.name for p in root.glob("*.y*ml") if p.stem not in ("defaults", "styles"))
+    if loose:
+        return f"no tenants: tenant files go in {root / 'tenants'}/, not in {root} ({', '.join(loose)})"
+    return (
+        f"no tenants: add one file per team (tenant, api_keys) to {root / 'tenants'}/; a gateway without "
+        "tenants refuses every key (only serve --allow-anonymous runs without one)"
+    )

@@ -50,6 +50,9 @@ class ContentPolicy:
     max_prompt_chars: int | None = None
     allowed_styles: tuple[str, ...] | None = None
     moderation: bool = False
+    # which rule set each limit came from ("tenant:acme", "defaults", "content/<name>"), for refusals
+    max_prompt_chars_from: str = ""
+    allowed_styles_from: str = ""
 
 
 @dataclass(frozen=True)
