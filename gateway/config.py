@@ -70,6 +70,9 @@ class Settings:
     quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
     policy_reload_s: float = 1.0  # how often policy files are checked for changes (0: never)
     shutdown_grace_s: float = 10.0
+    # the gateway's address as clients reach it (a load balancer's): every URL it hands out starts with it
+    # (the seed dialect's data[0].url); unset: http://<host>:<port> as bound. Never the request's Host header.
+    public_base_url: str | None = None
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 
@@ -127,6 +130,7 @@ PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "upstream": (("http://", "https://"), "an http(s) URL"),
     "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
     "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
+    "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 

@@ -182,3 +182,19 @@ def test_cost_usd_is_on_the_video_object(fast: tuple[Proc, Gateway]) -> None:
     assert getattr(hit, "cost_usd", None) == 0.0  # a cache hit costs nothing
     listed = httpx.get(f"{gw.url}/v1/videos", headers={"Authorization": f"Bearer {ACME}"}, timeout=10).json()
     assert all("cost_usd" in v for v in listed["data"])
+
+
+def test_a_failed_video_exits_1_with_its_error(tmp_path: Path) -> None:
+    sim = start_simulator("--faults", "fail=1", time_scale=0.004)  # every generation fails upstream
+    gw = start_gateway(sim, tmp_path / "gw", "memory://")
+    try:
+        done = run(["generate", "doomed", "--seconds", "4", "-o", "d.mp4"], client_env(gw), tmp_path)
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        video_id = re.search(r"(video_[0-9a-f]+)", done.stderr)
+        assert video_id and f"sora-gateway generate: error: {video_id.group(1)} failed: " in done.stderr
+        assert not (tmp_path / "d.mp4").exists() and done.stdout == ""
+        status = run(["status", video_id.group(1)], client_env(gw), tmp_path)
+        assert status.returncode == 1 and " failed " in status.stdout and "error:" in status.stderr
+    finally:
+        gw.proc.stop()
+        sim.stop()

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import KEYS, Gateway, start_gateway
+from tests.conftest import KEYS, Gateway, start_gateway, write_policies
 from tests.procs import Proc, start_simulator
 
 CHROMIUM = os.environ.get("SORA_GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -33,7 +34,11 @@ def browser_or_fail() -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Gateway]]:
     sim = start_simulator(time_scale=0.05)  # a 4 s video takes ~3 s: progress is visible
-    gw = start_gateway(sim, tmp_path_factory.mktemp("console"), "memory://", env={"SORA_GATEWAY_ADMIN_KEY": ADMIN_KEY})
+    tmp = tmp_path_factory.mktemp("console")
+    quotas = "quotas: {requests_per_minute: 60, concurrent_jobs: 4, video_seconds_per_day: 600, "
+    quotas += "budget_usd_per_month: 25}\n"
+    policies = write_policies(tmp / "policies", {"acme": quotas, "globex": quotas.replace("25}", "10}")})
+    gw = start_gateway(sim, tmp, "memory://", policies=policies, env={"SORA_GATEWAY_ADMIN_KEY": ADMIN_KEY})
     yield sim, gw
     gw.proc.stop()
     sim.stop()
@@ -58,6 +63,14 @@ def shot(page: object, tmp_path: Path, name: str) -> None:
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, Path(target) / name)
+
+
+def wait_in_page(page: object, expression: str, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Poll ``expression`` in the page (``wait_for_function`` would need 'unsafe-eval', which the CSP forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"gave up waiting for {expression}"
+        time.sleep(0.1)
 
 
 def sign_in(page: object, url: str, key: str) -> None:
@@ -86,7 +99,7 @@ def test_a_team_signs_in_makes_a_video_plays_it_and_sees_usage(
     expect(page.locator("#app")).to_be_visible()
     expect(page.locator("#who")).to_contain_text("team key")
     usage = page.locator("#usage-body")
-    expect(usage).to_contain_text("Spend this month: $0.00")
+    expect(usage).to_contain_text("Spend this month: $0.00 of $25.00")
 
     page.get_by_label("Prompt").fill("a lighthouse at dawn, seen from the console")
     page.get_by_label("Seconds").fill("5")
@@ -104,11 +117,11 @@ def test_a_team_signs_in_makes_a_video_plays_it_and_sees_usage(
     row.get_by_role("button", name="Play").click()
     player = page.locator("#player")
     expect(player).to_have_attribute("src", _blob())
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_in_page(page, "document.getElementById('player').readyState >= 1")
     duration = page.evaluate("document.getElementById('player').duration")
     assert abs(duration - 5.0) < 0.2, duration  # the trimmed MP4, played from a blob
     expect(usage).to_contain_text("Spend this month: $0.80")
-    expect(usage).to_contain_text("Video seconds today: 8 s")
+    expect(usage).to_contain_text("Video seconds today: 8 s of 600 s")
 
     feedback = httpx.get(gw.url + "/v1/gateway/feedback/summary", headers={"Authorization": f"Bearer {KEYS['acme']}"})
     if feedback.status_code == 404:
@@ -154,7 +167,7 @@ def test_the_admin_sees_every_team_health_and_savings(
     expect(page.locator("#savings-body")).to_contain_text("$0.40")
     done = rows.filter(has_text="globex").filter(has=page.locator("button.play:visible")).first
     done.get_by_role("button", name="Play").click()
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_in_page(page, "document.getElementById('player').readyState >= 1")
     assert abs(page.evaluate("document.getElementById('player').duration") - 4.0) < 0.2
     shot(page, tmp_path, "console-admin.png")
     context.close()

@@ -157,3 +157,29 @@ def test_pyproject_license_is_an_spdx_string() -> None:
     assert project["project"]["license"] == "Apache-2.0"  # a table warns on every install (setuptools>=77)
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     assert "setuptools>=77" in requires
+
+
+def test_urls_handed_out_use_public_base_url_never_the_host_header(tmp_path: Path) -> None:
+    from tests.conftest import KEYS, start_gateway
+
+    sim = start_simulator()
+    public = start_gateway(
+        sim, tmp_path / "a", "memory://", env={"SORA_GATEWAY_PUBLIC_BASE_URL": "https://gw.example/"}
+    )
+    bound = start_gateway(sim, tmp_path / "b", "memory://")
+    try:
+        for gw, base in ((public, "https://gw.example"), (bound, bound.url)):
+            with gw.http() as http:
+                headers = {"Host": "evil.example"}
+                made = http.post("/v1/video/generations", json={"prompt": "a url", "duration_seconds": 4})
+                video_id = made.json()["id"]
+                deadline = time.monotonic() + 60
+                while not (body := http.get(f"/v1/video/generations/{video_id}", headers=headers).json())["data"]:
+                    assert time.monotonic() < deadline, body
+                    time.sleep(0.1)
+                assert body["data"][0]["url"] == f"{base}/v1/videos/{video_id}/content"
+        assert KEYS["acme"] not in public.proc.logs()
+    finally:
+        public.proc.stop()
+        bound.proc.stop()
+        sim.stop()

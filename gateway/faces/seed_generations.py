@@ -18,7 +18,7 @@ from starlette.routing import Route
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.faces.resources import poll_headers, public_base_url, service, uploads
 
 FIELDS: dict[str, tuple[type, ...]] = {
     "prompt": (str,),
@@ -52,7 +52,7 @@ def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return public_base_url(request)
 
 
 async def create_generation(request: Request) -> Response:
