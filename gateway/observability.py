@@ -253,7 +253,11 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """
     lvl = getattr(logging, level.upper(), logging.INFO)
     console = fmt == "console"
-    renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if console else structlog.processors.JSONRenderer()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if console
+        else structlog.processors.JSONRenderer()
+    )
     tidy: list[Any] = [_drop_none] if console else []
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -289,4 +293,17 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
 
 
+def _plain_tracebacks_by_default() -> None:
+    """Before :func:`configure_logging` runs (library use, unit tests), structlog's default console renderer
+    would draw tracebacks with rich (installed for the client command): slow, and it prints the frames'
+    local variables, which :func:`_scrub` never sees. Keep structlog's defaults but plain tracebacks."""
+    if structlog.is_configured():
+        return
+    processors = list(structlog.get_config()["processors"])
+    if processors and isinstance(processors[-1], structlog.dev.ConsoleRenderer):
+        processors[-1] = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        structlog.configure(processors=processors)
+
+
+_plain_tracebacks_by_default()
 log = structlog.get_logger("sora_gateway")

@@ -198,3 +198,15 @@ def test_a_failed_video_exits_1_with_its_error(tmp_path: Path) -> None:
     finally:
         gw.proc.stop()
         sim.stop()
+
+
+def test_a_cache_hit_says_so_and_costs_nothing(fast: tuple[Proc, Gateway], tmp_path: Path) -> None:
+    _, gw = fast
+    args = ["generate", "the same harbour twice", "--seconds", "4"]
+    first = run([*args, "-o", "one.mp4"], client_env(gw), tmp_path)
+    again = run([*args, "-o", "two.mp4"], client_env(gw), tmp_path)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert "$0.40" in first.stdout and "cache:" not in first.stdout
+    assert "$0.00" in again.stdout and "cache: hit" in again.stdout, again.stdout
+    assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "two.mp4").read_bytes()
+    assert not list(tmp_path.glob("*.part"))

@@ -118,14 +118,12 @@ class Connection:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
                         written += len(chunk)
+            tmp.replace(path)
+            return written
         except httpx.HTTPError as exc:
-            tmp.unlink(missing_ok=True)
             raise ClientError(f"download from {self.base_url} failed: {exc.__class__.__name__}") from None
-        except ClientError:
+        finally:  # an error or Ctrl-C leaves no half-written file behind
             tmp.unlink(missing_ok=True)
-            raise
-        tmp.replace(path)
-        return written
 
 
 def _video(response: httpx.Response) -> Video:

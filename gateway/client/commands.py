@@ -94,8 +94,10 @@ def _resume_command(args: argparse.Namespace, video_id: str) -> str:
 
 
 def _wait_and_download(conn: Connection, args: argparse.Namespace, video: Video, err: Console, variant: str) -> int:
+    cache = video.cache  # the create's outcome (hit, coalesced, ...): polls do not repeat it
     try:
         video = wait_for(video, conn.retrieve, err)
+        video.cache = video.cache or cache
         if video.status == "failed":
             err.print(f"sora-gateway {args.command}: error: {video.id} failed: {video.error_message}", highlight=False)
             return 1
