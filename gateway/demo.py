@@ -59,7 +59,8 @@ SNIPPET = """
     ID=$(curl -sf {base}/videos -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
          -d '{{"prompt": "a lighthouse at dawn", "seconds": "4"}}' \\
          | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-    until curl -sf {base}/videos/$ID -H "Authorization: Bearer $KEY" | grep -q '"status":"completed"'; do sleep 1; done
+    until curl -sf {base}/videos/$ID -H "Authorization: Bearer $KEY" \\
+          | grep -Eq '"status":"(completed|failed)"'; do sleep 1; done
     curl -sf -o out.mp4 {base}/videos/$ID/content -H "Authorization: Bearer $KEY"
     curl -s {base}/gateway/usage -H "Authorization: Bearer $KEY"; echo
     curl -s {root}/readyz; echo; curl -s {root}/metrics | grep sora_gateway_

@@ -51,6 +51,10 @@ def test_the_demo_banner_curl_tour_runs_as_printed(tmp_path: Path) -> None:
         tour = text.split("or curl", 1)[1].split("Simulated videos", 1)[0]
         commands = "\n".join(line[4:] for line in tour.splitlines()[1:] if line.startswith("    "))
         assert "curl -sf -o out.mp4" in commands and "until curl" in commands
+        port = banner_value(text, "base URL").split(":")[2].split("/")[0]
+        readme = (ROOT / "README.md").read_text().split("With curl, keep the id", 1)[1]
+        readme_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+        assert readme_block.replace(":8080/", f":{port}/").strip() == commands.strip()  # the README says the same
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", commands], cwd=tmp_path, capture_output=True, text=True, timeout=120
         )
