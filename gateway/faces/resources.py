@@ -20,20 +20,6 @@ def poll_headers(job: Job) -> dict[str, str]:
     return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
 
 
-def public_base_url(request: Request) -> str:
-    """Where clients reach the gateway: the ``public_base_url`` setting, else the address it is bound to.
-
-    Never built from the request's ``Host`` header, which any client can set.
-    """
-    settings = request.app.state.ctx.settings
-    if settings.public_base_url:
-        return str(settings.public_base_url).rstrip("/")
-    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(settings.host, settings.host)
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
-
-
 def service(request: Request) -> VideoService:
     return request.app.state.ctx.service
 
