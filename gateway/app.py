@@ -31,6 +31,7 @@ from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.content_policy import ContentPolicyStage
+from gateway.pipeline.enhance import EnhanceStage, PromptEnhancer
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
@@ -108,7 +109,17 @@ def build_context(settings: Settings) -> Context:
     # creates are answered before the quota stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
-    stages: list[Stage] = [content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    enhancer = PromptEnhancer(
+        upstream.current,
+        store,
+        model=settings.enhance_model,
+        timeout_s=settings.enhance_timeout_s,
+        ttl_s=settings.enhance_cache_ttl_s,
+        max_chars=settings.max_prompt_chars,
+    )
+    # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
+    # is the enhanced request) and the quota
+    stages: list[Stage] = [content_policy, RateLimitStage(quota), EnhanceStage(enhancer), cache, QuotaStage(quota)]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     events: list[JobEvents] = [QuotaEvents(quota), cache]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from gateway.content import StoredFile
 from gateway.core.models import Job, Reference, VideoRequest
 from gateway.errors import invalid
-from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
+from gateway.faces.http import as_flag, as_reference, as_str, check_fields, read_body, tenant_of
 from gateway.faces.resources import poll_headers, service, uploads
 from gateway.pipeline.stages import Created
 
@@ -27,6 +27,7 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "style_preset": STR,
     "negative_prompt": STR,
     "output_format": STR,
+    "enhance_prompt": (bool, str),
 }
 REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
 # ``video``: {"id": ...} (JSON, a JSON string, or ``video[id]`` in a form) or an uploaded file (what the SDK sends)
@@ -51,7 +52,24 @@ def video_resource(job: Job) -> dict[str, Any]:
         "remixed_from_video_id": job.remixed_from_video_id,
         "error": job.error,
         "adapted": job.adapted,
+        **gateway_extras(job),
     }
+
+
+def gateway_extras(job: Job) -> dict[str, Any]:
+    """Fields only some videos have: what an extension extended, an enhanced prompt, a story's scenes."""
+    extras: dict[str, Any] = {}
+    if job.kind == "extend":  # the gateway video extended (None: an uploaded file the gateway did not make)
+        extras["extended_from_video_id"] = job.requested.get("extend_of")
+    if job.requested.get("enhanced_prompt"):
+        extras["enhanced_prompt"] = job.requested["enhanced_prompt"]
+    if job.requested.get("scene_ids"):
+        extras["scenes"] = list(job.requested["scene_ids"])
+    if job.requested.get("story_of"):
+        extras["story_id"] = job.requested["story_of"]
+    if job.requested.get("batch_id"):
+        extras["batch_id"] = job.requested["batch_id"]
+    return extras
 
 
 def created_response(created: Created) -> JSONResponse:
@@ -74,6 +92,7 @@ async def create_video(request: Request) -> Response:
         style_preset=as_str(data.get("style_preset")),
         negative_prompt=as_str(data.get("negative_prompt")),
         output_format=as_str(data.get("output_format")),
+        enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
     )
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
     return created_response(created)

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.errors import invalid
-from gateway.faces.http import as_str, check_fields, read_body, tenant_of
+from gateway.faces.http import as_flag, as_str, check_fields, read_body, tenant_of
 from gateway.faces.resources import poll_headers, service, uploads
 
 FIELDS: dict[str, tuple[type, ...]] = {
@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "output_format": (str,),
     "style_preset": (str,),
     "negative_prompt": (str,),
+    "enhance_prompt": (bool, str),
 }
 
 
@@ -48,6 +49,7 @@ def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
         "data": data,
         "error": job.error,
         "adapted": job.adapted,
+        **({"enhanced_prompt": job.requested["enhanced_prompt"]} if job.requested.get("enhanced_prompt") else {}),
     }
 
 
@@ -70,6 +72,7 @@ async def create_generation(request: Request) -> Response:
         style_preset=as_str(data.get("style_preset")),
         negative_prompt=as_str(data.get("negative_prompt")),
         output_format=as_str(data.get("output_format")),
+        enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
         dialect="seed",
     )
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))

@@ -60,6 +60,7 @@ class Tenant:
     quotas: Quotas = field(default_factory=Quotas)
     content: ContentRules = field(default_factory=ContentRules)
     cache_scope: str = "tenant"  # tenant | shared | off
+    enhance_prompt: bool = False  # creates rewrite their prompt through the upstream's chat model by default
     source: str = ""  # file the tenant came from
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     policy: ContentPolicy = field(default_factory=ContentPolicy)  # content rules in force, includes resolved
