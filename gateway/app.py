@@ -21,7 +21,7 @@ from gateway.content.retention import ContentJanitor
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
-from gateway.faces import characters, openai_videos, ops, seed_generations, usage
+from gateway.faces import batches, characters, openai_videos, ops, seed_generations, stories, usage
 from gateway.faces.http import error_response
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
@@ -29,12 +29,14 @@ from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
+from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.content_policy import ContentPolicyStage
 from gateway.pipeline.enhance import EnhanceStage, PromptEnhancer
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
+from gateway.pipeline.stories import StoryService
 from gateway.policies.holder import PolicyHolder
 from gateway.quota.build import build_quota
 from gateway.quota.events import QuotaEvents
@@ -66,6 +68,8 @@ class Context:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
+    batches: BatchService | None = None
+    stories: StoryService | None = None
 
 
 def build_context(settings: Settings) -> Context:
@@ -134,6 +138,10 @@ def build_context(settings: Settings) -> Context:
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
     ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
+    kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
+    ctx.batches = BatchService(service, store, ttl_s=kept_s)
+    ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
+    service.events.append(ctx.stories)  # a finished story makes its scene videos
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
@@ -197,7 +205,15 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.store.close()
 
     app = Starlette(
-        routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
+        routes=[
+            *ops.routes,
+            *characters.routes,
+            *openai_videos.routes,
+            *seed_generations.routes,
+            *usage.routes,
+            *batches.routes,
+            *stories.routes,
+        ],
         middleware=[
             Middleware(
                 GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile

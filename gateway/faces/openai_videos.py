@@ -79,12 +79,10 @@ def created_response(created: Created) -> JSONResponse:
     return JSONResponse(video_resource(created.job), headers=headers)
 
 
-async def create_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, CREATE_FIELDS, ("prompt",))
-    req = VideoRequest(
-        prompt=data["prompt"],
+def video_request(data: dict[str, Any]) -> VideoRequest:
+    """A create body (fields already checked against CREATE_FIELDS) as a VideoRequest."""
+    return VideoRequest(
+        prompt=str(data.get("prompt") or ""),
         model=as_str(data.get("model")),
         seconds=as_str(data.get("seconds")),
         size=as_str(data.get("size")),
@@ -94,6 +92,13 @@ async def create_video(request: Request) -> Response:
         output_format=as_str(data.get("output_format")),
         enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
     )
+
+
+async def create_video(request: Request) -> Response:
+    tenant = tenant_of(request)
+    data = await read_body(request, uploads(request))
+    check_fields(data, CREATE_FIELDS, ("prompt",))
+    req = video_request(data)
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
     return created_response(created)
 

@@ -119,7 +119,16 @@ class VideoService(DerivedCreates):
             remixed_from_video_id=req.remix_of,
         )
 
-    async def create(self, tenant: Tenant, req: VideoRequest, *, cache_control: str | None = None) -> Created:
+    async def create(
+        self,
+        tenant: Tenant,
+        req: VideoRequest,
+        *,
+        cache_control: str | None = None,
+        fresh: bool = False,
+        tags: dict[str, Any] | None = None,
+    ) -> Created:
+        """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
         caps = self.upstream.caps
         plan = self.planner(req, caps, allowed_models=tenant.models)
         if tenant.models is not None and plan.model not in tenant.models:
@@ -128,9 +137,9 @@ class VideoService(DerivedCreates):
                 "model",
                 "model_not_allowed",
             )
-        return await self.admit(
-            Admission(tenant, req, plan, self._new_job(tenant, req, plan), caps, cache_control=cache_control)
-        )
+        job = self._new_job(tenant, req, plan)
+        job.requested.update(tags or {})
+        return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
         """Run the stages, store the job and send its first upstream create.

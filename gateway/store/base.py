@@ -16,8 +16,13 @@ EVENTS_PENDING = "events_pending"  # Job.requested flag: terminal, its listeners
 _VIDEO_ID = re.compile(r"^video_([0-9a-f]{14})[0-9a-f]{34}$")  # gateway.core.ids.new_video_id
 
 
+PASSIVE = "passive"  # Job.requested flag: a record another job completes (a story's scene), never driven
+
+
 def is_active(job: Job) -> bool:
     """Whether the driver still has work on ``job``: not finished, or finished with listeners to run."""
+    if job.requested.get(PASSIVE):
+        return False
     return job.status not in TERMINAL or bool(job.requested.get(EVENTS_PENDING))
 
 
