@@ -16,6 +16,7 @@ undo the videos already accepted: the batch is accepted and that item carries it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -28,7 +29,7 @@ from gateway.errors import ApiError, not_found
 from gateway.observability import log
 from gateway.pipeline.service import VideoService
 from gateway.policies.model import Tenant
-from gateway.store.base import JobStore
+from gateway.store.base import JobStore, StoreError
 
 KV_PREFIX = "batch:"
 BATCH_TAG = "batch_id"  # Job.requested: the batch a video belongs to
@@ -95,23 +96,37 @@ class BatchService:
             prompts=prompts,
             callback_url=callback_url,
         )
+        # the record first (nothing made if the store is down), then again after every item: a replica that
+        # dies half way leaves a record of what it accepted
+        await self._save(batch)
         jobs: list[Job | None] = []
         for index, prompt in enumerate(prompts):
             req = replace(base, prompt=prompt)
             try:
                 created = await self.videos.create(tenant, req, fresh=True, tags={BATCH_TAG: batch.id})
             except ApiError as exc:
-                if index == 0:
-                    raise  # nothing was accepted: the batch is refused as a whole, nothing kept
+                if index == 0:  # nothing was accepted: the batch is refused as a whole, nothing kept
+                    with contextlib.suppress(StoreError):
+                        await self.store.kv_delete(KV_PREFIX + batch.id)
+                    raise
                 log.info("batch_item_refused", batch_id=batch.id, item=index, code=exc.code, status=exc.status)
                 batch.items.append({"error": {**exc.body()["error"], "status": exc.status}})
                 jobs.append(None)
-                continue
-            batch.items.append({"video_id": created.job.id})
-            jobs.append(created.job)
-        await self.store.kv_set(KV_PREFIX + batch.id, batch.to_json(), ttl_s=self.ttl_s)
+            else:
+                batch.items.append({"video_id": created.job.id})
+                jobs.append(created.job)
+            await self._save(batch)
         log.info("batch_accepted", batch_id=batch.id, tenant=tenant.name, items=len(prompts))
         return batch, jobs
+
+    async def _save(self, batch: Batch) -> None:
+        try:
+            await self.store.kv_set(KV_PREFIX + batch.id, batch.to_json(), ttl_s=self.ttl_s)
+        except StoreError:
+            if not batch.items:
+                raise  # nothing accepted yet: the client gets the store's error and nothing is made
+            # videos were accepted (and charged): they are the client's whatever happens to the record
+            log.error("batch_record_unsaved", batch_id=batch.id, items=len(batch.items))
 
     async def get(self, tenant: Tenant, batch_id: str) -> tuple[Batch, list[Job | None]]:
         raw = await self.store.kv_get(KV_PREFIX + batch_id) if batch_id.startswith("batch_") else None

@@ -37,7 +37,7 @@ from gateway.observability import log
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
-from gateway.store.base import PASSIVE, JobStore
+from gateway.store.base import PASSIVE, JobStore, StoreError
 
 SCENE_IDS = "scene_ids"  # story.requested: the scene videos' ids, in order
 STORY_OF = "story_of"  # scene.requested: the story's id
@@ -184,7 +184,10 @@ class StoryService:
         job.requested["scene_of_segment"] = owners
         created = await self.videos.admit(Admission(tenant, req, plan, job, caps, fresh=True))
         for i, (scene, scene_id) in enumerate(zip(scenes, scene_ids, strict=True)):
-            await self.store.put(self._scene_job(created.job, scene_id, i, scene))
+            try:
+                await self.store.put(self._scene_job(created.job, scene_id, i, scene))
+            except StoreError:  # the story is accepted (and charged): it must reach the client anyway
+                log.error("story_scene_unsaved", video_id=job.id, scene=i)
         log.info("story_accepted", video_id=job.id, tenant=tenant.name, scenes=len(scenes), strategy=strategy)
         return created
 
