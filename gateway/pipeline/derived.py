@@ -148,6 +148,8 @@ class DerivedCreates:
             extra = parse_seconds(seconds, 0, max(lengths, default=0), "seconds")
         except ApiError:
             raise cls._bad_extension(seconds, caps) from None
+        if extra < 1:  # missing
+            raise cls._bad_extension(seconds, caps)
         if extra in lengths:
             return extra, extra, []
         generated = round_up(extra, lengths)

@@ -1,0 +1,99 @@
+"""The workflows' rules, table by table: story segment plans, batch prompts, extension lengths, the
+cache key's defaults, the tenant's enhance_prompt default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.core.capabilities import PROFILES
+from gateway.core.models import Job, VideoRequest
+from gateway.core.plan import plan_request
+from gateway.errors import ApiError
+from gateway.pipeline.batches import batch_status, variation_prompts
+from gateway.pipeline.cache import cache_key
+from gateway.pipeline.derived import DerivedCreates
+from gateway.pipeline.stages import Admission
+from gateway.pipeline.stories import Scene, story_segments
+from gateway.policies.loader import load_policies
+from gateway.policies.model import Tenant
+
+STORY_PLANS = [
+    # profile, scene seconds -> (strategy, generated lengths, kept lengths)
+    ("openai-2026-03", [4, 8, 4], ("extend", [4, 8, 4], [4, 8, 4])),
+    ("openai-2026-03", [4, 10], ("chain", [4, 12], [4, 10])),
+    ("openai-2025-10", [4, 8, 4], ("chain", [4, 8, 4], [4, 8, 4])),
+    ("openai-2025-10", [5, 3], ("chain", [8, 4], [5, 3])),
+    ("openai-2025-10", [15], ("chain", [8, 8], [8, 7])),
+    ("azure-sora-1", [4, 8, 4], ("chain", [4, 8, 4], [4, 8, 4])),
+    ("azure-sora-1", [25, 3], ("chain", [13, 12, 3], [13, 12, 3])),
+]
+
+
+@pytest.mark.parametrize(("profile", "seconds", "expected"), STORY_PLANS)
+def test_story_segments(profile: str, seconds: list[int], expected: tuple[str, list[int], list[int]]) -> None:
+    scenes = [Scene(f"scene {i}", s) for i, s in enumerate(seconds)]
+    segments, strategy, keeps, owners = story_segments(scenes, [s.prompt for s in scenes], PROFILES[profile])
+    assert (strategy, [s.seconds for s in segments], keeps) == expected
+    assert sum(keeps) == sum(seconds)
+    assert sorted(set(owners)) == list(range(len(scenes)))
+    assert [s.kind for s in segments[1:]] == ["extend" if strategy == "extend" else "create"] * (len(segments) - 1)
+
+
+def test_batch_prompts_differ_and_status_follows_the_videos() -> None:
+    numbered = variation_prompts("a fox", 3, None)
+    assert len(set(numbered)) == 3 and all(p.startswith("a fox") for p in numbered)
+    assert "Variation 3 of 3" in numbered[2]
+    assert variation_prompts(None, None, ["a", "b"]) == ["a", "b"]
+    assert variation_prompts("boat", None, ["as noir"]) == ["boat\n\nas noir"]
+    assert batch_status([]) == "completed"
+    assert batch_status([None]) == "failed"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        ("4", (4, 4, [])),
+        ("10", (10, 12, ["seconds=10->12(trimmed to 10)"])),
+        ("1", (1, 4, ["seconds=1->4(trimmed to 1)"])),
+    ],
+)
+def test_extension_lengths_are_translated_like_creates(seconds: str, expected: tuple[int, int, list[str]]) -> None:
+    assert DerivedCreates._extension_length(seconds, PROFILES["openai-2026-03"]) == expected
+
+
+@pytest.mark.parametrize("seconds", ["21", "0", "-4", "ten", "4.5", None])
+def test_extension_lengths_out_of_range_are_refused_with_the_list(seconds: str | None) -> None:
+    with pytest.raises(ApiError) as refused:
+        DerivedCreates._extension_length(seconds, PROFILES["openai-2026-03"])
+    assert refused.value.param == "seconds" and "supported extension lengths: 4, 8, 12, 16, 20" in refused.value.message
+
+
+def _key(req: VideoRequest) -> str:
+    caps = PROFILES["openai-2025-10"]
+    plan = plan_request(req, caps)
+    tenant = Tenant(name="acme")
+    job = Job(id="video_x", tenant="acme", model=plan.model, prompt=req.prompt, size=plan.size, seconds="4")
+    return cache_key(Admission(tenant, req, plan, job, caps))
+
+
+def test_the_cache_key_does_not_depend_on_a_default_written_out() -> None:
+    base = VideoRequest(prompt="a balloon", seconds="4", size="720p", dialect="seed")
+    assert _key(base) == _key(VideoRequest(**{**base.__dict__, "output_format": "mp4"}))
+    assert _key(base) == _key(VideoRequest(**{**base.__dict__, "output_format": " MP4 "}))
+    assert _key(base) != _key(VideoRequest(**{**base.__dict__, "output_format": "webm"}))
+
+
+def test_tenant_enhance_prompt_default(tmp_path: Path) -> None:
+    (tmp_path / "tenants").mkdir()
+    (tmp_path / "defaults.yaml").write_text("enhance_prompt: true\n")
+    key = "sha256:" + "0" * 64
+    (tmp_path / "tenants" / "a.yaml").write_text(f'tenant: a\napi_keys: ["{key}"]\n')
+    (tmp_path / "tenants" / "b.yaml").write_text(f'tenant: b\napi_keys: ["{key[:-1]}1"]\nenhance_prompt: false\n')
+    policy, problems = load_policies(tmp_path)
+    assert problems == []
+    assert policy.tenants["a"].enhance_prompt is True and policy.tenants["b"].enhance_prompt is False
+    (tmp_path / "tenants" / "b.yaml").write_text(f'tenant: b\napi_keys: ["{key[:-1]}1"]\nenhance_prompt: maybe\n')
+    _, problems = load_policies(tmp_path)
+    assert [p.reason for p in problems] == ["enhance_prompt must be true or false"]
