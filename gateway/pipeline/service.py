@@ -95,6 +95,10 @@ class VideoService(DerivedCreates):
         return await self.store.list(tenant.name, after=after, limit=limit, order=order)
 
     # -- creates ---------------------------------------------------------------
+    def new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+        """The job record of a planned request, not yet admitted (workflows build their own plans)."""
+        return self._new_job(tenant, req, plan, kind)
+
     def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
         requested: dict[str, Any] = {
             k: v for k, v in asdict(req).items() if v is not None and k not in ("input_reference", "prompt")

@@ -37,6 +37,7 @@ from gateway.observability import log
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
+from gateway.quota.refusals import request_limit
 from gateway.store.base import PASSIVE, JobStore, StoreError
 
 SCENE_IDS = "scene_ids"  # story.requested: the scene videos' ids, in order
@@ -104,10 +105,11 @@ class StoryService:
         total = sum(s.seconds for s in scenes)
         most = tenant.quotas.max_seconds_per_request
         if most is not None and total > most:
-            raise invalid(
+            raise request_limit(
+                tenant.name,
+                "max_seconds_per_request",
                 f"Invalid 'scenes': {total} seconds in total exceeds this team's max_seconds_per_request of {most:g}.",
                 "scenes",
-                "max_seconds_per_request",
             )
         if total > self.max_seconds:
             raise invalid(
@@ -177,7 +179,7 @@ class StoryService:
             negative_prompt=base.negative_prompt,
             output_format=base.output_format,
         )
-        job = self.videos._new_job(tenant, req, plan, "story")
+        job = self.videos.new_job(tenant, req, plan, "story")
         scene_ids = [new_video_id() for _ in scenes]
         job.requested[SCENE_IDS] = scene_ids
         job.requested["scenes"] = [{"prompt": s.prompt, "seconds": s.seconds} for s in scenes]
