@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.core.capabilities import PROFILES
-from gateway.core.models import Job, VideoRequest
+from gateway.core.models import Job, Status, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.errors import ApiError
 from gateway.pipeline.batches import batch_status, variation_prompts
@@ -18,6 +18,7 @@ from gateway.pipeline.stages import Admission
 from gateway.pipeline.stories import Scene, story_segments
 from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant
+from gateway.store.base import PASSIVE, JobStore
 
 STORY_PLANS = [
     # profile, scene seconds -> (strategy, generated lengths, kept lengths)
@@ -97,3 +98,17 @@ def test_tenant_enhance_prompt_default(tmp_path: Path) -> None:
     (tmp_path / "tenants" / "b.yaml").write_text(f'tenant: b\napi_keys: ["{key[:-1]}1"]\nenhance_prompt: maybe\n')
     _, problems = load_policies(tmp_path)
     assert [p.reason for p in problems] == ["enhance_prompt must be true or false"]
+
+
+async def test_scene_records_are_never_driven(store: JobStore) -> None:
+    """A story's scene video is a passive record: stored, listed, never in the driver's active set."""
+    scene = Job(id="video_scene", tenant="acme", model="sora-2", prompt="p", size="720x1280", seconds="4")
+    scene.requested = {PASSIVE: True, "story_of": "video_story"}
+    story = Job(id="video_story", tenant="acme", model="sora-2", prompt="p", size="720x1280", seconds="4")
+    await store.put(scene)
+    await store.put(story)
+    assert await store.active_ids() == ["video_story"]
+    scene.status = Status.COMPLETED
+    assert await store.update(scene)
+    assert await store.active_ids() == ["video_story"]
+    assert {j.id for j in (await store.list("acme"))[0]} == {"video_scene", "video_story"}
