@@ -281,3 +281,18 @@ def test_extension_of_ten_seconds_is_rounded_up_and_trimmed(stacks: Callable[[st
         "/v1/videos/extensions", json={"video": {"id": source.id}, "prompt": "more", "seconds": "21"}
     )
     assert too_long.status_code == 400 and "supported extension lengths: 4, 8, 12, 16, 20" in too_long.text
+
+
+def test_simulator_chat_completions_is_deterministic_and_openai_only(stacks: Callable[[str], Stack]) -> None:
+    sim, _ = stacks("openai-2025-10")
+    auth = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Basic idea: a cat"}]}
+    first = httpx.post(sim.url + "/v1/chat/completions", json=body, headers=auth, timeout=10).json()
+    second = httpx.post(sim.url + "/v1/chat/completions", json=body, headers=auth, timeout=10).json()
+    text = first["choices"][0]["message"]["content"]
+    assert text == second["choices"][0]["message"]["content"] and text.startswith("a cat. ")
+    assert first["object"] == "chat.completion" and first["model"] == "gpt-4o-mini"
+    bad = httpx.post(sim.url + "/v1/chat/completions", json={"model": "m", "messages": []}, headers=auth, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
+    azure, _ = stacks("azure-sora-1")
+    assert httpx.post(azure.url + "/v1/chat/completions", json=body, headers=auth, timeout=10).status_code == 404
