@@ -15,7 +15,7 @@ from gateway.pipeline.batches import batch_status, variation_prompts
 from gateway.pipeline.cache import cache_key
 from gateway.pipeline.derived import DerivedCreates
 from gateway.pipeline.stages import Admission
-from gateway.pipeline.stories import Scene, story_segments
+from gateway.pipeline.stories import Scene, story_plan, story_segments
 from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant
 from gateway.store.base import PASSIVE, JobStore
@@ -112,3 +112,24 @@ async def test_scene_records_are_never_driven(store: JobStore) -> None:
     assert await store.update(scene)
     assert await store.active_ids() == ["video_story"]
     assert {j.id for j in (await store.list("acme"))[0]} == {"video_scene", "video_story"}
+
+
+@pytest.mark.parametrize(
+    ("profile", "strategy", "continuity"),
+    [("openai-2025-10", "chain", "last_frame"), ("openai-2026-03", "extend", None), ("azure-sora-1", "chain", None)],
+)
+def test_story_plan_keeps_continuity_and_clauses(profile: str, strategy: str, continuity: str | None) -> None:
+    caps = PROFILES[profile]
+    scenes = [Scene("a seed sprouting", 4), Scene("a plant growing", 8), Scene("a flower blooming", 4)]
+    plans = [
+        plan_request(VideoRequest(prompt=s.prompt, seconds=str(s.seconds), style_preset="cinematic"), caps)
+        for s in scenes
+    ]
+    plan, owners = story_plan(scenes, plans, caps)
+    assert plan.strategy == strategy and plan.seconds == 16 and owners == [0, 1, 2]
+    assert plan.extras.get("continuity") == continuity  # the previous scene's last frame where files are taken
+    assert "trim_seconds" not in plan.extras
+    assert plan.segments[1].prompt.startswith("a plant growing") and "Scene 2 of 3" in plan.segments[1].prompt
+    assert all("Style:" in s.prompt for s in plan.segments)
+    assert plan.adapted[-1] == f"scenes=4+8+4->4+8+4({'extended' if strategy == 'extend' else 'stitched'})"
+    assert plan.cost_usd == pytest.approx(16 * caps.price_per_second(plan.upstream_model, plan.size))

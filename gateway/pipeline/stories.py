@@ -30,10 +30,11 @@ from gateway.content import LocalContentStore
 from gateway.core.capabilities import Capabilities
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Segment, Status, VideoRequest
-from gateway.core.plan import Plan
+from gateway.core.plan import Plan, PlanOptions, plan_request
 from gateway.core.translate import compose_prompt, continuation_clause, round_up, split_seconds
 from gateway.errors import invalid
 from gateway.observability import log
+from gateway.pipeline.planning import record
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
@@ -90,6 +91,41 @@ def story_segments(
     return segments, "chain", keeps, owners
 
 
+def story_plan(scenes: list[Scene], plans: list[Plan], caps: Capabilities) -> tuple[Plan, list[int]]:
+    """The story's plan from each scene's own plan (prompt clauses, model, size): (plan, scene of each segment)."""
+    first = plans[0]
+    total = sum(s.seconds for s in scenes)
+    prompts = [
+        p.segments[0].prompt if i == 0 else compose_prompt(p.segments[0].prompt, scene_clause(i + 1, len(scenes)))
+        for i, p in enumerate(plans)
+    ]
+    segments, strategy, keeps, owners = story_segments(scenes, prompts, caps)
+    # the delivery format and native fields come from the scene plans; trim and continuity are the story's own
+    extras: dict[str, Any] = {k: v for k, v in first.extras.items() if k in ("output_format", "native")}
+    if strategy == "chain" and "file" in caps.reference_kinds:
+        extras["continuity"] = "last_frame"
+    if keeps != [s.seconds for s in segments]:
+        extras[PART_SECONDS] = keeps
+        extras["trim_seconds"] = total
+    adapted = [a for a in first.adapted if not a.startswith("seconds=")]
+    asked = "+".join(str(s.seconds) for s in scenes)
+    made = "+".join(str(s.seconds) for s in segments)
+    how = ("extended" if strategy == "extend" else "stitched") + (",trimmed" if PART_SECONDS in extras else "")
+    adapted.append(f"scenes={asked}->{made}({how})")
+    plan = Plan(
+        model=first.model,
+        upstream_model=first.upstream_model,
+        size=first.size,
+        seconds=total,
+        segments=segments,
+        adapted=adapted,
+        price_per_second=first.price_per_second,
+        strategy=strategy,
+        extras=extras,
+    )
+    return plan, owners
+
+
 class StoryService:
     """Creates stories through the video service; completes their scene videos (a job-event listener)."""
 
@@ -120,10 +156,10 @@ class StoryService:
     async def create(self, tenant: Tenant, scenes: list[Scene], base: VideoRequest) -> Created:
         total = self.check(tenant, scenes)
         caps = self.videos.upstream.caps
-        planner = self.videos.planner
-        # each scene planned on its own: the model, size, style and avoid clauses, native fields, checks
+        options = getattr(self.videos.planner, "options", None) or PlanOptions()
+        # each scene planned on its own (not counted): the model, size, style and avoid clauses, the checks
         plans = [
-            planner(
+            plan_request(
                 VideoRequest(
                     prompt=scene.prompt,
                     model=base.model,
@@ -135,40 +171,13 @@ class StoryService:
                     dialect=base.dialect,
                 ),
                 caps,
+                options,
                 allowed_models=tenant.models,
             )
             for scene in scenes
         ]
-        first = plans[0]
-        prompts = [
-            p.segments[0].prompt if i == 0 else compose_prompt(p.segments[0].prompt, scene_clause(i + 1, len(scenes)))
-            for i, p in enumerate(plans)
-        ]
-        segments, strategy, keeps, owners = story_segments(scenes, prompts, caps)
-        extras: dict[str, Any] = {
-            k: v for k, v in first.extras.items() if k in ("output_format", "native")
-        }  # trim and continuity are the story's own
-        if strategy == "chain" and "file" in caps.reference_kinds:
-            extras["continuity"] = "last_frame"
-        if keeps != [s.seconds for s in segments]:
-            extras[PART_SECONDS] = keeps
-            extras["trim_seconds"] = total
-        adapted = [a for a in first.adapted if not a.startswith("seconds=")]
-        asked = "+".join(str(s.seconds) for s in scenes)
-        made = "+".join(str(s.seconds) for s in segments)
-        how = ("extended" if strategy == "extend" else "stitched") + (",trimmed" if PART_SECONDS in extras else "")
-        adapted.append(f"scenes={asked}->{made}({how})")
-        plan = Plan(
-            model=first.model,
-            upstream_model=first.upstream_model,
-            size=first.size,
-            seconds=total,
-            segments=segments,
-            adapted=adapted,
-            price_per_second=first.price_per_second,
-            strategy=strategy,
-            extras=extras,
-        )
+        plan, owners = story_plan(scenes, plans, caps)
+        record(plan)
         story_prompt = "\n".join(f"Scene {i + 1}: {s.prompt.strip()}" for i, s in enumerate(scenes))
         req = VideoRequest(
             prompt=story_prompt,
@@ -190,7 +199,7 @@ class StoryService:
                 await self.store.put(self._scene_job(created.job, scene_id, i, scene))
             except StoreError:  # the story is accepted (and charged): it must reach the client anyway
                 log.error("story_scene_unsaved", video_id=job.id, scene=i)
-        log.info("story_accepted", video_id=job.id, tenant=tenant.name, scenes=len(scenes), strategy=strategy)
+        log.info("story_accepted", video_id=job.id, tenant=tenant.name, scenes=len(scenes), strategy=plan.strategy)
         return created
 
     @staticmethod
