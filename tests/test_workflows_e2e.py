@@ -15,7 +15,7 @@ import pytest
 
 from gateway.media.probe import probe_duration
 from gateway.simulator.openai_misc import ENHANCE_DETAILS
-from tests.conftest import UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, write_policies
+from tests.conftest import UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url, write_policies
 from tests.procs import Proc, start_simulator
 
 POLL = {"poll_interval_ms": 100}
@@ -296,3 +296,26 @@ def test_simulator_chat_completions_is_deterministic_and_openai_only(stacks: Cal
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
     azure, _ = stacks("azure-sora-1")
     assert httpx.post(azure.url + "/v1/chat/completions", json=body, headers=auth, timeout=10).status_code == 404
+
+
+def test_batch_and_story_on_a_shared_store_across_two_replicas(tmp_path: Path) -> None:
+    """Over Redis: a batch made on one replica is read on the other; a story's scenes complete wherever it ends."""
+    sim = start_simulator(profile="openai-2025-10")
+    store = store_url("redis", tmp_path)
+    policies = write_policies(tmp_path / "policies")
+    one = start_gateway(sim, tmp_path, store, policies=policies)
+    two = start_gateway(sim, tmp_path, store, policies=policies)  # same data dir: one volume
+    try:
+        batch = one.http().post("/v1/gateway/batches", json={"prompt": "a kite", "n": 2, "seconds": "4"}).json()
+        done = wait_batch(two.http(), batch["id"])
+        assert done["status"] == "completed" and len(done["videos"]) == 2
+        scenes = [{"prompt": "A kite rises.", "seconds": 4}, {"prompt": "The kite falls.", "seconds": 4}]
+        story = two.http().post("/v1/gateway/stories", json={"scenes": scenes}).json()
+        assert wait_video(one.http(), story["id"])["status"] == "completed"
+        for scene_id in story["scenes"]:
+            assert wait_video(one.http(), scene_id)["status"] == "completed"
+        assert probe_duration(download(one.http(), story["id"], tmp_path / "film.mp4")) == pytest.approx(8.0, abs=0.05)
+    finally:
+        one.proc.stop()
+        two.proc.stop()
+        sim.stop()
