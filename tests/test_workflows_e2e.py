@@ -168,6 +168,8 @@ def test_three_scene_story_is_one_16_second_film_on_every_profile(
         assert video["status"] == "completed" and video["story_id"] == story["id"]
         length = probe_duration(download(http, scene_id, tmp_path / f"{scene_id}.mp4"))
         assert length == pytest.approx(scene["seconds"], abs=0.05)
+    remix = http.post(f"/v1/videos/{story['scenes'][0]}/remix", json={"prompt": "at night"})
+    assert remix.status_code == 400 and remix.json()["error"]["param"] == "video_id"  # no upstream video of its own
     listed = {v.id for v in gw.client().videos.list(limit=100)}
     assert story["id"] in listed
     assert http.delete(f"/v1/videos/{story['id']}").status_code == 200

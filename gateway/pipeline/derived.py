@@ -46,6 +46,8 @@ class DerivedCreates:
         source = await self.get(tenant, video_id, param)
         if source.status != Status.COMPLETED:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
+        if not source.segments or not source.segments[-1].upstream_id:  # a story's scene, cut by the gateway
+            raise invalid(f"Video '{video_id}' was cut by the gateway and has no upstream video to {endpoint}.", param)
         return source
 
     def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
