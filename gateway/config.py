@@ -73,7 +73,6 @@ class Settings:
     enhance_model: str = "gpt-4o-mini"  # the upstream chat model that rewrites prompts (enhance_prompt: true)
     enhance_timeout_s: float = 20.0  # a slower enhancement falls back to the original prompt
     enhance_cache_ttl_s: float = 86400.0  # an enhanced prompt is reused for the same original this long
-    batch_max_n: int = 16  # most videos one batch may ask for
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 
@@ -121,7 +120,6 @@ BOUNDS: dict[str, Bound] = {
     "shutdown_grace_s": NOT_NEGATIVE,
     "enhance_timeout_s": POSITIVE,
     "enhance_cache_ttl_s": NOT_NEGATIVE,
-    "batch_max_n": Bound(2, high=64),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "upstream_profile": tuple(PROFILES),

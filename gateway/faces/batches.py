@@ -23,6 +23,7 @@ from gateway.faces.openai_videos import CREATE_FIELDS, video_request, video_reso
 from gateway.faces.resources import uploads
 from gateway.pipeline.batches import Batch, BatchService, batch_status, variation_prompts
 
+MAX_N = 16  # the contract's n: 2..16 (and at most as many variations)
 BATCH_FIELDS: dict[str, tuple[type, ...]] = {
     **CREATE_FIELDS,
     "n": (int,),
@@ -105,7 +106,7 @@ async def create_batch(request: Request) -> Response:
     data = await read_body(request, uploads(request))
     check_fields(data, BATCH_FIELDS, ())
     service = batches(request)
-    prompts = batch_prompts(data, request.app.state.ctx.settings.batch_max_n)
+    prompts = batch_prompts(data, MAX_N)
     callback_url = check_callback_url(data.get("callback_url"))
     base = video_request({k: v for k, v in data.items() if k in CREATE_FIELDS})
     batch, jobs = await service.create(tenant, base, prompts, callback_url=callback_url)
