@@ -21,6 +21,7 @@ from tests.procs import Proc, start_simulator
 POLL = {"poll_interval_ms": 100}
 PROFILES = ("openai-2025-10", "openai-2026-03", "azure-sora-1")
 GLOBEX = "quotas: {concurrent_jobs: 2, max_seconds_per_request: 20}\nenhance_prompt: true\n"
+ACME = 'content: {blocked_terms: ["dolly"]}\n'  # the simulator's rewrite always says "dolly"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def quota_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """openai-2025-10 with globex limited (2 running jobs, 20 s a request) and enhancing by default."""
     tmp = tmp_path_factory.mktemp("workflows-quota")
     sim = start_simulator()
-    gw = start_gateway(sim, tmp, "memory://", policies=write_policies(tmp / "policies", {"globex": GLOBEX}))
+    policies = write_policies(tmp / "policies", {"globex": GLOBEX, "acme": ACME})
+    gw = start_gateway(sim, tmp, "memory://", policies=policies)
     yield sim, gw
     gw.proc.stop()
     sim.stop()
@@ -321,3 +323,23 @@ def test_batch_and_story_on_a_shared_store_across_two_replicas(tmp_path: Path) -
         one.proc.stop()
         two.proc.stop()
         sim.stop()
+
+
+def test_enhancement_failures_keep_the_original_prompt_and_say_why(quota_stack: Stack) -> None:
+    sim, gw = quota_stack
+    http = gw.http()  # acme blocks "dolly", which the simulated rewrite contains
+    blocked = http.post("/v1/videos", json={"prompt": "a mill by a river", "seconds": "4", "enhance_prompt": True})
+    assert blocked.status_code == 200, blocked.text
+    assert "prompt->enhanced(failed: content_policy; original used)" in blocked.headers["x-sora-gateway-adapted"]
+    assert "enhanced_prompt" not in blocked.json()
+    assert "a mill by a river" in upstream_prompts(sim)  # the original went upstream, not the rewrite
+    httpx.post(sim.url + "/_sim/faults", json={"faults": "5xx=1"}, timeout=10)
+    try:
+        down = http.post("/v1/videos", json={"prompt": "a quiet pond", "seconds": "4", "enhance_prompt": True})
+    finally:
+        httpx.post(sim.url + "/_sim/faults", json={"faults": ""}, timeout=10)
+    assert down.status_code == 200, down.text  # accepted: the driver re-sends the create
+    header = down.headers["x-sora-gateway-adapted"]
+    assert "prompt->enhanced(failed: " in header and "; original used)" in header
+    done = wait_video(http, down.json()["id"])
+    assert done["status"] == "completed" and "enhanced_prompt" not in done
