@@ -142,6 +142,7 @@ def build_context(settings: Settings) -> Context:
     ctx.batches = BatchService(service, store, ttl_s=kept_s)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
     service.events.append(ctx.stories)  # a finished story makes its scene videos
+    service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status

@@ -7,18 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from gateway.content import LocalContentStore
 from gateway.core.capabilities import PROFILES
-from gateway.core.models import Job, Status, VideoRequest
+from gateway.core.models import Job, Segment, SegStatus, Status, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.errors import ApiError
 from gateway.pipeline.batches import batch_status, variation_prompts
 from gateway.pipeline.cache import cache_key
 from gateway.pipeline.derived import DerivedCreates
 from gateway.pipeline.stages import Admission
-from gateway.pipeline.stories import Scene, story_plan, story_segments
+from gateway.pipeline.stories import SCENE_IDS, Scene, StoryService, story_plan, story_segments
 from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant
 from gateway.store.base import PASSIVE, JobStore
+from gateway.store.memory import MemoryStore
 
 STORY_PLANS = [
     # profile, scene seconds -> (strategy, generated lengths, kept lengths)
@@ -133,3 +135,30 @@ def test_story_plan_keeps_continuity_and_clauses(profile: str, strategy: str, co
     assert all("Style:" in s.prompt for s in plan.segments)
     assert plan.adapted[-1] == f"scenes=4+8+4->4+8+4({'extended' if strategy == 'extend' else 'stitched'})"
     assert plan.cost_usd == pytest.approx(16 * caps.price_per_second(plan.upstream_model, plan.size))
+
+
+async def test_a_running_scene_shows_its_part_of_the_story(tmp_path: Path) -> None:
+    store = MemoryStore()
+    stories = StoryService(None, store, LocalContentStore(tmp_path), max_seconds=120)  # type: ignore[arg-type]
+    story = Job(id="video_story", tenant="acme", model="sora-2", prompt="p", size="720x1280", seconds="16")
+    story.kind = "story"
+    story.segments = [
+        Segment(index=0, seconds=4, prompt="a", status=SegStatus.COMPLETED, progress=100),
+        Segment(index=1, seconds=8, prompt="b", status=SegStatus.IN_PROGRESS, progress=50),
+        Segment(index=2, seconds=4, prompt="c"),
+    ]
+    story.requested = {"scene_of_segment": [0, 1, 2], SCENE_IDS: ["s0", "s1", "s2"]}
+    await store.put(story)
+    scenes = []
+    for index in range(3):
+        scene = Job(id=f"s{index}", tenant="acme", model="sora-2", prompt="p", size="720x1280", seconds="4")
+        scene.kind, scene.requested = "scene", {PASSIVE: True, "story_of": story.id, "scene_index": index}
+        scenes.append(await stories.view(scene))
+    assert [(s.status, s.progress) for s in scenes] == [
+        (Status.IN_PROGRESS, 99),  # generated, waiting for the film to be cut
+        (Status.IN_PROGRESS, 50),
+        (Status.QUEUED, 0),
+    ]
+    story.status = Status.COMPLETED
+    await store.put(story)
+    assert (await stories.view(scenes[2])).status == Status.QUEUED  # the listener writes the outcome

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -65,6 +65,8 @@ class VideoService(DerivedCreates):
         self.stages: list[Stage] = list(stages or [])
         self.planner = planner
         self.events: list[JobEvents] = list(events or [])
+        # what a client reads of a record another job drives (a story's scene: its progress in the film)
+        self.views: list[Callable[[Job], Awaitable[Job]]] = []
         driver.on_terminal.append(self._finished)
 
     async def _finished(self, job: Job) -> None:
@@ -89,10 +91,16 @@ class VideoService(DerivedCreates):
     async def retrieve(self, tenant: Tenant, video_id: str) -> Job:
         job = await self.get(tenant, video_id)
         POLLS_ABSORBED.labels(tenant.name).inc()
-        return job
+        return await self._view(job)
 
     async def list(self, tenant: Tenant, *, after: str | None, limit: int, order: str) -> tuple[list[Job], bool]:
-        return await self.store.list(tenant.name, after=after, limit=limit, order=order)
+        jobs, more = await self.store.list(tenant.name, after=after, limit=limit, order=order)
+        return [await self._view(job) for job in jobs], more
+
+    async def _view(self, job: Job) -> Job:
+        for view in self.views:
+            job = await view(job)
+        return job
 
     # -- creates ---------------------------------------------------------------
     def new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:

@@ -13,7 +13,8 @@ continuity frames and the stitcher do the work they already do for a long video:
   part trimmed back (``part_seconds``), so the film measures exactly the sum of the scenes.
 
 The scene videos (``scenes`` on the story) are records of kind ``scene`` made with the story and
-never driven (``passive``): while the story runs they are ``queued``; when it completes, this module
+never driven (``passive``): while the story runs a read shows each its part's status and progress
+(:meth:`StoryService.view`, nothing stored); when it completes, this module
 (a job-event listener) cuts each scene out of the film into its own video and completes it (no
 upstream call, no charge); when it fails, they fail with its error. Deleting the story deletes them.
 """
@@ -21,6 +22,7 @@ upstream call, no charge); when it fails, they fail with its error. Deleting the
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Any
 from gateway.content import LocalContentStore
 from gateway.core.capabilities import Capabilities
 from gateway.core.ids import new_video_id
-from gateway.core.models import Job, Segment, Status, VideoRequest
+from gateway.core.models import Job, Segment, SegStatus, Status, VideoRequest
 from gateway.core.plan import Plan, PlanOptions, plan_request
 from gateway.core.translate import compose_prompt, continuation_clause, round_up, split_seconds
 from gateway.errors import invalid
@@ -216,6 +218,28 @@ class StoryService:
             created_at=story.created_at,
             requested={STORY_OF: story.id, "scene_index": index, PASSIVE: True},
         )
+
+    # -- reads -----------------------------------------------------------------
+    async def view(self, job: Job) -> Job:
+        """A running scene as a client sees it: the progress of its part of the story (never stored)."""
+        if job.kind != "scene" or job.terminal or not job.requested.get(STORY_OF):
+            return job
+        story = await self.store.get(str(job.requested[STORY_OF]))
+        owners = story.requested.get("scene_of_segment") if story is not None else None
+        if story is None or story.terminal or not isinstance(owners, list):
+            return job  # its outcome is written by the story's listener
+        mine = [
+            seg for seg, owner in zip(story.segments, owners, strict=False) if owner == job.requested.get("scene_index")
+        ]
+        if not mine:
+            return job
+        shown = copy.copy(job)
+        total = sum(seg.seconds for seg in mine) or 1
+        shown.progress = min(int(sum(seg.seconds * seg.progress for seg in mine) / total), 99)
+        started = any(seg.status not in (SegStatus.PENDING, SegStatus.SUBMITTING, SegStatus.QUEUED) for seg in mine)
+        shown.status = Status.IN_PROGRESS if started else Status.QUEUED
+        shown.poll_after_ms = story.poll_after_ms
+        return shown
 
     # -- job events ------------------------------------------------------------
     async def job_finished(self, job: Job) -> None:
