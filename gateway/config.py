@@ -73,6 +73,15 @@ class Settings:
     enhance_model: str = "gpt-4o-mini"  # the upstream chat model that rewrites prompts (enhance_prompt: true)
     enhance_timeout_s: float = 20.0  # a slower enhancement falls back to the original prompt
     enhance_cache_ttl_s: float = 86400.0  # an enhanced prompt is reused for the same original this long
+    public_base_url: str | None = None  # every URL handed out (seed data[0].url); default http://<host>:<port>
+    idempotency_ttl_s: float = 86400.0  # an Idempotency-Key replays its answer this long
+    upload_max_age_s: float = 3600.0  # an uploaded file no active job uses is deleted after this
+    upload_sweep_s: float = 300.0  # how often uploads/ is swept
+    header_timeout_s: float = 30.0  # a request's line and headers must arrive within this (else closed)
+    body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
+    body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
+    max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
+    max_connections: int = 2048  # open connections per process; past it a request gets 503 server_busy
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 
@@ -120,6 +129,14 @@ BOUNDS: dict[str, Bound] = {
     "shutdown_grace_s": NOT_NEGATIVE,
     "enhance_timeout_s": POSITIVE,
     "enhance_cache_ttl_s": NOT_NEGATIVE,
+    "idempotency_ttl_s": POSITIVE,
+    "upload_max_age_s": POSITIVE,
+    "upload_sweep_s": POSITIVE,
+    "header_timeout_s": POSITIVE,
+    "body_timeout_s": POSITIVE,
+    "body_idle_timeout_s": POSITIVE,
+    "max_concurrent_requests": AT_LEAST_1,
+    "max_connections": AT_LEAST_1,
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "upstream_profile": tuple(PROFILES),
@@ -132,6 +149,7 @@ PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "upstream": (("http://", "https://"), "an http(s) URL"),
     "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
     "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
+    "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -259,6 +277,15 @@ def apply_secrets_from_env(settings: Settings) -> Settings:
         if found is not None:
             setattr(settings, name, found[0])
     return settings
+
+
+def public_base_url(settings: Settings) -> str:
+    """The gateway's URL as clients reach it: ``public_base_url``, else the address it listens on."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}"
 
 
 def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:

@@ -93,6 +93,7 @@ STRING_VALUES = {
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
     "enhance_model": "gpt-4.1-mini",
+    "public_base_url": "https://videos.example.com",
 }
 
 

@@ -13,15 +13,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.core.models import Job
 from gateway.errors import ApiError, invalid
-from gateway.faces.http import check_fields, read_body, tenant_of
+from gateway.faces.creates import create_like
+from gateway.faces.http import SafeJSONResponse as JSONResponse
+from gateway.faces.http import tenant_of
 from gateway.faces.openai_videos import CREATE_FIELDS, video_request, video_resource
-from gateway.faces.resources import uploads
 from gateway.pipeline.batches import Batch, BatchService, batch_status, variation_prompts
+from gateway.policies.model import Tenant
 
 MAX_N = 16  # the contract's n: 2..16 (and at most as many variations)
 BATCH_FIELDS: dict[str, tuple[type, ...]] = {
@@ -102,15 +104,15 @@ def batch_resource(batch: Batch, jobs: list[Job | None]) -> dict[str, Any]:
 
 
 async def create_batch(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, BATCH_FIELDS, ())
-    service = batches(request)
-    prompts = batch_prompts(data, MAX_N)
-    callback_url = check_callback_url(data.get("callback_url"))
-    base = video_request({k: v for k, v in data.items() if k in CREATE_FIELDS})
-    batch, jobs = await service.create(tenant, base, prompts, callback_url=callback_url)
-    return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        prompts = batch_prompts(data, MAX_N)
+        callback_url = check_callback_url(data.get("callback_url"))
+        base = video_request({k: v for k, v in data.items() if k in CREATE_FIELDS})
+        batch, jobs = await batches(request).create(tenant, base, prompts, callback_url=callback_url)
+        return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
+
+    # Idempotency-Key, the door's request count, uploads dropped when refused: as every create
+    return await create_like(request, answer, fields=BATCH_FIELDS)
 
 
 async def retrieve_batch(request: Request) -> Response:

@@ -7,15 +7,20 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.content import StoredFile
+from gateway.content.local import RangeProblem, check_range
 from gateway.core.models import Job, Reference, VideoRequest
-from gateway.errors import invalid
-from gateway.faces.http import as_flag, as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.errors import ApiError, invalid
+from gateway.faces.creates import create_like
+from gateway.faces.http import SafeJSONResponse as JSONResponse
+from gateway.faces.http import as_flag, as_reference, as_str, tenant_of
+from gateway.faces.resources import poll_headers, service
 from gateway.pipeline.stages import Created
+from gateway.policies.model import Tenant
+from gateway.store.base import id_position
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -95,12 +100,12 @@ def video_request(data: dict[str, Any]) -> VideoRequest:
 
 
 async def create_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, CREATE_FIELDS, ("prompt",))
-    req = video_request(data)
-    created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-    return created_response(created)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        req = video_request(data)
+        created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
+        return created_response(created)
+
+    return await create_like(request, answer, fields=CREATE_FIELDS, required=("prompt",))
 
 
 async def list_videos(request: Request) -> Response:
@@ -115,7 +120,12 @@ async def list_videos(request: Request) -> Response:
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid("Invalid 'order': expected 'asc' or 'desc'.", "order")
-    jobs, has_more = await service(request).list(tenant, after=q.get("after"), limit=limit, order=order)
+    after = q.get("after")
+    if after is not None and id_position(after) is None:
+        # one behaviour for every cursor: a gateway id continues from where it sorts (even when that
+        # video is gone); anything else is refused rather than answered with an empty page
+        raise invalid(f"Invalid 'after': {after[:80]!r} is not a video id (video_...).", "after")
+    jobs, has_more = await service(request).list(tenant, after=after, limit=limit, order=order)
     data = [video_resource(j) for j in jobs]
     return JSONResponse(
         {
@@ -149,6 +159,11 @@ async def video_content(request: Request) -> Response:
         tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
         if headers and (headers["etag"] in tags or "*" in tags):
             return Response(status_code=304, headers=headers)
+        try:
+            check_range(request.headers.get("range"), source.size)
+        except RangeProblem as exc:
+            extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
+            raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
     return StreamingResponse(
         source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)
@@ -156,10 +171,11 @@ async def video_content(request: Request) -> Response:
 
 
 async def remix_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, REMIX_FIELDS, ("prompt",))
-    return created_response(await service(request).remix(tenant, request.path_params["video_id"], data["prompt"]))
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        video_id = request.path_params["video_id"]
+        return created_response(await service(request).remix(tenant, video_id, data["prompt"]))
+
+    return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",))
 
 
 def _video_ref(data: dict[str, Any]) -> str | Reference:
@@ -172,7 +188,7 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
     if isinstance(video, str) and video.startswith("{"):
         try:
             video = json.loads(video)
-        except ValueError:
+        except (ValueError, RecursionError):
             video = None
     if isinstance(video, dict) and isinstance(video.get("id"), str) and video["id"]:
         return str(video["id"])
@@ -182,18 +198,18 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
 
 
 async def extend_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, DERIVED_FIELDS, ("video", "prompt", "seconds"))
-    created = await service(request).extend(tenant, _video_ref(data), data["prompt"], as_str(data.get("seconds")))
-    return created_response(created)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        video, seconds = _video_ref(data), as_str(data.get("seconds"))
+        return created_response(await service(request).extend(tenant, video, data["prompt"], seconds))
+
+    return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
 
 
 async def edit_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, EDIT_FIELDS, ("video", "prompt"))
-    return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
+
+    return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
 
 
 routes = [

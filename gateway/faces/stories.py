@@ -15,10 +15,11 @@ from starlette.routing import Route
 
 from gateway.core.models import VideoRequest
 from gateway.errors import invalid
-from gateway.faces.http import as_str, check_fields, read_body, tenant_of
+from gateway.faces.creates import create_like
+from gateway.faces.http import as_str
 from gateway.faces.openai_videos import created_response
-from gateway.faces.resources import uploads
 from gateway.pipeline.stories import Scene, StoryService
+from gateway.policies.model import Tenant
 
 STR = (str,)
 STORY_FIELDS: dict[str, tuple[type, ...]] = {
@@ -63,19 +64,20 @@ def parse_scenes(value: Any) -> list[Scene]:
 
 
 async def create_story(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, STORY_FIELDS, ("scenes",))
-    scenes = parse_scenes(data.get("scenes"))
-    base = VideoRequest(
-        prompt="",
-        model=as_str(data.get("model")),
-        size=as_str(data.get("size")),
-        style_preset=as_str(data.get("style_preset")),
-        negative_prompt=as_str(data.get("negative_prompt")),
-        output_format=as_str(data.get("output_format")),
-    )
-    return created_response(await stories(request).create(tenant, scenes, base))
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        scenes = parse_scenes(data.get("scenes"))
+        base = VideoRequest(
+            prompt="",
+            model=as_str(data.get("model")),
+            size=as_str(data.get("size")),
+            style_preset=as_str(data.get("style_preset")),
+            negative_prompt=as_str(data.get("negative_prompt")),
+            output_format=as_str(data.get("output_format")),
+        )
+        return created_response(await stories(request).create(tenant, scenes, base))
+
+    # Idempotency-Key and the door's request count, as every create
+    return await create_like(request, answer, fields=STORY_FIELDS, required=("scenes",))
 
 
 routes = [Route("/v1/gateway/stories", create_story, methods=["POST"])]
