@@ -343,3 +343,25 @@ def test_enhancement_failures_keep_the_original_prompt_and_say_why(quota_stack: 
     assert "prompt->enhanced(failed: " in header and "; original used)" in header
     done = wait_video(http, down.json()["id"])
     assert done["status"] == "completed" and "enhanced_prompt" not in done
+
+
+def test_batches_and_stories_honour_idempotency_keys(stacks: Callable[[str], Stack]) -> None:
+    sim, gw = stacks("openai-2025-10")
+    http = gw.http()
+    key = {"Idempotency-Key": f"batch-{time.time_ns()}"}
+    body = {"prompt": "a heron in reeds", "n": 2, "seconds": "4"}
+    first = http.post("/v1/gateway/batches", json=body, headers=key)
+    assert first.status_code == 200, first.text
+    generations = int(sim_stats(sim)["generations"])  # type: ignore[call-overload]
+    again = http.post("/v1/gateway/batches", json=body, headers=key)
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    other = http.post("/v1/gateway/batches", json={**body, "n": 3}, headers=key)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    story_key = {"Idempotency-Key": f"story-{time.time_ns()}"}
+    story = {"scenes": [{"prompt": "A heron takes off.", "seconds": 4}]}
+    made = http.post("/v1/gateway/stories", json=story, headers=story_key)
+    replay = http.post("/v1/gateway/stories", json=story, headers=story_key)
+    assert made.status_code == 200 and replay.json()["id"] == made.json()["id"]
+    assert replay.json()["scenes"] == made.json()["scenes"]
+    assert int(sim_stats(sim)["generations"]) - generations == 1  # the story's one scene; the replays none
+    assert wait_batch(http, first.json()["id"])["status"] == "completed"
