@@ -16,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.config import Settings
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
+from gateway.content.space import StorageHealth
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
@@ -26,6 +27,7 @@ from gateway.faces import batches, characters, openai_videos, ops, seed_generati
 from gateway.faces.http import error_response
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
+from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
@@ -38,6 +40,7 @@ from gateway.pipeline.idempotency import IdempotencyKeys
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
+from gateway.pipeline.storage import StorageStage
 from gateway.pipeline.stories import StoryService
 from gateway.pipeline.uploads import UploadJanitor
 from gateway.policies.holder import PolicyHolder
@@ -47,7 +50,7 @@ from gateway.quota.service import QuotaService
 from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
-from gateway.upstreams.runtime import UpstreamRuntime
+from gateway.upstreams.routing import UpstreamRouter, router_from_settings
 
 HTTP_CODES = {
     404: ("not_found", "Unknown request URL: {method} {path}."),
@@ -61,8 +64,8 @@ class Context:
 
     settings: Settings
     store: JobStore
-    upstream: UpstreamRuntime
-    content: LocalContentStore
+    upstream: UpstreamRouter
+    content: ContentStore
     driver: JobDriver
     service: VideoService
     policies: PolicyHolder
@@ -73,18 +76,21 @@ class Context:
     quota: QuotaService | None = None
     batches: BatchService | None = None
     stories: StoryService | None = None
+    storage: StorageHealth | None = None
     idempotency: IdempotencyKeys | None = None  # Idempotency-Key on creates (gateway.faces.creates)
 
 
 def build_context(settings: Settings) -> Context:
     store = open_store(settings.store)
-    upstream = UpstreamRuntime(
-        settings.upstream,
-        settings.upstream_api_key,
-        pinned=settings.upstream_profile,
-        interval_s=settings.detect_interval_s,
+    upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
+    upstream.on_route = reroute  # a job that never reached its (now broken) upstream may move to a twin
+    content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
+    # a full local disk (content, or with s3:// the scratch and upload directory) stops admission
+    storage = StorageHealth(
+        getattr(content, "root", Path(settings.data_dir)), min_free_bytes=settings.content_min_free_bytes
     )
-    content = LocalContentStore(Path(settings.data_dir) / "content")
+    if isinstance(content, LocalContentStore):
+        content.on_write_result = storage.write_result  # a write failing for space stops admission at once
     janitor = ContentJanitor(
         content,
         max_bytes=settings.content_max_bytes,
@@ -96,7 +102,7 @@ def build_context(settings: Settings) -> Context:
         upstream.current,
         content,
         owner=settings.replica_id,
-        adapter_for=upstream.adapter_for,  # jobs keep the dialect they were created in
+        adapter_of=upstream.adapter_of,  # jobs keep the upstream and dialect they were created on
         lease_ttl_s=settings.lease_ttl_s,
         tick_s=settings.driver_tick_s,
         poll_min_s=settings.poll_min_s,
@@ -113,8 +119,9 @@ def build_context(settings: Settings) -> Context:
         retention_s=settings.retention_s,
         max_entries=settings.cache_max_entries,
     )
-    # admission order: ContentPolicyStage, RateLimitStage, CacheStage, QuotaStage (hits and coalesced
-    # creates are answered before the quota stage, so they are never charged)
+    # admission order: StorageStage (a full disk refuses before anything is charged), ContentPolicyStage,
+    # RateLimitStage, CacheStage, QuotaStage (hits and coalesced creates are answered before the quota
+    # stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
     enhancer = PromptEnhancer(
@@ -127,7 +134,14 @@ def build_context(settings: Settings) -> Context:
     )
     # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
     # is the enhanced request) and the quota
-    stages: list[Stage] = [content_policy, RateLimitStage(quota), EnhanceStage(enhancer), cache, QuotaStage(quota)]
+    stages: list[Stage] = [
+        StorageStage(storage),
+        content_policy,
+        RateLimitStage(quota),
+        EnhanceStage(enhancer),
+        cache,
+        QuotaStage(quota),
+    ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     events: list[JobEvents] = [QuotaEvents(quota), cache]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
@@ -141,7 +155,9 @@ def build_context(settings: Settings) -> Context:
         )
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
+    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, storage=storage)
+    ctx.starters.append(storage.start)
+    ctx.closers.append(storage.stop)
     kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
     ctx.batches = BatchService(service, store, ttl_s=kept_s)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
@@ -159,6 +175,7 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
+    ctx.extra_ready_checks["content"] = lambda: content_status(storage, janitor)
     ctx.starters.append(janitor.start)
     ctx.closers.append(janitor.stop)
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
@@ -176,6 +193,12 @@ def build_context(settings: Settings) -> Context:
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx
+
+
+def content_status(storage: StorageHealth, janitor: ContentJanitor) -> dict[str, Any]:
+    """/readyz ``checks.content``: not ready while the disk is full or the content store (bucket) fails."""
+    space, kept = storage.status(), janitor.status()
+    return {**kept, **space, "ok": bool(space["ok"] and kept["ok"]), "error": space.get("error") or kept["error"]}
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -205,13 +228,19 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.policies.load_or_exit()
+        try:
+            await ctx.content.check()  # a missing bucket or refused keys stop the start, saying which
+        except ContentStoreError as exc:
+            log.error("content_store_unusable", error=str(exc))
+            raise SystemExit(f"content store {exc}; not starting") from None
         await ctx.upstream.start()
         for starter in ctx.starters:  # first: the quota gives surviving jobs their charges back before
             await starter()  # the driver may finish one (a terminal job whose listeners are pending)
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=settings.upstream,
+            upstream=ctx.upstream.base_url,
+            upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
             replica=settings.replica_id,

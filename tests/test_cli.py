@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -85,6 +86,7 @@ STRING_VALUES = {
     "upstream_profile": "azure-sora-1",
     "store": "redis://127.0.0.1:6379/3",
     "data_dir": "/srv/data",
+    "content_store": "s3://videos-bucket/gateway",
     "admin_key": "sk-admin-from-env",
     "log_level": "debug",
     "log_format": "console",
@@ -101,6 +103,9 @@ def valid_env_value(field: dataclasses.Field[Any], tmp_path: Path) -> tuple[str,
     """A valid value for ``field`` that differs from its default: (as the environment says it, as typed)."""
     default = Settings().__dict__[field.name]
     kind = str(field.type)
+    if field.name == "upstreams":  # JSON (or YAML flow) text; its key variable is set by this test too
+        entry = {"url": "http://second.example/v1", "api_key_env": "SORA_GATEWAY_UPSTREAM_API_KEY"}
+        return json.dumps([entry]), [entry]
     if field.name == "styles_file":
         path = tmp_path / "styles.yaml"
         path.write_text("sunset: warm evening light\n")
@@ -166,6 +171,9 @@ BAD_VALUES = [
     ("poll_min_s: soon", "poll_min_s must be a number"),
     ("log_format: xml", "log_format must be one of json, console"),
     ("store: postgres://db", "store must be memory://"),
+    ("content_store: gs://videos", "content_store must be file://DIR or s3://bucket[/prefix]"),
+    ("content_store: s3://ab", "content_store needs a bucket name of 3-63 characters"),
+    ("content_presign_s: -1", "content_presign_s must be 0-604800"),
     ("upstream_profile: openai-1999", "upstream_profile must be one of"),
     ("host: [a, b]", "host must be a string"),
     ("retention: 5", "unknown setting 'retention'"),

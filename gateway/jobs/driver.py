@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore
 from gateway.core.models import Job
 from gateway.jobs.advance import SegmentRunner, aggregate
 from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZE_ATTEMPTS re-exported
@@ -69,10 +69,11 @@ class JobDriver:
         self,
         store: JobStore,
         upstream: Callable[[], Upstream],
-        content: LocalContentStore,
+        content: ContentStore,
         *,
         owner: str,
         adapter_for: Callable[[str], Upstream] | None = None,
+        adapter_of: Callable[[Job], Upstream] | None = None,
         lease_ttl_s: float = 15.0,
         tick_s: float = 0.2,
         poll_min_s: float = 0.25,
@@ -84,6 +85,7 @@ class JobDriver:
         self.store = store
         self.upstream = upstream  # the current adapter, for new jobs
         self.adapter_for = adapter_for  # a job's adapter by the profile it was created under
+        self.adapter_of = adapter_of  # or by the job itself (its upstream and profile): wins when set
         self.content = content
         self.owner = owner
         self.lease_ttl_s = lease_ttl_s
@@ -104,6 +106,8 @@ class JobDriver:
 
     def adapter(self, job: Job | None = None) -> Upstream:
         """The adapter that speaks ``job``'s dialect (a dialect switch does not re-route jobs in flight)."""
+        if job is not None and self.adapter_of is not None:
+            return self.adapter_of(job)
         if job is not None and self.adapter_for is not None:
             return self.adapter_for(job.upstream)
         return self.upstream()
@@ -300,7 +304,7 @@ class JobDriver:
 
     async def _orphaned(self, job: Job) -> None:
         """Clean up after a job deleted mid-step: the files fetched since, the upstream jobs created since."""
-        self.content.remove(job.id)
+        await self.content.remove(job.id)
         if job.cache in ("hit", "coalesced") or is_follower(job) or await upstream_shared(self.store, job.id):
             return  # another job's upstream video
         done: list[str] = job.requested.setdefault(ORPHANS_DELETED, [])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from pathlib import Path
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError
 from gateway.content.local import MEDIA_TYPES
+from gateway.content.space import is_space_error
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import drop_references, fetch_part
@@ -24,14 +25,14 @@ def needs_stitch(job: Job) -> bool:
 
 async def _download(
     upstream: Upstream,
-    content: LocalContentStore,
+    content: ContentStore,
     job_id: str,
     upstream_id: str,
     variant: str,
     *,
     as_variant: str | None = None,
     ext: str | None = None,
-) -> Path:
+) -> str:
     stream = await upstream.open_content(upstream_id, variant)
     media_type = stream.headers.get("content-type", "").split(";")[0].strip().lower()
     ext = ext or EXTENSIONS_BY_TYPE.get(media_type)  # e.g. Azure's thumbnails are JPEG, OpenAI's WebP
@@ -39,16 +40,16 @@ async def _download(
         stored = await content.write(job_id, as_variant or variant, stream.chunks, ext)
     finally:
         await stream.close()
-    return stored.path
+    return stored.ref
 
 
-async def _assemble_video(job: Job, upstream: Upstream, content: LocalContentStore) -> str:
+async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -> str:
     """The one video the client gets: stitched from chained parts, trimmed to the asked length, transcoded."""
     trim = job.requested.get("trim_seconds")
     webm = job.requested.get("output_format") == "webm"
     segments = job.segments if needs_stitch(job) else [job.segments[-1]]
     if len(segments) == 1 and not trim and not webm:
-        return str(await _download(upstream, content, job.id, str(segments[0].upstream_id), "video"))
+        return await _download(upstream, content, job.id, str(segments[0].upstream_id), "video")
     from gateway.media.stitch import stitch_files
     from gateway.media.transcode import transcode_webm
 
@@ -66,13 +67,15 @@ async def _assemble_video(job: Job, upstream: Upstream, content: LocalContentSto
     for path in {*parts, content.scratch(job.id) / "video.mp4"}:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        content.scratch(job.id).rmdir()  # empty now, unless reference frames are still there
     for seg in segments:
         seg.content_path = None
     drop_references(job)
-    return str(stored.path)
+    return stored.ref
 
 
-async def fetch_and_assemble(job: Job, upstream: Upstream, content: LocalContentStore) -> None:
+async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore) -> None:
     """Download (and stitch) the job's media into the content store; raises UpstreamError to retry later."""
     if "video" not in job.content:
         job.content["video"] = await _assemble_video(job, upstream, content)
@@ -81,7 +84,7 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: LocalContent
         if variant in job.content:
             continue
         try:
-            job.content[variant] = str(await _download(upstream, content, job.id, str(first.upstream_id), variant))
+            job.content[variant] = await _download(upstream, content, job.id, str(first.upstream_id), variant)
         except UpstreamError as exc:
             if exc.retryable:
                 raise
@@ -105,10 +108,13 @@ def all_segments_done(job: Job) -> bool:
 
 FETCH_AFTER = "fetch_after"  # Job.requested: epoch seconds of the next try at downloading/assembling the media
 FINALIZE_ERRORS = "finalize_errors"  # Job.requested: failed assemblies (stitch, transcode, disk, a refused download)
+STORE_ERRORS = "content_store_errors"  # Job.requested: content-store failures in a row (retried, never fatal)
 MAX_FINALIZE_ATTEMPTS = 3
+SPACE_WAITS = "space_waits"  # Job.requested: assemblies put off because the content store was full
+SPACE_RETRY_MAX_S = 10.0
 
 
-async def finalize_job(job: Job, upstream: Upstream, content: LocalContentStore, retention_s: int) -> None:
+async def finalize_job(job: Job, upstream: Upstream, content: ContentStore, retention_s: int) -> None:
     """Every segment is done: fetch (and stitch) the media, or schedule the next try, or give up."""
     try:
         await fetch_and_assemble(job, upstream, content)
@@ -120,17 +126,36 @@ async def finalize_job(job: Job, upstream: Upstream, content: LocalContentStore,
         elif exc.retryable:
             job.requested[FETCH_AFTER] = time.time() + backoff(3, exc.retry_after, 30.0)
         else:
-            _finalize_failed(job, f"the upstream refused the download ({exc.status})", content)
-    except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
-        log.exception("job_assembly_error", video_id=job.id)
-        _finalize_failed(job, type(exc).__name__, content)
+            await _finalize_failed(job, f"the upstream refused the download ({exc.status})", content)
+    except ContentStoreError as exc:
+        # the bucket is unreachable or refused a write: the generation is paid for, so never give up on
+        # it here; try again with backoff while the upstream still has the video (a 404 ends it above)
+        errors = int(job.requested.get(STORE_ERRORS) or 0) + 1
+        job.requested[STORE_ERRORS] = errors
+        job.requested[FETCH_AFTER] = time.time() + backoff(min(errors, 6), None, 60.0)
+        log.warning("content_store_retry", video_id=job.id, attempt=errors, error=str(exc))
+    except Exception as exc:
+        if is_space_error(exc):  # a full disk: the paid generation waits upstream until space is back
+            _wait_for_space(job)
+            return
+        log.exception("job_assembly_error", video_id=job.id)  # stitch, transcode: not worth retrying forever
+        await _finalize_failed(job, type(exc).__name__, content)
     else:
-        job.requested.pop(FETCH_AFTER, None)
-        job.requested.pop(FINALIZE_ERRORS, None)
+        for key in (FETCH_AFTER, FINALIZE_ERRORS, STORE_ERRORS, SPACE_WAITS):
+            job.requested.pop(key, None)
         mark_completed(job, retention_s)
 
 
-def _finalize_failed(job: Job, reason: str, content: LocalContentStore) -> None:
+def _wait_for_space(job: Job) -> None:
+    """Try again later, as often as it takes: never counted as a failed assembly (the upstream's own
+    expiry of the video, a 404 on the next try, is what finally gives up)."""
+    waits = int(job.requested.get(SPACE_WAITS) or 0) + 1
+    job.requested[SPACE_WAITS] = waits
+    job.requested[FETCH_AFTER] = time.time() + backoff(waits, None, SPACE_RETRY_MAX_S)
+    log.warning("job_assembly_waiting_for_space", video_id=job.id, waits=waits)
+
+
+async def _finalize_failed(job: Job, reason: str, content: ContentStore) -> None:
     errors = int(job.requested.get(FINALIZE_ERRORS) or 0) + 1
     job.requested[FINALIZE_ERRORS] = errors
     if errors < MAX_FINALIZE_ATTEMPTS:
@@ -144,4 +169,5 @@ def _finalize_failed(job: Job, reason: str, content: LocalContentStore) -> None:
             "message": f"The gateway could not prepare the finished video after {errors} attempts ({reason}).",
         },
     )
-    content.remove(job.id)
+    with contextlib.suppress(ContentStoreError):  # what was kept is unreachable: the janitor's age rule ends it
+        await content.remove(job.id)

@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
@@ -19,6 +19,7 @@ from gateway.errors import ApiError, invalid
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
+from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
 
 # what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
@@ -28,14 +29,16 @@ INHERITED = ("trim_seconds", "output_format")
 class DerivedCreates:
     """Needs from the service: ``upstream``, ``store``, ``media``, ``get``, ``_new_job`` and ``admit``."""
 
-    upstream: UpstreamRuntime
+    upstream: UpstreamRouter | UpstreamRuntime
     store: JobStore
-    media: LocalContentStore
+    media: ContentStore
 
     async def get(self, tenant: Tenant, video_id: str, param: str | None = None) -> Job:
         raise NotImplementedError
 
-    def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+    def _new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
         raise NotImplementedError
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
@@ -48,6 +51,7 @@ class DerivedCreates:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
         if not source.segments or not source.segments[-1].upstream_id:  # a story's scene, cut by the gateway
             raise invalid(f"Video '{video_id}' was cut by the gateway and has no upstream video to {endpoint}.", param)
+        self._require(self.upstream.pick(source).caps, endpoint, param)  # the upstream its video is on
         return source
 
     def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
@@ -76,10 +80,11 @@ class DerivedCreates:
         req = VideoRequest(
             prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
         )
-        plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
-        job = self._new_job(tenant, req, plan, "remix")
+        route = self.upstream.pick(source)  # a derived video is made where its source is
+        plan = self._derived_plan(source, segments, int(source.seconds), route.caps)
+        job = self._new_job(tenant, req, plan, "remix", route)
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
-        return await self.admit(Admission(tenant, req, plan, job, self.upstream.caps))
+        return await self.admit(Admission(tenant, req, plan, job, route.caps))
 
     async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
         """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
@@ -94,6 +99,8 @@ class DerivedCreates:
             video = known.id
             noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
         source = await self._source(tenant, video, "extensions", "video")
+        route = self.upstream.pick(source)
+        caps = route.caps
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
         if source.requested.get("trim_seconds"):
@@ -108,7 +115,8 @@ class DerivedCreates:
         if generated != extra:  # rounded up to an extension length: the whole is trimmed back
             plan.extras["trim_seconds"] = total
         plan.adapted += [*noted, *seconds_notes]
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
+        job = self._new_job(tenant, req, plan, "extend", route)
+        return await self.admit(Admission(tenant, req, plan, job, caps))
 
     async def edit(self, tenant: Tenant, video: str | Reference, prompt: str) -> Created:
         """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
@@ -122,6 +130,8 @@ class DerivedCreates:
             video = known.id
             noted = [f"video=file->{known.id}"]
         source = await self._source(tenant, video, "edits", "video")
+        route = self.upstream.pick(source)
+        caps = route.caps
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
         segment = Segment(
@@ -136,7 +146,7 @@ class DerivedCreates:
         )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
         plan.adapted += noted
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit", route), caps))
 
     @classmethod
     def _extension_length(cls, seconds: str | None, caps: Capabilities) -> tuple[int, int, list[str]]:
@@ -186,7 +196,7 @@ class DerivedCreates:
         """
         if not upload.sha256:
             return None
-        for job_id in await asyncio.to_thread(self.media.jobs_with_video, upload.sha256):
+        for job_id in await self.media.jobs_with_video(upload.sha256):
             job = await self.store.get(job_id)
             if (
                 job is not None
@@ -207,7 +217,8 @@ class DerivedCreates:
         from gateway.core.translate import nearest_size
         from gateway.media.probe import probe_video
 
-        caps = self.upstream.caps
+        route = self.upstream.pick()
+        caps = route.caps
         try:
             info = await asyncio.to_thread(probe_video, str(upload.path))
             length = max(1, round(float(info["duration"])))
@@ -239,4 +250,4 @@ class DerivedCreates:
             adapted=adapted,
             extras=extras,
         )
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind), caps))
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind, route), caps))

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from gateway.content import LocalContentStore, StoredFile
+from gateway.content import ContentRedirect, ContentStore, ContentStoreError, Stored, StoredFile
+from gateway.content.local import RangeProblem
+from gateway.content.ranges import RangeNotSatisfiable
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.core.plan import Plan, plan_request
@@ -26,6 +28,7 @@ from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
+from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
@@ -51,9 +54,9 @@ class VideoService(DerivedCreates):
     def __init__(
         self,
         store: JobStore,
-        upstream: UpstreamRuntime,
+        upstream: UpstreamRouter | UpstreamRuntime,
         driver: JobDriver,
-        content: LocalContentStore,
+        content: ContentStore,
         *,
         stages: list[Stage] | None = None,
         planner: Planner = plan_request,
@@ -104,11 +107,15 @@ class VideoService(DerivedCreates):
         return job
 
     # -- creates ---------------------------------------------------------------
-    def new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+    def new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
         """The job record of a planned request, not yet admitted (workflows build their own plans)."""
-        return self._new_job(tenant, req, plan, kind)
+        return self._new_job(tenant, req, plan, kind, route)
 
-    def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+    def _new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
         requested: dict[str, Any] = {
             k: v for k, v in asdict(req).items() if v is not None and k not in ("input_reference", "prompt")
         }
@@ -126,7 +133,8 @@ class VideoService(DerivedCreates):
             kind=kind,
             segments=plan.segments,
             adapted=list(plan.adapted),
-            upstream=self.upstream.caps.profile,
+            upstream=(route or self.upstream.pick()).caps.profile,
+            route=(route or self.upstream.pick()).name,
             requested=requested,
             cost_usd=plan.cost_usd,
             remixed_from_video_id=req.remix_of,
@@ -142,7 +150,8 @@ class VideoService(DerivedCreates):
         tags: dict[str, Any] | None = None,
     ) -> Created:
         """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
-        caps = self.upstream.caps
+        route = self.upstream.pick()  # the first upstream that is up: planned for it, sent to it
+        caps = route.caps
         plan = self.planner(req, caps, allowed_models=tenant.models)
         if tenant.models is not None and plan.model not in tenant.models:
             raise invalid(
@@ -150,7 +159,7 @@ class VideoService(DerivedCreates):
                 "model",
                 "model_not_allowed",
             )
-        job = self._new_job(tenant, req, plan)
+        job = self._new_job(tenant, req, plan, route=route)
         job.requested.update(tags or {})
         return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
 
@@ -181,7 +190,7 @@ class VideoService(DerivedCreates):
                 await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
                 self._accepted(job)
                 try:
-                    await self.driver.runner().submit(job, job.segments[0], self.driver.save)
+                    await self.driver.runner(job).submit(job, job.segments[0], self.driver.save)
                 except UpstreamError as exc:
                     refusal = upstream_refusal(exc)
                     job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
@@ -190,6 +199,7 @@ class VideoService(DerivedCreates):
                     await self._undo(adm)
                     undone = True
                     raise refusal from None
+                await self._share_uploads(job)  # accepted: no upload of a refused create is kept
                 await self.driver.save(job)
         except BaseException as exc:
             if not stored:
@@ -207,6 +217,15 @@ class VideoService(DerivedCreates):
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
 
+    async def _share_uploads(self, job: Job) -> None:
+        """Put the client's uploaded files where every replica can send them (a no-op on file://)."""
+        for ref in (job.requested_reference(), job.requested_source_file()):
+            if ref is not None and ref.path:
+                try:
+                    await self.media.keep_upload(ref)
+                except ContentStoreError as exc:  # this replica still has the file and sends it now
+                    log.warning("upload_not_shared", video_id=job.id, error=str(exc))
+
     async def _run_stages(self, adm: Admission) -> Job | None:
         for stage in self.stages:
             ready = await stage.admit(adm)
@@ -218,7 +237,8 @@ class VideoService(DerivedCreates):
         try:
             await self.store.put(ready)
         except BaseException:
-            self.media.remove(ready.id)  # a cache hit's links to files nobody will ever ask for
+            with contextlib.suppress(ContentStoreError):
+                await self.media.remove(ready.id)  # a cache hit's links to files nobody will ever ask for
             raise
 
     def _accepted(self, job: Job) -> None:
@@ -246,7 +266,10 @@ class VideoService(DerivedCreates):
     async def delete(self, tenant: Tenant, video_id: str) -> Job:
         job = await self.get(tenant, video_id)
         await self.store.delete(job.id)
-        self.media.remove(job.id)
+        try:
+            await self.media.remove(job.id)
+        except ContentStoreError as exc:  # the record is gone; the janitor's age rule removes the objects
+            log.warning("content_remove_failed", video_id=job.id, error=str(exc))
         for listener in self.events:
             try:
                 await listener.job_deleted(job)
@@ -254,7 +277,7 @@ class VideoService(DerivedCreates):
                 log.exception("job_event_failed", video_id=job.id, listener=type(listener).__name__)
         if job.cache not in ("hit", "coalesced") and not await upstream_shared(self.store, job.id):
             # a cache hit or coalesced create uses another job's upstream video; one that others use stays
-            upstream = self.upstream.adapter_for(job.upstream)  # the dialect the job was made in
+            upstream = self.upstream.adapter_of(job)  # the upstream and dialect the job was made on
             for seg in job.segments:
                 if seg.upstream_id:
                     with contextlib.suppress(UpstreamError):
@@ -264,23 +287,22 @@ class VideoService(DerivedCreates):
 
     async def content(
         self, tenant: Tenant, video_id: str, variant: str, range_header: str | None = None
-    ) -> StoredFile | ContentStream:
+    ) -> StoredFile | ContentStream | ContentRedirect:
         if variant not in VARIANTS:
             raise invalid(f"Invalid 'variant': {variant!r}; expected one of {', '.join(VARIANTS)}.", "variant")
         job = await self.get(tenant, video_id)
         if job.status != Status.COMPLETED:
             raise ApiError(400, f"Video '{video_id}' is not ready (status: {job.status}).", code="video_not_ready")
-        stored = self.media.find(job.id, variant) or self._shared_content(job, variant)
-        if stored is not None:
-            self.media.touch(job.id)  # the retention LRU clock
-            return stored
+        served = await self._retained(job, variant, range_header)
+        if served is not None:
+            return served
         if job.content.get(variant) == "":
             raise ApiError(404, f"No {variant} is available for video '{video_id}'.", code="not_found")
         if len(job.segments) != 1 or (variant == "video" and any(job.requested.get(k) for k in INHERITED)):
             # stitched, trimmed or transcoded here: the upstream has no copy of what the client got
             raise ApiError(410, f"The {variant} of video '{video_id}' is no longer retained.", code="content_expired")
         try:
-            adapter = self.upstream.adapter_for(job.upstream)
+            adapter = self.upstream.adapter_of(job)
             return await adapter.open_content(str(job.segments[-1].upstream_id), variant, range_header)
         except UpstreamError as exc:
             if exc.status == 404:
@@ -289,6 +311,36 @@ class VideoService(DerivedCreates):
                 ) from None
             raise upstream_refusal(exc) from None
 
-    def _shared_content(self, job: Job, variant: str) -> StoredFile | None:
+    async def _retained(
+        self, job: Job, variant: str, range_header: str | None
+    ) -> StoredFile | ContentStream | ContentRedirect | None:
+        """The kept copy, as the content store serves it; ``None``: not kept (any more)."""
+        try:
+            stored = await self.media.find(job.id, variant) or await self._shared_content(job, variant)
+            if stored is None:
+                return None
+            await self.media.touch(job.id)  # the retention LRU clock
+            return await self.media.serve(stored, range_header)
+        except RangeProblem as exc:  # the same refusal as a file on disk gets (faces/openai_videos.py)
+            extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
+            raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
+        except RangeNotSatisfiable as exc:
+            raise ApiError(
+                416,
+                f"The requested range is not satisfiable: the {variant} is {exc.size} bytes.",
+                param="Range",
+                code="invalid_range",
+                headers={"content-range": f"bytes */{exc.size}"},
+            ) from None
+        except ContentStoreError as exc:
+            log.warning("content_store_unavailable", video_id=job.id, error=str(exc))
+            raise ApiError(
+                503,
+                "The content store is unavailable; try again shortly.",
+                type="server_error",
+                code="content_store_unavailable",
+            ) from None
+
+    async def _shared_content(self, job: Job, variant: str) -> Stored | None:
         origin = job.requested.get("content_of")
-        return self.media.find(str(origin), variant) if origin else None
+        return await self.media.find(str(origin), variant) if origin else None

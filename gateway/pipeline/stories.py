@@ -21,6 +21,7 @@ upstream call, no charge); when it fails, they fail with its error. Deleting the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import time
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.content import LocalContentStore
+import httpx
+
+from gateway.content import ContentRedirect, ContentStore, StoredFile
 from gateway.core.capabilities import Capabilities
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Segment, SegStatus, Status, VideoRequest
@@ -131,7 +134,7 @@ def story_plan(scenes: list[Scene], plans: list[Plan], caps: Capabilities) -> tu
 class StoryService:
     """Creates stories through the video service; completes their scene videos (a job-event listener)."""
 
-    def __init__(self, videos: VideoService, store: JobStore, content: LocalContentStore, *, max_seconds: int) -> None:
+    def __init__(self, videos: VideoService, store: JobStore, content: ContentStore, *, max_seconds: int) -> None:
         self.videos = videos
         self.store = store
         self.content = content
@@ -157,7 +160,8 @@ class StoryService:
 
     async def create(self, tenant: Tenant, scenes: list[Scene], base: VideoRequest) -> Created:
         total = self.check(tenant, scenes)
-        caps = self.videos.upstream.caps
+        route = self.videos.upstream.pick()  # the first upstream that is up: planned for it, sent to it
+        caps = route.caps
         options = getattr(self.videos.planner, "options", None) or PlanOptions()
         # each scene planned on its own (not counted): the model, size, style and avoid clauses, the checks
         plans = [
@@ -190,7 +194,7 @@ class StoryService:
             negative_prompt=base.negative_prompt,
             output_format=base.output_format,
         )
-        job = self.videos.new_job(tenant, req, plan, "story")
+        job = self.videos.new_job(tenant, req, plan, "story", route)
         scene_ids = [new_video_id() for _ in scenes]
         job.requested[SCENE_IDS] = scene_ids
         job.requested["scenes"] = [{"prompt": s.prompt, "seconds": s.seconds} for s in scenes]
@@ -215,6 +219,7 @@ class StoryService:
             seconds=str(scene.seconds),
             kind="scene",
             upstream=story.upstream,
+            route=story.route,
             created_at=story.created_at,
             requested={STORY_OF: story.id, "scene_index": index, PASSIVE: True},
         )
@@ -246,34 +251,71 @@ class StoryService:
         if job.kind != "story" or not job.requested.get(SCENE_IDS):
             return
         scenes = [Scene(**s) for s in job.requested.get("scenes") or []]
-        start = 0.0
-        for index, (scene_id, scene) in enumerate(zip(job.requested[SCENE_IDS], scenes, strict=False)):
-            child = await self.store.get(scene_id)
-            if child is not None and not child.terminal:
-                await self._finish_scene(job, child, start, scene.seconds, index)
-            start += scene.seconds
+        pending = [await self.store.get(scene_id) for scene_id in job.requested[SCENE_IDS]]
+        if not any(child is not None and not child.terminal for child in pending):
+            return  # done already (a retried listener), or every scene was deleted
+        film = await self._local_film(job) if job.status == Status.COMPLETED else None
+        try:
+            start = 0.0
+            for index, (child, scene) in enumerate(zip(pending, scenes, strict=False)):
+                if child is not None and not child.terminal:
+                    await self._finish_scene(job, film, child, start, scene.seconds, index)
+                start += scene.seconds
+        finally:
+            if film is not None and film.parent == self.content.scratch(job.id):
+                film.unlink(missing_ok=True)  # a copy fetched from the bucket
 
-    async def _finish_scene(self, story: Job, child: Job, start: float, seconds: int, index: int) -> None:
+    async def _local_film(self, story: Job) -> Path | None:
+        """The finished film as a local file: the retained one (``file://``) or a copy fetched into scratch."""
+        stored = await self.content.find(story.id, "video")
+        if stored is None:
+            return None  # evicted already: the scenes fail with content_expired
+        if isinstance(stored, StoredFile):
+            return stored.path
+        served = await self.content.serve(stored, None)
+        if served is None:
+            return None
+        out = self.content.scratch(story.id) / "film.mp4"
+        with open(out, "wb") as fh:
+            if isinstance(served, ContentRedirect):  # presigned downloads: fetch the URL the store signed
+                async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", served.url) as response:
+                    response.raise_for_status()
+                    async for chunk in response.aiter_bytes():
+                        await asyncio.to_thread(fh.write, chunk)
+            else:
+                try:
+                    async for chunk in served.chunks:
+                        await asyncio.to_thread(fh.write, chunk)
+                finally:
+                    await served.close()
+        return out
+
+    async def _finish_scene(
+        self, story: Job, film: Path | None, child: Job, start: float, seconds: int, index: int
+    ) -> None:
         now = int(time.time())
-        if story.status == Status.COMPLETED and story.content.get("video"):
+        if story.status == Status.COMPLETED and film is not None:
             from gateway.media.cut import cut_file
 
             out = self.content.scratch(child.id) / "scene.mp4"
-            await cut_file(Path(story.content["video"]), out, start, seconds)
+            await cut_file(film, out, start, seconds)
             stored = await self.content.adopt(child.id, "video", out)
-            child.content = {"video": str(stored.path), "thumbnail": "", "spritesheet": ""}
+            child.content = {"video": stored.ref, "thumbnail": "", "spritesheet": ""}
             child.status, child.progress, child.error = Status.COMPLETED, 100, None
             child.completed_at, child.expires_at = now, story.expires_at
+        elif story.status == Status.COMPLETED:
+            child.status, child.completed_at = Status.FAILED, now
+            child.error = {"code": "content_expired", "message": "The story's film was no longer retained."}
         else:
             child.status, child.completed_at = Status.FAILED, now
             child.error = dict(story.error or {"code": "story_failed", "message": "The story failed."})
         child.updated_at = time.time()
         if not await self.store.update(child):  # deleted meanwhile: its files go too
-            self.content.remove(child.id)
+            await self.content.remove(child.id)
         log.info("story_scene_finished", video_id=child.id, story=story.id, scene=index, status=str(child.status))
 
     async def job_deleted(self, job: Job) -> None:
         for scene_id in job.requested.get(SCENE_IDS) or []:
             with contextlib.suppress(Exception):
                 await self.store.delete(scene_id)
-            self.content.remove(scene_id)
+                await self.content.remove(scene_id)
