@@ -15,8 +15,9 @@ import pytest
 
 from gateway.media.probe import probe_duration
 from gateway.simulator.openai_misc import ENHANCE_DETAILS
-from tests.conftest import UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url, write_policies
+from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url, write_policies
 from tests.procs import Proc, start_simulator
+from tests.s3server import S3Server
 
 POLL = {"poll_interval_ms": 100}
 PROFILES = ("openai-2025-10", "openai-2026-03", "azure-sora-1")
@@ -365,3 +366,27 @@ def test_batches_and_stories_honour_idempotency_keys(stacks: Callable[[str], Sta
     assert replay.json()["scenes"] == made.json()["scenes"]
     assert int(sim_stats(sim)["generations"]) - generations == 1  # the story's one scene; the replays none
     assert wait_batch(http, first.json()["id"])["status"] == "completed"
+
+
+@pytest.mark.parametrize("presign", [False, True])
+def test_story_scenes_are_cut_from_a_film_kept_in_a_bucket(presign: bool, s3_server: S3Server, tmp_path: Path) -> None:
+    """With ``--content-store s3://…`` the film is fetched back (or through a presigned URL) to cut the scenes."""
+    sim = start_simulator()
+    extra = ["--content-store", f"s3://{s3_server.new_bucket()}/kept"]
+    config = FAST_CONFIG + ("content_presign_s: 60\n" if presign else "")
+    gw = start_gateway(sim, tmp_path, "memory://", *extra, config=config, env=s3_server.env())
+    try:
+        http = gw.http()
+        scenes = [{"prompt": "A boat leaves.", "seconds": 4}, {"prompt": "The boat returns.", "seconds": 8}]
+        story = http.post("/v1/gateway/stories", json={"scenes": scenes}).json()
+        assert wait_video(http, story["id"])["status"] == "completed"
+        for scene_id, seconds in zip(story["scenes"], (4, 8), strict=True):
+            assert wait_video(http, scene_id)["status"] == "completed"
+            with httpx.Client(base_url=gw.url, headers=http.headers, follow_redirects=True, timeout=30) as client:
+                body = client.get(f"/v1/videos/{scene_id}/content")
+            assert body.status_code == 200, body.text
+            (tmp_path / f"{scene_id}.mp4").write_bytes(body.content)
+            assert probe_duration(tmp_path / f"{scene_id}.mp4") == pytest.approx(seconds, abs=0.05)
+    finally:
+        gw.proc.stop()
+        sim.stop()
