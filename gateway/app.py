@@ -23,6 +23,7 @@ from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
 from gateway.faces import characters, openai_videos, ops, seed_generations, usage
 from gateway.faces.http import error_response
+from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
 from gateway.media.transcode import webm_available
@@ -42,6 +43,7 @@ from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.upstreams.runtime import UpstreamRuntime
+from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {
     404: ("not_found", "Unknown request URL: {method} {path}."),
@@ -65,6 +67,7 @@ class Context:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
+    webhooks: Webhooks | None = None
 
 
 def build_context(settings: Settings) -> Context:
@@ -108,9 +111,10 @@ def build_context(settings: Settings) -> Context:
     # creates are answered before the quota stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
-    stages: list[Stage] = [content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), video_resource)
+    stages: list[Stage] = [webhooks.stage, content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
-    events: list[JobEvents] = [QuotaEvents(quota), cache]
+    events: list[JobEvents] = [QuotaEvents(quota), cache, webhooks.events]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
     planner = Planner(
         PlanOptions(
@@ -122,12 +126,12 @@ def build_context(settings: Settings) -> Context:
         )
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota)
+    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, webhooks=webhooks)
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
-    ctx.starters.append(janitor.start)
-    ctx.closers.append(janitor.stop)
+    ctx.starters += [janitor.start, webhooks.sender.start]
+    ctx.closers += [janitor.stop, webhooks.sender.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
         store,
         content,

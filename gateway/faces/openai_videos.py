@@ -27,8 +27,9 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "style_preset": STR,
     "negative_prompt": STR,
     "output_format": STR,
+    "callback_url": STR,
 }
-REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
+REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR, "callback_url": STR}
 # ``video``: {"id": ...} (JSON, a JSON string, or ``video[id]`` in a form) or an uploaded file (what the SDK sends)
 DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR, "seconds": NUM}
 EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR}
@@ -74,6 +75,7 @@ async def create_video(request: Request) -> Response:
         style_preset=as_str(data.get("style_preset")),
         negative_prompt=as_str(data.get("negative_prompt")),
         output_format=as_str(data.get("output_format")),
+        callback_url=as_str(data.get("callback_url")),
     )
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
     return created_response(created)
@@ -135,7 +137,10 @@ async def remix_video(request: Request) -> Response:
     tenant = tenant_of(request)
     data = await read_body(request, uploads(request))
     check_fields(data, REMIX_FIELDS, ("prompt",))
-    return created_response(await service(request).remix(tenant, request.path_params["video_id"], data["prompt"]))
+    created = await service(request).remix(
+        tenant, request.path_params["video_id"], data["prompt"], callback_url=as_str(data.get("callback_url"))
+    )
+    return created_response(created)
 
 
 def _video_ref(data: dict[str, Any]) -> str | Reference:

@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "output_format": (str,),
     "style_preset": (str,),
     "negative_prompt": (str,),
+    "callback_url": (str,),
 }
 
 
@@ -70,6 +71,7 @@ async def create_generation(request: Request) -> Response:
         style_preset=as_str(data.get("style_preset")),
         negative_prompt=as_str(data.get("negative_prompt")),
         output_format=as_str(data.get("output_format")),
+        callback_url=as_str(data.get("callback_url")),
         dialect="seed",
     )
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))

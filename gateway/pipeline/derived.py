@@ -58,7 +58,7 @@ class DerivedCreates:
             extras={k: source.requested[k] for k in INHERITED if source.requested.get(k)},
         )
 
-    async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+    async def remix(self, tenant: Tenant, video_id: str, prompt: str, *, callback_url: str | None = None) -> Created:
         source = await self._source(tenant, video_id, "remix", "video_id")
         chain = (
             [source.segments[-1]]
@@ -70,7 +70,12 @@ class DerivedCreates:
             for i, s in enumerate(chain)
         ]
         req = VideoRequest(
-            prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+            prompt=prompt,
+            remix_of=source.id,
+            model=source.model,
+            size=source.size,
+            seconds=source.seconds,
+            callback_url=callback_url,
         )
         plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
         job = self._new_job(tenant, req, plan, "remix")

@@ -23,7 +23,7 @@ from gateway.pipeline.coalesce import upstream_shared
 from gateway.pipeline.derived import INHERITED, DerivedCreates
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
-from gateway.store.base import JobStore
+from gateway.store.base import EVENTS_PENDING, JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.runtime import UpstreamRuntime
 
@@ -192,6 +192,8 @@ class VideoService(DerivedCreates):
         return None
 
     async def _store_ready(self, ready: Job) -> None:
+        if ready.terminal:  # a cache hit: the driver runs the terminal listeners (its callback) once
+            ready.requested[EVENTS_PENDING] = True
         try:
             await self.store.put(ready)
         except BaseException:
