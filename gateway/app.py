@@ -26,6 +26,7 @@ from gateway.faces.http import error_response
 from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
+from gateway.jobs.fairqueue import FairQueue
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware
 from gateway.observability import log
@@ -98,6 +99,7 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
+    driver.queue = FairQueue(store, max_concurrent=settings.upstream_max_concurrent)
     policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
     cache = CacheStage(
@@ -130,8 +132,8 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
-    ctx.starters += [janitor.start, webhooks.sender.start]
-    ctx.closers += [janitor.stop, webhooks.sender.stop]
+    ctx.starters += [janitor.start, webhooks.sender.start, driver.queue.start]
+    ctx.closers += [janitor.stop, webhooks.sender.stop, driver.queue.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
         store,
         content,

@@ -11,10 +11,10 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from gateway.content import StoredFile
-from gateway.core.models import Job, Reference, VideoRequest
+from gateway.core.models import Job, Reference, Status, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.faces.resources import poll_headers, queue_position, service, uploads
 from gateway.pipeline.stages import Created
 
 STR, NUM = (str,), (str, int)
@@ -35,9 +35,10 @@ DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), 
 EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR}
 
 
-def video_resource(job: Job) -> dict[str, Any]:
-    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field."""
-    return {
+def video_resource(job: Job, queue_position: int | None = None) -> dict[str, Any]:
+    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field (and, while
+    queued, ``queue_position``: 1 = the next to go upstream; null when no upstream limit holds it back)."""
+    resource = {
         "id": job.id,
         "object": "video",
         "model": job.model,
@@ -53,13 +54,16 @@ def video_resource(job: Job) -> dict[str, Any]:
         "error": job.error,
         "adapted": job.adapted,
     }
+    if job.status == Status.QUEUED:
+        resource["queue_position"] = queue_position
+    return resource
 
 
-def created_response(created: Created) -> JSONResponse:
+def created_response(created: Created, request: Request | None = None) -> JSONResponse:
     headers = {**poll_headers(created.job), **created.headers}
     if created.job.cache:
         headers.setdefault("x-sora-gateway-cache", created.job.cache)
-    return JSONResponse(video_resource(created.job), headers=headers)
+    return JSONResponse(video_resource(created.job, queue_position(request, created.job)), headers=headers)
 
 
 async def create_video(request: Request) -> Response:
@@ -78,7 +82,7 @@ async def create_video(request: Request) -> Response:
         callback_url=as_str(data.get("callback_url")),
     )
     created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-    return created_response(created)
+    return created_response(created, request)
 
 
 async def list_videos(request: Request) -> Response:
@@ -94,7 +98,7 @@ async def list_videos(request: Request) -> Response:
     if order not in ("asc", "desc"):
         raise invalid("Invalid 'order': expected 'asc' or 'desc'.", "order")
     jobs, has_more = await service(request).list(tenant, after=q.get("after"), limit=limit, order=order)
-    data = [video_resource(j) for j in jobs]
+    data = [video_resource(j, queue_position(request, j)) for j in jobs]
     return JSONResponse(
         {
             "object": "list",
@@ -108,7 +112,7 @@ async def list_videos(request: Request) -> Response:
 
 async def retrieve_video(request: Request) -> Response:
     job = await service(request).retrieve(tenant_of(request), request.path_params["video_id"])
-    return JSONResponse(video_resource(job), headers=poll_headers(job))
+    return JSONResponse(video_resource(job, queue_position(request, job)), headers=poll_headers(job))
 
 
 async def delete_video(request: Request) -> Response:
@@ -140,7 +144,7 @@ async def remix_video(request: Request) -> Response:
     created = await service(request).remix(
         tenant, request.path_params["video_id"], data["prompt"], callback_url=as_str(data.get("callback_url"))
     )
-    return created_response(created)
+    return created_response(created, request)
 
 
 def _video_ref(data: dict[str, Any]) -> str | Reference:
@@ -167,14 +171,14 @@ async def extend_video(request: Request) -> Response:
     data = await read_body(request, uploads(request))
     check_fields(data, DERIVED_FIELDS, ("video", "prompt", "seconds"))
     created = await service(request).extend(tenant, _video_ref(data), data["prompt"], as_str(data.get("seconds")))
-    return created_response(created)
+    return created_response(created, request)
 
 
 async def edit_video(request: Request) -> Response:
     tenant = tenant_of(request)
     data = await read_body(request, uploads(request))
     check_fields(data, EDIT_FIELDS, ("video", "prompt"))
-    return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
+    return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]), request)
 
 
 routes = [

@@ -158,7 +158,7 @@ class VideoService(DerivedCreates):
                 stored = True
                 self._accepted(job)
                 try:
-                    await self.driver.runner().submit(job, job.segments[0], self.driver.save)
+                    await self.driver.submit_first(job)  # the fair queue may hold it back
                 except UpstreamError as exc:
                     refusal = upstream_refusal(exc)
                     job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo

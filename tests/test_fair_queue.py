@@ -1,0 +1,77 @@
+"""The fair queue: a busy team cannot starve a small one when the upstream limits concurrent jobs.
+
+End to end: a simulator limited to 3 concurrent generations, team acme submits 40 videos and then
+team globex 4; the gateway learns the limit from the upstream's 429s, nothing fails, every video is
+generated once, and globex's videos finish within the first half of all completions. Plus the
+ordering rule on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from gateway.core.models import Job, Segment, SegStatus
+from gateway.jobs.fairqueue import fair_order, running, waiting_segment
+from tests.conftest import sim_stats, start_gateway, store_url
+from tests.procs import start_simulator, wait_for
+
+
+def _job(job_id: str, tenant: str, status: SegStatus) -> Job:
+    return Job(job_id, tenant, "sora-2", "p", "720x1280", "4", segments=[Segment(0, 4, "p", status=status)])
+
+
+def test_fair_order_puts_the_idle_team_first() -> None:
+    jobs = [_job(f"video_a{i:02}", "big", SegStatus.IN_PROGRESS) for i in range(3)]
+    jobs += [_job(f"video_b{i:02}", "big", SegStatus.PENDING) for i in range(5)]
+    jobs += [_job(f"video_c{i:02}", "small", SegStatus.PENDING) for i in range(2)]
+    snap = fair_order(jobs)
+    assert snap.running == 3
+    assert snap.order[:2] == ["video_c00", "video_c01"]  # small has nothing running: it goes first
+    assert snap.order[2:] == [f"video_b{i:02}" for i in range(5)]  # big keeps its own order
+    assert snap.depth == {"big": 5, "small": 2}
+    refused = _job("video_d", "big", SegStatus.SUBMITTING)
+    refused.requested["submit_not_sent"] = {"0": True}  # a 429 on its create: waiting, not running
+    assert waiting_segment(refused) is not None and running(refused) == 0
+
+
+def test_small_team_is_not_starved_under_an_upstream_limit(tmp_path: Path) -> None:
+    sim = start_simulator("--max-concurrent", "3", time_scale=0.03)
+    gw = start_gateway(sim, tmp_path, store_url("sqlite", tmp_path))
+    try:
+        acme, globex = gw.http("acme"), gw.http("globex")
+        with ThreadPoolExecutor(8) as pool:  # the busy team fills the queue quickly
+            big = list(
+                pool.map(lambda i: acme.post("/v1/videos", json={"prompt": f"busy {i}", "seconds": "4"}), range(40))
+            )
+        small = [globex.post("/v1/videos", json={"prompt": f"small team {i}", "seconds": "4"}) for i in range(4)]
+        assert all(r.status_code == 200 for r in big + small), [r.text for r in big + small if r.status_code != 200]
+        small_ids = {r.json()["id"] for r in small}
+        last = max(r.json()["id"] for r in big)  # the newest: surely still waiting
+        wait_for(lambda: isinstance(acme.get(f"/v1/videos/{last}").json().get("queue_position"), int), "a position")
+        depth = 'sora_gateway_queue_depth{tenant="acme"}'
+        wait_for(lambda: depth in httpx.get(gw.url + "/metrics").text, "the queue depth metric")
+        order: list[str] = []
+        status: dict[str, str] = {}
+        deadline = time.monotonic() + 300
+        while len(order) < 44:
+            assert time.monotonic() < deadline, f"only {len(order)} of 44 finished"
+            for client in (acme, globex):
+                for video in client.get("/v1/videos", params={"limit": 100}).json()["data"]:
+                    if video["status"] in ("completed", "failed") and video["id"] not in status:
+                        status[video["id"]] = video["status"]
+                        order.append(video["id"])
+            time.sleep(0.05)
+        assert set(status.values()) == {"completed"}, status
+        ranks = sorted(order.index(v) + 1 for v in small_ids)
+        assert ranks[-1] <= 22, f"globex finished at {ranks} of 44"
+        stats = sim_stats(sim)
+        assert stats["generations"] == 44, stats
+        logs = gw.proc.logs()
+        assert '"upstream_throttled"' in logs  # the limit was learned from the upstream's 429
+    finally:
+        gw.proc.stop()
+        sim.stop()
