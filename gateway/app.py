@@ -21,7 +21,7 @@ from gateway.content.retention import ContentJanitor
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
-from gateway.faces import characters, openai_videos, ops, seed_generations, usage
+from gateway.faces import characters, feedback, openai_videos, ops, seed_generations, usage
 from gateway.faces.http import error_response
 from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument_context
@@ -192,7 +192,14 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.store.close()
 
     app = Starlette(
-        routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
+        routes=[
+            *ops.routes,
+            *characters.routes,
+            *openai_videos.routes,
+            *seed_generations.routes,
+            *usage.routes,
+            *feedback.routes,
+        ],
         middleware=[
             Middleware(
                 GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile
