@@ -99,7 +99,7 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
-    driver.queue = FairQueue(store, max_concurrent=settings.upstream_max_concurrent)
+    queue = driver.queue = FairQueue(store, max_concurrent=settings.upstream_max_concurrent)  # upstream slots
     policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
     cache = CacheStage(
@@ -132,8 +132,8 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
-    ctx.starters += [janitor.start, webhooks.sender.start, driver.queue.start]
-    ctx.closers += [janitor.stop, webhooks.sender.stop, driver.queue.stop]
+    ctx.starters += [janitor.start, webhooks.sender.start, queue.start]
+    ctx.closers += [janitor.stop, webhooks.sender.stop, queue.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
         store,
         content,
@@ -146,6 +146,8 @@ def build_context(settings: Settings) -> Context:
     ctx.closers.append(records.stop)
     ctx.extra_ready_checks["policies"] = policies.status
     ctx.extra_ready_checks["driver"] = driver.status  # the job loop is alive and ticking
+    ctx.extra_ready_checks["webhooks"] = webhooks.sender.status
+    ctx.extra_ready_checks["queue"] = queue.status
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx

@@ -86,6 +86,7 @@ def running(job: Job) -> int:
 class Snapshot:
     taken_at: float = 0.0  # monotonic
     running: int = 0
+    running_of: dict[str, int] = field(default_factory=dict)  # job id -> its generations running
     order: list[str] = field(default_factory=list)  # waiting job ids, fair order
     depth: dict[str, int] = field(default_factory=dict)  # tenant -> waiting jobs
 
@@ -96,7 +97,8 @@ def fair_order(jobs: list[Job]) -> Snapshot:
     busy: dict[str, int] = {}
     waiting: dict[str, list[str]] = {}
     for job in jobs:
-        busy[job.tenant] = busy.get(job.tenant, 0) + running(job)
+        snap.running_of[job.id] = running(job)
+        busy[job.tenant] = busy.get(job.tenant, 0) + snap.running_of[job.id]
         if waiting_segment(job) is not None:
             waiting.setdefault(job.tenant, []).append(job.id)
     snap.running = sum(busy.values())
@@ -179,6 +181,18 @@ class FairQueue:
             return None
         return self._positions.get(job.id) or len(self.snapshot.order) + 1
 
+    def status(self) -> dict[str, object]:
+        """For /readyz: the limit in force and where it comes from, what runs and what waits."""
+        source = "configured" if self.configured else "learned" if self.learned else None
+        return {
+            "ok": True,
+            "limit": self.limit,
+            "source": source,
+            "running": self.snapshot.running,
+            "waiting": len(self.snapshot.order),
+            "paused_s": round(max(0.0, self.paused_until - time.time()), 2),
+        }
+
     # -- learning the limit ------------------------------------------------------
     async def throttled(self, job: Job, seg: Segment) -> None:
         """The upstream answered a create with 429: learn the limit, pause until its Retry-After."""
@@ -186,7 +200,8 @@ class FairQueue:
         pause = min(max(seg.next_poll_at - now, 0.0), MAX_PAUSE_S)
         with contextlib.suppress(StoreError):
             await self.refresh(force=True)  # what runs upstream now is the limit we just hit
-            others = max(1, self.snapshot.running)
+            # the refused job may still be stored as sending (its 429 is saved after this): not a slot
+            others = max(1, self.snapshot.running - self.snapshot.running_of.get(job.id, 0))
             if self.configured is None:
                 learned = others if self.learned is None else min(self.learned, others)
                 if self.learned is not None and learned == self.learned and time.monotonic() - self._lowered > 2.0:

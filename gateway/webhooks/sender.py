@@ -111,6 +111,14 @@ class WebhookSender:
         if self._client is not None:
             await self._client.aclose()
 
+    def status(self) -> dict[str, object]:
+        """For /readyz: the loop is alive (a receiver's trouble never makes the replica unready)."""
+        alive = self._task is not None and not self._task.done()
+        result: dict[str, object] = {"ok": alive, "sending": len(self._inflight)}
+        if not alive:
+            result["error"] = "the webhook delivery loop is not running"
+        return result
+
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
