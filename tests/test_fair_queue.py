@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 
 from gateway.core.models import Job, Segment, SegStatus
-from gateway.jobs.fairqueue import fair_order, running, waiting_segment
+from gateway.jobs.fairqueue import FairQueue, fair_order, running, waiting_segment
+from gateway.store.memory import MemoryStore
 from tests.conftest import sim_stats, start_gateway, store_url
 from tests.procs import start_simulator, wait_for
 
@@ -75,3 +76,52 @@ def test_small_team_is_not_starved_under_an_upstream_limit(tmp_path: Path) -> No
     finally:
         gw.proc.stop()
         sim.stop()
+
+
+async def _stored(store: MemoryStore, *jobs: Job) -> None:
+    for job in jobs:
+        await store.put(job)
+
+
+async def test_slots_go_to_the_head_of_the_fair_order() -> None:
+    store = MemoryStore()
+    running_jobs = [_job(f"video_r{i}", "big", SegStatus.IN_PROGRESS) for i in range(2)]
+    big = [_job(f"video_b{i}", "big", SegStatus.PENDING) for i in range(3)]
+    small = _job("video_s0", "small", SegStatus.PENDING)
+    await _stored(store, *running_jobs, *big, small)
+    queue = FairQueue(store, max_concurrent=3)
+    assert await queue.may_submit(big[0]) is False  # one slot free: it is the small team's
+    assert await queue.may_submit(small) is True
+    assert [queue.position(j) for j in (small, *big)] == [1, 2, 3, 4]
+
+    async def send() -> None:
+        small.segments[0].status = SegStatus.QUEUED
+
+    await queue.sent(small, small.segments[0], send)
+    assert await queue.may_submit(big[0]) is False  # the slot is taken until the next snapshot shows more
+    newcomer = _job("video_z9", "small", SegStatus.PENDING)
+    assert await queue.may_submit(newcomer) is False
+    assert queue.status()["limit"] == 3 and queue.status()["source"] == "configured"
+
+
+async def test_a_429_teaches_the_limit_and_pauses() -> None:
+    store = MemoryStore()
+    running_jobs = [_job(f"video_r{i}", "big", SegStatus.IN_PROGRESS) for i in range(3)]
+    job = _job("video_b0", "big", SegStatus.PENDING)
+    await _stored(store, *running_jobs, job)
+    queue = FairQueue(store)
+    assert await queue.may_submit(job) is True  # nothing known yet: no queue
+    seg = job.segments[0]
+
+    async def refused() -> None:  # what SegmentRunner.submit does with a 429
+        seg.status = SegStatus.SUBMITTING
+        job.requested["submit_not_sent"] = {"0": True}
+        seg.next_poll_at = time.time() + 2.0
+
+    await store.put(job)
+    await queue.sent(job, seg, refused)
+    assert queue.learned == 3 and await store.kv_get("fairq:limit") == "3"
+    assert await queue.may_submit(job) is False  # paused for the Retry-After, then at the limit
+    other = FairQueue(store)  # another replica reads what was learned
+    await other.refresh(force=True)
+    assert other.limit == 3 and other.paused_until > time.time()

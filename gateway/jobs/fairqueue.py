@@ -40,7 +40,7 @@ THROTTLED_KEY = "fairq:throttled"  # kv: present for PROBE_S after a 429 (no pro
 LIMIT_TTL_S = 600.0
 PROBE_S = 15.0
 MAX_PAUSE_S = 60.0
-GATED_RECHECK_S = 0.25  # a held-back segment is looked at again this soon
+GATED_RECHECK_S = 0.5  # a held-back segment is looked at again this soon
 IN_FLIGHT = frozenset({SegStatus.SUBMITTING, SegStatus.QUEUED, SegStatus.IN_PROGRESS})
 
 QUEUE_DEPTH = Gauge(
