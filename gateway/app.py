@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.config import Settings
 from gateway.content import LocalContentStore
@@ -28,14 +29,16 @@ from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
 from gateway.media.transcode import webm_available
-from gateway.middleware import GatewayMiddleware
+from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.content_policy import ContentPolicyStage
+from gateway.pipeline.idempotency import IdempotencyKeys
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
+from gateway.pipeline.uploads import UploadJanitor
 from gateway.policies.holder import PolicyHolder
 from gateway.quota.build import build_quota
 from gateway.quota.events import QuotaEvents
@@ -69,6 +72,7 @@ class Context:
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
     webhooks: Webhooks | None = None
+    idempotency: IdempotencyKeys | None = None  # Idempotency-Key on creates (gateway.faces.creates)
 
 
 def build_context(settings: Settings) -> Context:
@@ -129,6 +133,15 @@ def build_context(settings: Settings) -> Context:
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
     ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, webhooks=webhooks)
+    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
+    upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
+        Path(settings.data_dir) / "uploads",
+        store,
+        max_age_s=settings.upload_max_age_s,
+        interval_s=settings.upload_sweep_s,
+    )
+    ctx.starters.append(upload_janitor.start)
+    ctx.closers.append(upload_janitor.stop)
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
@@ -162,7 +175,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, template = HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     message = template.format(method=request.method, path=request.url.path)
-    return error_response(ApiError(exc.status_code, message, code=code), dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method the path takes, not only the first route's
+        allowed = {
+            m
+            for r in request.app.router.routes
+            if isinstance(r, Route) and r.path_regex.match(request.url.path)
+            for m in (r.methods or ())
+        }
+        headers["Allow"] = ", ".join(sorted(allowed)) or headers.get("Allow", "")
+    return error_response(ApiError(exc.status_code, message, code=code), headers)
 
 
 def create_app(settings: Settings, *, context: Context | None = None) -> Starlette:
@@ -204,7 +226,14 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         ],
         middleware=[
             Middleware(
-                GatewayMiddleware, max_body_bytes=settings.max_body_bytes, profile=lambda: ctx.upstream.caps.profile
+                GatewayMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                profile=lambda: ctx.upstream.caps.profile,
+                limits=RequestLimits(
+                    body_timeout_s=settings.body_timeout_s,
+                    body_idle_timeout_s=settings.body_idle_timeout_s,
+                    max_concurrent=settings.max_concurrent_requests,
+                ),
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

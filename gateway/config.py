@@ -77,6 +77,15 @@ class Settings:
     webhook_retry_base_s: float = 5.0  # first retry after this, doubling per attempt ...
     webhook_retry_max_s: float = 3600.0  # ... up to this
     upstream_max_concurrent: int = 0  # upstream generations at once; 0: learn the limit from the upstream's 429s
+    public_base_url: str | None = None  # every URL handed out (seed data[0].url); default http://<host>:<port>
+    idempotency_ttl_s: float = 86400.0  # an Idempotency-Key replays its answer this long
+    upload_max_age_s: float = 3600.0  # an uploaded file no active job uses is deleted after this
+    upload_sweep_s: float = 300.0  # how often uploads/ is swept
+    header_timeout_s: float = 30.0  # a request's line and headers must arrive within this (else closed)
+    body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
+    body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
+    max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
+    max_connections: int = 2048  # open connections per process; past it a request gets 503 server_busy
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
 
@@ -127,6 +136,14 @@ BOUNDS: dict[str, Bound] = {
     "webhook_retry_base_s": POSITIVE,
     "webhook_retry_max_s": POSITIVE,
     "upstream_max_concurrent": NOT_NEGATIVE,
+    "idempotency_ttl_s": POSITIVE,
+    "upload_max_age_s": POSITIVE,
+    "upload_sweep_s": POSITIVE,
+    "header_timeout_s": POSITIVE,
+    "body_timeout_s": POSITIVE,
+    "body_idle_timeout_s": POSITIVE,
+    "max_concurrent_requests": AT_LEAST_1,
+    "max_connections": AT_LEAST_1,
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "upstream_profile": tuple(PROFILES),
@@ -139,6 +156,7 @@ PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "upstream": (("http://", "https://"), "an http(s) URL"),
     "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
     "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
+    "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -266,6 +284,15 @@ def apply_secrets_from_env(settings: Settings) -> Settings:
         if found is not None:
             setattr(settings, name, found[0])
     return settings
+
+
+def public_base_url(settings: Settings) -> str:
+    """The gateway's URL as clients reach it: ``public_base_url``, else the address it listens on."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}"
 
 
 def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:

@@ -11,10 +11,12 @@ unknown methods become ``OTHER``, the tenant is a policy name or ``-``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,10 +43,25 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one client may hold: a body must arrive within ``body_timeout_s`` and never pause longer
+    than ``body_idle_timeout_s`` (a 408 otherwise); at most ``max_concurrent`` requests run at once
+    per process (a 503 ``server_busy`` beyond; health and metrics are never refused)."""
+
+    body_timeout_s: float = 300.0
+    body_idle_timeout_s: float = 30.0
+    max_concurrent: int = 1000
+
+
 class Exchange:
     """One request as the middleware sees it: what came in, what went out, when."""
 
-    def __init__(self, scope: Scope, send: Send, max_body_bytes: int) -> None:
+    def __init__(self, scope: Scope, send: Send, max_body_bytes: int, limits: RequestLimits | None = None) -> None:
         self.scope = scope
         self.headers = dict(scope.get("headers") or [])
         self.request_id = request_id_of(self.headers)
@@ -56,6 +73,10 @@ class Exchange:
         self.video_id: str | None = None
         self._send = send
         self._received = 0
+        self.limits = limits or RequestLimits()
+        # a request without a body (most GETs) reads one empty message: no timer needed for it
+        self._body_done = self.headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in self.headers
+        self._body_deadline = time.monotonic() + self.limits.body_timeout_s
         scope.setdefault("state", {})["request_id"] = self.request_id
 
     def declared_too_large(self) -> int | None:
@@ -69,7 +90,15 @@ class Exchange:
         """``receive`` that stops a body growing past the limit (a chunked upload has no content-length)."""
 
         async def limited() -> Message:
-            message = await receive()
+            if self._body_done:  # e.g. a streaming response listening for the client's disconnect
+                return await receive()
+            wait = min(self.limits.body_idle_timeout_s, self._body_deadline - time.monotonic())
+            try:
+                message = await asyncio.wait_for(receive(), max(wait, 0.001))
+            except TimeoutError:
+                raise _TooSlow() from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self._body_done = True
             if message["type"] == "http.request":
                 self._received += len(message.get("body", b""))
                 if self._received > self.max_body_bytes:
@@ -99,7 +128,9 @@ class Exchange:
                 extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         message["headers"] = [*headers, *extra]
 
-    async def fail(self, status: int, message: str, type_: str, code: str) -> None:
+    async def fail(
+        self, status: int, message: str, type_: str, code: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         """An OpenAI-shaped error, unless a response already started (then the connection just ends)."""
         if self.responded:
             return
@@ -109,6 +140,7 @@ class Exchange:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"x-request-id", self.request_id.encode("latin-1")),
+            *(extra or []),
         ]
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": body})
@@ -142,19 +174,33 @@ class Exchange:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, profile: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        profile: Callable[[], str | None] = lambda: None,
+        limits: RequestLimits | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.profile = profile  # the upstream profile in force, for the access log
+        self.limits = limits or RequestLimits()
+        self.inflight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        exchange = Exchange(scope, send, self.max_body_bytes)
+        exchange = Exchange(scope, send, self.max_body_bytes, self.limits)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=exchange.request_id)
+        self.inflight += 1
         try:
+            if self.inflight > self.limits.max_concurrent and scope.get("path") not in SKIP_LOG:
+                busy = f"The gateway is serving its limit of {self.limits.max_concurrent} requests; retry shortly."
+                await exchange.fail(503, busy, "server_error", "server_busy", [(b"retry-after", b"1")])
+                return
             declared = exchange.declared_too_large()
             if declared is not None:
                 limit = f"Request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes."
@@ -164,6 +210,12 @@ class GatewayMiddleware:
         except _TooLarge:
             limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
             await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
+        except _TooSlow:
+            slow = (
+                f"The request body did not arrive in time (at most {self.limits.body_timeout_s:g}s in all, "
+                f"pauses of at most {self.limits.body_idle_timeout_s:g}s)."
+            )
+            await exchange.fail(408, slow, "invalid_request_error", "request_timeout", [(b"connection", b"close")])
         except StoreError as exc:
             log.error("store_unavailable", path=scope.get("path"), error=str(exc))
             unavailable = "The gateway's store is unavailable; try again shortly."
@@ -173,5 +225,6 @@ class GatewayMiddleware:
             internal = "The gateway had an internal error; the request id is " + exchange.request_id
             await exchange.fail(500, internal, "server_error", "internal_error")
         finally:
+            self.inflight -= 1
             exchange.record(self.profile)
             structlog.contextvars.clear_contextvars()

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import SECRETS, ConfigError, Settings, apply_secrets_from_env, build_settings
+from gateway.connections import GuardedProtocol, set_limits
 from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
 
 SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"  # the validated settings, without the keys
@@ -33,6 +34,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _configure(settings: Settings) -> None:
+    set_limits(settings.header_timeout_s, settings.max_connections)
     register_secret(settings.upstream_api_key)
     register_secret(settings.admin_key)
     configure_logging(settings.log_level, settings.log_format)
@@ -92,6 +94,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        "http": GuardedProtocol,  # uvicorn's (httptools) with a header timeout and a JSON connection limit
     }
     if settings.workers > 1:
         metrics_dir, created = prepare_multiprocess_metrics()

@@ -92,6 +92,7 @@ STRING_VALUES = {
     "quota_redis": "redis://127.0.0.1:6379/4",
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
+    "public_base_url": "https://videos.example.com",
 }
 
 

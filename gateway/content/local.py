@@ -222,3 +222,39 @@ def _sync_close(fh: BinaryIO) -> None:
         os.fsync(fh.fileno())
     finally:
         fh.close()
+
+
+class RangeProblem(Exception):
+    """A ``Range`` header the file cannot be served for: ``status`` 400 (malformed) or 416 (unsatisfiable)."""
+
+    def __init__(self, status: int, message: str, size: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.size = size
+
+
+def check_range(header: str | None, size: int) -> None:
+    """Refuse a ``Range`` header before the file response would (Starlette answers those in plain text).
+
+    Accepted: ``bytes=`` with comma-separated ``start-end``, ``start-`` or ``-suffix`` of digits, each
+    with ``start <= end`` and a start inside the file (a suffix longer than the file is the whole file).
+    """
+    if header is None:
+        return
+    unit, sep, spec = header.partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        raise RangeProblem(400, f"Invalid Range {header[:64]!r}: only 'bytes=' ranges are supported.", size)
+    parts = [p.strip() for p in spec.split(",")]
+    if not parts or len(parts) > 100:
+        raise RangeProblem(400, f"Invalid Range {header[:64]!r}: expected 1-100 byte ranges.", size)
+    for part in parts:
+        first, dash, last = part.partition("-")
+        first, last = first.strip(), last.strip()
+        if not dash or (not first and not last) or not (first or "0").isdigit() or not (last or "0").isdigit():
+            raise RangeProblem(400, f"Invalid Range {header[:64]!r}: expected bytes=start-end.", size)
+        if first and last and int(first) > int(last):
+            raise RangeProblem(400, f"Invalid Range {header[:64]!r}: a range's start is after its end.", size)
+        start = int(first) if first else size - min(int(last), size)
+        if (not first and int(last) == 0) or start >= size:
+            raise RangeProblem(416, f"Range {header[:64]!r} is not satisfiable: the file has {size} bytes.", size)

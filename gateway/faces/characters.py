@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,7 +24,7 @@ async def create_character(request: Request) -> Response:
     characters.require_supported()
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=1024 * 1024)
-    except Exception:
+    except (MultiPartException, HTTPException, UnicodeDecodeError):  # the body limit and timeouts propagate
         raise invalid("Could not parse the multipart body.", None, "invalid_body") from None
     video, name = form.get("video"), form.get("name")
     if video is None or isinstance(video, str):

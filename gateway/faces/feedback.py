@@ -6,13 +6,13 @@ A team rates its own videos (another team's id is a 404) and sees its own summar
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import ApiError, invalid
+from gateway.faces.bodies import parse_json
+from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
 from gateway.faces.resources import service
 from gateway.faces.usage import require_admin
@@ -35,10 +35,7 @@ def _is_admin(request: Request) -> bool:
 
 async def post_feedback(request: Request) -> Response:
     tenant = tenant_of(request)
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("We could not parse the JSON body of your request.", None, "invalid_json") from None
+    body = parse_json(await request.body() or b"null")  # too deep, not UTF-8: a 400, never a 500
     if not isinstance(body, dict):
         raise invalid("The JSON body must be an object with 'rating', 'scores' and 'comment'.", None, "invalid_json")
     job = await service(request).get(tenant, request.path_params["video_id"], "video_id")

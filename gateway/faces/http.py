@@ -18,14 +18,27 @@ from starlette.responses import JSONResponse
 
 from gateway.core.models import Reference
 from gateway.errors import ApiError, invalid
+from gateway.faces.bodies import check_value, parse_json
 from gateway.policies.model import Tenant
 
 MAX_FIELD_BYTES = 1024 * 1024
 _BRACKETS = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: text that is not valid Unicode (a lone surrogate in a record stored
+    before such input was refused) is sent as U+FFFD rather than failing the whole response."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
 def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers={**exc.headers, **(headers or {})})
+    return SafeJSONResponse(exc.body(), status_code=exc.status, headers={**exc.headers, **(headers or {})})
 
 
 def tenant_of(request: Request) -> Tenant:
@@ -38,8 +51,18 @@ def tenant_of(request: Request) -> Tenant:
     return tenant
 
 
-async def read_body(request: Request, upload_dir: Path) -> dict[str, Any]:
-    """A create-like body as a dict, from JSON or multipart; files are saved and become References."""
+async def read_body(
+    request: Request,
+    upload_dir: Path,
+    allowed: dict[str, tuple[type, ...]] | None = None,
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A create-like body as a dict, from JSON or multipart; files become References.
+
+    With ``allowed`` the fields are checked (:func:`check_fields`) *before* any file is kept, so a
+    refused body leaves nothing on disk. Files kept for this request are listed on
+    ``request.state.saved_uploads``; :mod:`gateway.faces.creates` removes them if the create is refused.
+    """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data" or ctype == "application/x-www-form-urlencoded":
         try:
@@ -49,45 +72,59 @@ async def read_body(request: Request, upload_dir: Path) -> dict[str, Any]:
             raise invalid("Could not parse the multipart body.", None, "invalid_body") from None
         data: dict[str, Any] = {}
         for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data[key] = await save_upload(value, upload_dir)
-                continue
             nested = _BRACKETS.match(key)  # the SDK sends an object field as ``video[id]=…``
-            if nested and isinstance(data.setdefault(nested.group(1), {}), dict):
+            if nested and not isinstance(value, UploadFile) and isinstance(data.setdefault(nested.group(1), {}), dict):
                 data[nested.group(1)][nested.group(2)] = value
             else:
                 data[key] = value
+        check_value({k: v for k, v in data.items() if not isinstance(v, UploadFile)})
+        if allowed is not None:
+            check_fields(data, allowed, required)
+        for key, value in data.items():
+            if isinstance(value, UploadFile):
+                data[key] = await save_upload(value, upload_dir, request)
         return data
     raw = await request.body()
     if not raw:
         raise invalid("The request body is empty; expected JSON or multipart/form-data.", None, "invalid_body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("We could not parse the JSON body of your request.", None, "invalid_json") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise invalid("The JSON body must be an object.", None, "invalid_json")
+    if allowed is not None:
+        check_fields(data, allowed, required)
     return data
 
 
 def _copy_upload(source: BinaryIO, upload_dir: Path) -> tuple[Path, str]:
-    """Copy a spooled upload to ``<upload_dir>/<sha256>`` (blocking: runs in a worker thread)."""
+    """Copy a spooled upload to ``<upload_dir>/<sha256>-<random>`` (blocking: runs in a worker thread).
+
+    One file per request (not per checksum): deleting a refused request's file can never take the
+    file of another request that sent the same bytes.
+    """
     upload_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     tmp = upload_dir / f"incoming-{uuid.uuid4().hex}.part"
     source.seek(0)
-    with open(tmp, "wb") as fh:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-            fh.write(chunk)
-    final = upload_dir / digest.hexdigest()
-    tmp.replace(final)
+    try:
+        with open(tmp, "wb") as fh:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                fh.write(chunk)
+        final = upload_dir / f"{digest.hexdigest()}-{uuid.uuid4().hex[:16]}"
+        tmp.replace(final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return final, digest.hexdigest()
 
 
-async def save_upload(upload: UploadFile, upload_dir: Path) -> Reference:
-    """Keep an uploaded file under its sha256, hashing and copying off the event loop."""
+async def save_upload(upload: UploadFile, upload_dir: Path, request: Request | None = None) -> Reference:
+    """Keep an uploaded file, hashing and copying off the event loop; noted on the request for cleanup."""
     final, sha256 = await asyncio.to_thread(_copy_upload, upload.file, upload_dir)
+    if request is not None:
+        saved: list[Path] = getattr(request.state, "saved_uploads", None) or []
+        saved.append(final)
+        request.state.saved_uploads = saved
     return Reference(filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=sha256)
 
 
@@ -97,7 +134,7 @@ def as_reference(value: Any, param: str = "input_reference") -> Reference | None
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid(
                 f"Invalid '{param}': expected a file or an object with image_url or file_id.", param
             ) from None
@@ -111,6 +148,8 @@ def check_fields(data: dict[str, Any], allowed: dict[str, tuple[type, ...]], req
     for name, value in data.items():
         if name not in allowed:
             raise invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+        if isinstance(value, UploadFile) and Reference in allowed[name]:
+            continue  # a file, kept once every field has been checked
         if value is not None and not isinstance(value, allowed[name]):
             kinds = " or ".join("string" if t is str else "integer" if t is int else t.__name__ for t in allowed[name])
             raise invalid(f"Invalid type for '{name}': expected {kinds}.", name, "invalid_type")

@@ -7,15 +7,20 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.content import StoredFile
+from gateway.content.local import RangeProblem, check_range
 from gateway.core.models import Job, Reference, Status, VideoRequest
-from gateway.errors import invalid
-from gateway.faces.http import as_reference, as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, queue_position, service, uploads
+from gateway.errors import ApiError, invalid
+from gateway.faces.creates import create_like
+from gateway.faces.http import SafeJSONResponse as JSONResponse
+from gateway.faces.http import as_reference, as_str, tenant_of
+from gateway.faces.resources import poll_headers, queue_position, service
 from gateway.pipeline.stages import Created
+from gateway.policies.model import Tenant
+from gateway.store.base import id_position
 
 STR, NUM = (str,), (str, int)
 CREATE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -67,22 +72,22 @@ def created_response(created: Created, request: Request | None = None) -> JSONRe
 
 
 async def create_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, CREATE_FIELDS, ("prompt",))
-    req = VideoRequest(
-        prompt=data["prompt"],
-        model=as_str(data.get("model")),
-        seconds=as_str(data.get("seconds")),
-        size=as_str(data.get("size")),
-        input_reference=as_reference(data.get("input_reference")),
-        style_preset=as_str(data.get("style_preset")),
-        negative_prompt=as_str(data.get("negative_prompt")),
-        output_format=as_str(data.get("output_format")),
-        callback_url=as_str(data.get("callback_url")),
-    )
-    created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-    return created_response(created, request)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        req = VideoRequest(
+            prompt=data["prompt"],
+            model=as_str(data.get("model")),
+            seconds=as_str(data.get("seconds")),
+            size=as_str(data.get("size")),
+            input_reference=as_reference(data.get("input_reference")),
+            style_preset=as_str(data.get("style_preset")),
+            negative_prompt=as_str(data.get("negative_prompt")),
+            output_format=as_str(data.get("output_format")),
+            callback_url=as_str(data.get("callback_url")),
+        )
+        created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
+        return created_response(created, request)
+
+    return await create_like(request, answer, fields=CREATE_FIELDS, required=("prompt",))
 
 
 async def list_videos(request: Request) -> Response:
@@ -97,7 +102,12 @@ async def list_videos(request: Request) -> Response:
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid("Invalid 'order': expected 'asc' or 'desc'.", "order")
-    jobs, has_more = await service(request).list(tenant, after=q.get("after"), limit=limit, order=order)
+    after = q.get("after")
+    if after is not None and id_position(after) is None:
+        # one behaviour for every cursor: a gateway id continues from where it sorts (even when that
+        # video is gone); anything else is refused rather than answered with an empty page
+        raise invalid(f"Invalid 'after': {after[:80]!r} is not a video id (video_...).", "after")
+    jobs, has_more = await service(request).list(tenant, after=after, limit=limit, order=order)
     data = [video_resource(j, queue_position(request, j)) for j in jobs]
     return JSONResponse(
         {
@@ -131,6 +141,11 @@ async def video_content(request: Request) -> Response:
         tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
         if headers and (headers["etag"] in tags or "*" in tags):
             return Response(status_code=304, headers=headers)
+        try:
+            check_range(request.headers.get("range"), source.size)
+        except RangeProblem as exc:
+            extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
+            raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
     return StreamingResponse(
         source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)
@@ -138,13 +153,12 @@ async def video_content(request: Request) -> Response:
 
 
 async def remix_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, REMIX_FIELDS, ("prompt",))
-    created = await service(request).remix(
-        tenant, request.path_params["video_id"], data["prompt"], callback_url=as_str(data.get("callback_url"))
-    )
-    return created_response(created, request)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        video_id, callback_url = request.path_params["video_id"], as_str(data.get("callback_url"))
+        created = await service(request).remix(tenant, video_id, data["prompt"], callback_url=callback_url)
+        return created_response(created, request)
+
+    return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",))
 
 
 def _video_ref(data: dict[str, Any]) -> str | Reference:
@@ -157,7 +171,7 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
     if isinstance(video, str) and video.startswith("{"):
         try:
             video = json.loads(video)
-        except ValueError:
+        except (ValueError, RecursionError):
             video = None
     if isinstance(video, dict) and isinstance(video.get("id"), str) and video["id"]:
         return str(video["id"])
@@ -167,18 +181,18 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
 
 
 async def extend_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, DERIVED_FIELDS, ("video", "prompt", "seconds"))
-    created = await service(request).extend(tenant, _video_ref(data), data["prompt"], as_str(data.get("seconds")))
-    return created_response(created, request)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        video, seconds = _video_ref(data), as_str(data.get("seconds"))
+        return created_response(await service(request).extend(tenant, video, data["prompt"], seconds), request)
+
+    return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
 
 
 async def edit_video(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, EDIT_FIELDS, ("video", "prompt"))
-    return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]), request)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]), request)
+
+    return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
 
 
 routes = [

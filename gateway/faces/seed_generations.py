@@ -12,13 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.config import public_base_url
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.errors import invalid
-from gateway.faces.http import as_str, check_fields, read_body, tenant_of
-from gateway.faces.resources import poll_headers, service, uploads
+from gateway.faces.creates import create_like
+from gateway.faces.http import SafeJSONResponse as JSONResponse
+from gateway.faces.http import as_str, tenant_of
+from gateway.faces.resources import poll_headers, service
+from gateway.policies.model import Tenant
 
 FIELDS: dict[str, tuple[type, ...]] = {
     "prompt": (str,),
@@ -53,32 +57,33 @@ def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Where clients reach the gateway: the ``public_base_url`` setting, never the request's ``Host``."""
+    return public_base_url(request.app.state.ctx.settings)
 
 
 async def create_generation(request: Request) -> Response:
-    tenant = tenant_of(request)
-    data = await read_body(request, uploads(request))
-    check_fields(data, FIELDS, ("prompt",))
-    duration = data.get("duration_seconds")
-    if isinstance(duration, bool):
-        raise invalid("Invalid type for 'duration_seconds': expected a number.", "duration_seconds", "invalid_type")
-    req = VideoRequest(
-        prompt=data["prompt"],
-        model=as_str(data.get("model")),
-        seconds=None if duration is None else str(duration),
-        size=as_str(data.get("resolution")),
-        style_preset=as_str(data.get("style_preset")),
-        negative_prompt=as_str(data.get("negative_prompt")),
-        output_format=as_str(data.get("output_format")),
-        callback_url=as_str(data.get("callback_url")),
-        dialect="seed",
-    )
-    created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-    headers = {**poll_headers(created.job), **created.headers}
-    if created.job.cache:
-        headers.setdefault("x-sora-gateway-cache", created.job.cache)
-    return JSONResponse(generation_resource(created.job, _base_url(request)), headers=headers)
+    async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
+        duration = data.get("duration_seconds")
+        if isinstance(duration, bool):
+            raise invalid("Invalid type for 'duration_seconds': expected a number.", "duration_seconds", "invalid_type")
+        req = VideoRequest(
+            prompt=data["prompt"],
+            model=as_str(data.get("model")),
+            seconds=None if duration is None else str(duration),
+            size=as_str(data.get("resolution")),
+            style_preset=as_str(data.get("style_preset")),
+            negative_prompt=as_str(data.get("negative_prompt")),
+            output_format=as_str(data.get("output_format")),
+            callback_url=as_str(data.get("callback_url")),
+            dialect="seed",
+        )
+        created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
+        headers = {**poll_headers(created.job), **created.headers}
+        if created.job.cache:
+            headers.setdefault("x-sora-gateway-cache", created.job.cache)
+        return JSONResponse(generation_resource(created.job, _base_url(request)), headers=headers)
+
+    return await create_like(request, answer, fields=FIELDS, required=("prompt",))
 
 
 async def retrieve_generation(request: Request) -> Response:

@@ -21,6 +21,7 @@ from gateway.jobs.driver import JobDriver
 from gateway.observability import JOB_TRANSITIONS, POLLS_ABSORBED, log
 from gateway.pipeline.coalesce import upstream_shared
 from gateway.pipeline.derived import INHERITED, DerivedCreates
+from gateway.pipeline.idempotency import note_stored
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import EVENTS_PENDING, JobStore
@@ -156,6 +157,7 @@ class VideoService(DerivedCreates):
             async with self.driver.holding(job.id):
                 await self.store.put(job)
                 stored = True
+                await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
                 self._accepted(job)
                 try:
                     await self.driver.submit_first(job)  # the fair queue may hold it back

@@ -10,15 +10,21 @@ on the job so the job events can release and refund it.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from gateway.core.models import Job
 from gateway.errors import ApiError
 from gateway.observability import log
 from gateway.pipeline.stages import Admission
+from gateway.policies.model import Tenant
 from gateway.quota.backend import MICRO, seconds_to_next_day, seconds_to_next_month
 from gateway.quota.refusals import over_limit, rate_headers, request_limit
 from gateway.quota.service import QuotaService
 
 CONCURRENCY_RETRY_S = 5.0  # a slot frees when some job finishes: ask again soon
+# headers of a request already counted against requests_per_minute by :func:`count_request` (the face's
+# gate, before the body is read); the first admission of that request takes them instead of counting again
+_COUNTED: ContextVar[dict[str, str] | None] = ContextVar("request_counted", default=None)
 
 
 def generated_seconds(adm: Admission) -> int:
@@ -57,20 +63,12 @@ class RateLimitStage:
 
     async def admit(self, adm: Admission) -> Job | None:
         check_request_limits(adm)
-        decision = await self.quota.take_request(adm.tenant)
-        if decision is None:
+        counted = _COUNTED.get()
+        if counted is not None:  # counted at the door; a second admission of the same request counts again
+            _COUNTED.set(None)
+            adm.headers.update(counted)
             return None
-        headers = rate_headers(decision)
-        adm.headers.update(headers)
-        if not decision.allowed:
-            raise over_limit(
-                adm.tenant.name,
-                "requests_per_minute",
-                f"Rate limit reached for team {adm.tenant.name!r} on requests_per_minute: limit {decision.limit}, "
-                f"used {decision.limit}. Please try again in {decision.retry_after_s:.1f}s.",
-                decision.retry_after_s,
-                headers,
-            )
+        adm.headers.update(await count_request(self.quota, adm.tenant))
         return None
 
     async def undo(self, adm: Admission) -> None:
@@ -131,3 +129,27 @@ class QuotaStage:
             f"budget_usd_per_month of ${q.budget_usd_per_month:g} this month (UTC).",
             seconds_to_next_month(),
         )
+
+
+async def count_request(quota: QuotaService, tenant: Tenant, *, at_door: bool = False) -> dict[str, str]:
+    """Count one create-like request against ``requests_per_minute``: its ``x-ratelimit-*`` headers, or a 429.
+
+    ``at_door``: a face counts the request before reading its body, so a request refused later (an unknown
+    field, the content policy, a quota) still counts; the admission stage then does not count it again.
+    """
+    decision = await quota.take_request(tenant)
+    if decision is None:
+        return {}
+    headers = rate_headers(decision)
+    if not decision.allowed:
+        raise over_limit(
+            tenant.name,
+            "requests_per_minute",
+            f"Rate limit reached for team {tenant.name!r} on requests_per_minute: limit {decision.limit}, "
+            f"used {decision.limit}. Please try again in {decision.retry_after_s:.1f}s.",
+            decision.retry_after_s,
+            headers,
+        )
+    if at_door:
+        _COUNTED.set(headers)
+    return headers

@@ -7,10 +7,12 @@ counters belong to their own modules but may use :meth:`kv_*`).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Protocol
 
 from gateway.core.models import TERMINAL, Job
+from gateway.observability import log
 
 EVENTS_PENDING = "events_pending"  # Job.requested flag: terminal, its listeners have not run yet
 _VIDEO_ID = re.compile(r"^video_([0-9a-f]{14})[0-9a-f]{34}$")  # gateway.core.ids.new_video_id
@@ -29,6 +31,19 @@ def id_position(job_id: str) -> tuple[int, str] | None:
     """
     found = _VIDEO_ID.match(job_id)
     return (int(found.group(1), 16) // 1_000_000, job_id) if found else None
+
+
+def load_listed(raws: list[str | bytes | None]) -> list[Job]:
+    """Job records of a listing; one that cannot be read is left out (and logged), never fails the page."""
+    jobs: list[Job] = []
+    for raw in raws:
+        if raw is None:
+            continue
+        try:
+            jobs.append(Job.from_dict(json.loads(raw)))
+        except Exception as exc:
+            log.error("record_unreadable", error=repr(exc)[:200])
+    return jobs
 
 
 class StoreError(Exception):

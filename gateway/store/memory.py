@@ -12,7 +12,7 @@ import json
 import time
 
 from gateway.core.models import Job
-from gateway.store.base import id_position, is_active
+from gateway.store.base import id_position, is_active, load_listed
 
 _Key = tuple[int, str]  # (created_at, id): the list order
 _SWEEP_EVERY_S = 60.0  # how often expired keyed values are dropped
@@ -74,7 +74,7 @@ class MemoryStore:
             else:
                 start = bisect.bisect_right(ascending, cursor)
         page = keys[start : start + limit + 1]
-        jobs = [Job.from_dict(json.loads(self._jobs[job_id])) for _, job_id in page[:limit]]
+        jobs = load_listed([self._jobs[job_id] for _, job_id in page[:limit]])
         return jobs, len(page) > limit
 
     async def active_ids(self) -> list[str]:

@@ -36,7 +36,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from gateway.core.models import Job
-from gateway.store.base import StoreError, id_position, is_active
+from gateway.store.base import StoreError, id_position, is_active, load_listed
 
 DEFAULT_PREFIX = "sora-gateway"
 
@@ -211,7 +211,7 @@ class RedisStore:
             if not ids[:limit]:
                 return [], bool(ids)
             raws = await self._redis.mget([self._job + i for i in ids[:limit]])
-            jobs = [Job.from_dict(json.loads(raw)) for raw in raws if raw is not None]
+            jobs = load_listed(raws)
             return [j for j in jobs if j.tenant == tenant], len(ids) > limit
 
     async def active_ids(self) -> list[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.core.models import Job
-from gateway.store.base import StoreError, id_position, is_active
+from gateway.store.base import StoreError, id_position, is_active, load_listed
 
 T = TypeVar("T")
 
@@ -182,7 +182,7 @@ class SqliteStore:
             return [row[0] for row in self._db().execute(sql, params)]
 
         rows = await self._run(read)
-        return [Job.from_dict(json.loads(raw)) for raw in rows[:limit]], len(rows) > limit
+        return load_listed(list(rows[:limit])), len(rows) > limit
 
     async def active_ids(self) -> list[str]:
         def read() -> list[str]:
