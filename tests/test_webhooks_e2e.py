@@ -101,8 +101,14 @@ def test_callback_url_on_create_remix_and_seed(simulator: Proc, tmp_path: Path) 
             f"/v1/videos/{sdk.id}/remix", json={"prompt": "remixed", "callback_url": receiver.url + "/remix"}
         ).json()["id"]
         wait_for(lambda: len(receiver.acked("/remix")) == 1, "the remix callback", 60)
+        hit = http.post(  # the same create again: a cache hit, completed at once, still announced
+            "/v1/videos", json={"prompt": "json callback", "seconds": "4", "callback_url": receiver.url + "/hit"}
+        )
+        assert hit.headers["x-sora-gateway-cache"] == "hit", hit.headers
+        wait_for(lambda: len(receiver.acked("/hit")) == 1, "the cache hit's callback", 60)
         time.sleep(1.0)
-        for path, vid in (("/json", json_id), ("/sdk", sdk.id), ("/seed", seed), ("/remix", remix)):
+        done = (("/json", json_id), ("/sdk", sdk.id), ("/seed", seed), ("/remix", remix), ("/hit", hit.json()["id"]))
+        for path, vid in done:
             got = receiver.at(path)
             assert len(got) == 1, (path, got)
             assert got[0].json["type"] == "video.completed" and got[0].json["data"]["id"] == vid
