@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.config import Settings
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError, open_content
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
 from gateway.core.plan import PlanOptions
@@ -62,7 +62,7 @@ class Context:
     settings: Settings
     store: JobStore
     upstream: UpstreamRuntime
-    content: LocalContentStore
+    content: ContentStore
     driver: JobDriver
     service: VideoService
     policies: PolicyHolder
@@ -83,7 +83,7 @@ def build_context(settings: Settings) -> Context:
         pinned=settings.upstream_profile,
         interval_s=settings.detect_interval_s,
     )
-    content = LocalContentStore(Path(settings.data_dir) / "content")
+    content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
     janitor = ContentJanitor(
         content,
         max_bytes=settings.content_max_bytes,
@@ -145,6 +145,7 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
+    ctx.extra_ready_checks["content"] = janitor.status
     ctx.starters += [janitor.start, webhooks.sender.start, queue.start]
     ctx.closers += [janitor.stop, webhooks.sender.stop, queue.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
@@ -193,6 +194,11 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.policies.load_or_exit()
+        try:
+            await ctx.content.check()  # a missing bucket or refused keys stop the start, saying which
+        except ContentStoreError as exc:
+            log.error("content_store_unusable", error=str(exc))
+            raise SystemExit(f"content store {exc}; not starting") from None
         await ctx.upstream.start()
         for starter in ctx.starters:  # first: the quota gives surviving jobs their charges back before
             await starter()  # the driver may finish one (a terminal job whose listeners are pending)

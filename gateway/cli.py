@@ -82,6 +82,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, metavar="N", help=f"worker processes (default {d.workers})")
     parser.add_argument("--data-dir", metavar="DIR", help=f"kept videos and uploads (default ./{d.data_dir})")
     parser.add_argument(
+        "--content-store",
+        metavar="URL",
+        help="where finished videos and uploads are kept: file://DIR (default <data-dir>/content) or "
+        "s3://bucket[/prefix] (endpoint, region and keys from AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+    )
+    parser.add_argument(
         "--allow-anonymous",
         action=argparse.BooleanOptionalAction,
         help="accept requests without a tenant key, as tenant 'anonymous' (local use only; default off)",

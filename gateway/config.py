@@ -43,6 +43,8 @@ class Settings:
     store: str = DEFAULT_STORE
     workers: int = 1
     data_dir: str = ".sora-gateway"
+    content_store: str | None = None  # file://DIR (default <data_dir>/content) or s3://bucket[/prefix]
+    content_presign_s: float = 0.0  # s3: redirect downloads to a presigned URL valid this long (0: stream through)
     allow_anonymous: bool = False
     admin_key: str | None = field(default=None, repr=False)
     log_level: str = "info"
@@ -128,6 +130,7 @@ BOUNDS: dict[str, Bound] = {
     "content_max_bytes": NOT_NEGATIVE,
     "content_max_age_s": NOT_NEGATIVE,
     "content_sweep_s": POSITIVE,
+    "content_presign_s": Bound(0, high=7 * 86400),
     "detect_interval_s": NOT_NEGATIVE,
     "policy_reload_s": NOT_NEGATIVE,
     "shutdown_grace_s": NOT_NEGATIVE,
@@ -156,6 +159,7 @@ PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "upstream": (("http://", "https://"), "an http(s) URL"),
     "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
     "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
+    "content_store": (("file://", "s3://"), "file://DIR or s3://bucket[/prefix]"),
     "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -326,6 +330,17 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
         parse_nets(settings.callback_allow_nets)
     except ValueError as exc:
         raise ConfigError(f"{where('callback_allow_nets')}: callback_allow_nets: {exc}") from None
+    if settings.content_store and settings.content_store.startswith("s3://"):
+        bucket = settings.content_store[5:].split("/", 1)[0]
+        if not 3 <= len(bucket) <= 63:
+            raise ConfigError(
+                f"{where('content_store')}: content_store needs a bucket name of 3-63 characters "
+                f"(s3://bucket[/prefix]), got {settings.content_store!r}"
+            )
+    if settings.content_store == "file://":
+        raise ConfigError(
+            f"{where('content_store')}: content_store file:// needs a directory (file:///abs or file://rel)"
+        )
     if settings.styles_file:
         try:
             StyleBook(settings.styles_file, required=True)

@@ -18,6 +18,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis_store import RedisStore
 from gateway.store.sqlite import SqliteStore
 from tests.procs import REDIS_URL, Proc, free_port, require_redis, start_simulator
+from tests.s3server import S3Server, start_s3_server
 
 UPSTREAM_KEY = "sk-upstream-SECRET-0123456789abcdef"
 KEYS = {"acme": "sk-acme-test-key-0001", "globex": "sk-globex-test-key-0002"}
@@ -181,3 +182,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await backend.close()
     if request.param == "redis":
         await drop_redis_prefix(prefix)
+
+
+# -- a real S3-compatible server (moto's server mode) for the s3:// content store -----------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = start_s3_server()
+    yield server
+    server.stop()

@@ -249,7 +249,7 @@ def test_compose_runs_two_replicas_behind_nginx_with_redis_prometheus_grafana(
     assert {"gateway-1", "gateway-2", "lb", "redis", "prometheus", "grafana"} <= set(services)
     gateways = sorted(name for name, s in services.items() if s.get("command", [""])[0] == "serve")
     assert gateways == ["gateway-1", "gateway-2"]
-    targets = set()
+    targets, data_volumes = set(), set()
     for name in gateways:
         service = services[name]
         build = service["build"]
@@ -260,11 +260,22 @@ def test_compose_runs_two_replicas_behind_nginx_with_redis_prometheus_grafana(
         assert settings.host == "0.0.0.0"
         assert Path(settings.policies).resolve() == (ROOT / "policies").resolve()
         assert settings.store.startswith("redis://redis:6379/"), "replicas must share the compose Redis"
-        assert settings.data_dir.startswith(str(tmp_path)), "the data dir must be the shared named volume"
+        assert settings.data_dir.startswith(str(tmp_path)), "the data dir must be a named volume"
+        data_volumes.add(settings.data_dir)
+        # content lives in the bucket of the compose S3 service (MinIO), created before the replicas start
+        assert settings.content_store and settings.content_store.startswith("s3://")
+        bucket = settings.content_store.removeprefix("s3://").split("/")[0]
+        endpoint = re.match(r"http://([\w-]+):(\d+)$", env["AWS_ENDPOINT_URL"])
+        assert endpoint and endpoint.group(2) in services[endpoint.group(1)]["expose"]
+        assert env["AWS_ACCESS_KEY_ID"] == compose_value(services["minio"]["environment"]["MINIO_ROOT_USER"])
+        assert env["AWS_SECRET_ACCESS_KEY"] == compose_value(services["minio"]["environment"]["MINIO_ROOT_PASSWORD"])
+        assert f"local/{bucket}" in " ".join(services["minio-bucket"]["command"])
+        assert service["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
         assert str(settings.port) in service["expose"]
         assert "redis" in service["depends_on"]
         targets.add(f"{name}:{settings.port}")
     assert services["redis"]["expose"] == ["6379"]
+    assert len(data_volumes) == len(gateways), "with S3 content the replicas share no volume"
     # nginx balances over exactly those replicas and listens where compose publishes it
     nginx = (DEPLOY / "nginx.conf").read_text()
     assert set(re.findall(r"^\s*server\s+([\w.-]+:\d+)", nginx, re.M)) == targets
@@ -348,10 +359,21 @@ def test_k8s_deployment_matches_the_cli_config_and_probes(tmp_path: Path, monkey
             pvc = one(docs, "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
             assert "ReadWriteMany" in pvc["spec"]["accessModes"], "replicas share the data volume"
         mounts[mount["mountPath"]] = local
+    data_volume = volumes[
+        next(m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/var/lib/sora-gateway")
+    ]
     settings = settings_for(container["args"], remap(env, mounts), monkeypatch)
     check_env_lands({k: v for k, v in env.items() if not v.startswith("/")}, settings)
     assert settings.host == "0.0.0.0"
-    assert settings.data_dir == str(mounts["/var/lib/sora-gateway"]), "data dir must be the shared volume"
+    assert settings.data_dir == str(mounts["/var/lib/sora-gateway"]), "data dir must be the mounted volume"
+    # content in the bucket named by the S3 Secret, so the data dir is each pod's own scratch
+    assert settings.content_store and settings.content_store.startswith("s3://"), settings.content_store
+    assert "emptyDir" in data_volume, "with S3 content the pods need no shared volume"
+    s3_vars = {"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    refs = {i["name"]: i["valueFrom"]["secretKeyRef"]["name"] for i in container["env"] if "valueFrom" in i}
+    assert {refs[name] for name in s3_vars | {"SORA_GATEWAY_CONTENT_STORE"}} == {"sora-gateway-s3"}
+    optional = yaml.safe_load((K8S / "optional" / "pvc-rwx.yaml").read_text())
+    assert optional["kind"] == "PersistentVolumeClaim" and "ReadWriteMany" in optional["spec"]["accessModes"]
     policies, problems = load_policies(settings.policies)
     assert not problems and policies.tenants, [str(p) for p in problems]
     # the store is the Redis service of the manifests

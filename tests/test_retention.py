@@ -1,5 +1,7 @@
 """Content retention: kept past the upstream's expiry, served with Range/ETag/Last-Modified, evicted LRU
-under a size/age budget, with a fallback to the upstream (or a clear 410) once evicted."""
+under a size/age budget, with a fallback to the upstream (or a clear 410) once evicted. The end-to-end
+tests run on both content stores: ``file://`` (the data directory) and ``s3://`` (a real S3-compatible
+server, moto's server mode)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from gateway.content.retention import ContentJanitor, choose_evictions, scan
 from gateway.media.probe import probe_duration
 from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Gateway, calls, start_gateway
 from tests.procs import Proc
+from tests.s3server import S3Server
 
 SWEEP_CONFIG = FAST_CONFIG + "content_sweep_s: 0.1\n"
 
@@ -37,8 +40,42 @@ def expire_upstream(sim: Proc, prompt: str) -> None:
     httpx.post(sim.url + f"/_sim/expire/{upstream_id(sim, prompt)}", timeout=10).raise_for_status()
 
 
+BUCKETS: dict[str, tuple[S3Server, str]] = {}  # gateway URL -> the S3 server and bucket it keeps content in
+
+
 def job_dir(gw: Gateway, video_id: str) -> Path:
     return gw.data_dir / "content" / video_id[-2:] / video_id
+
+
+def kept_bytes(gw: Gateway, video_id: str) -> int:
+    """Bytes of the job's retained media (0: nothing kept), on disk or in the bucket."""
+    if gw.url in BUCKETS:
+        server, bucket = BUCKETS[gw.url]
+        objects = server.objects(bucket, f"kept/{video_id[-2:]}/{video_id}/")
+        return sum(size for key, size in objects.items() if not key.endswith((".used", ".sha256")))
+    directory = job_dir(gw, video_id)
+    return sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) if directory.exists() else 0
+
+
+def start_kept(
+    backend: str, request: pytest.FixtureRequest, simulator: Proc, tmp: Path, store: str, **kw: str
+) -> Gateway:
+    """A gateway keeping content in ``backend``: its data dir (file) or a new bucket (s3)."""
+    if backend == "file":
+        return start_gateway(simulator, tmp, store, **kw)  # type: ignore[arg-type]
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket = server.new_bucket()
+    gateway = start_gateway(
+        simulator,
+        tmp,
+        store,
+        "--content-store",
+        f"s3://{bucket}/kept",
+        env=server.env(),
+        **kw,  # type: ignore[arg-type]
+    )
+    BUCKETS[gateway.url] = (server, bucket)
+    return gateway
 
 
 def wait_for(condition: object, what: str, deadline_s: float = 30) -> None:
@@ -50,10 +87,10 @@ def wait_for(condition: object, what: str, deadline_s: float = 30) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def gw(simulator: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+@pytest.fixture(scope="module", params=["file", "s3"])
+def gw(request: pytest.FixtureRequest, simulator: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("retain")
-    gateway = start_gateway(simulator, tmp, f"sqlite:///{tmp / 'gw.db'}")
+    gateway = start_kept(request.param, request, simulator, tmp, f"sqlite:///{tmp / 'gw.db'}")
     yield gateway
     gateway.proc.stop()
 
@@ -87,22 +124,27 @@ def test_retained_video_downloads_after_the_upstream_expired_it(gw: Gateway, sim
 
 
 def test_lru_eviction_under_a_size_budget_then_upstream_fallback_then_410(
-    gw: Gateway, simulator: Proc, tmp_path: Path
+    gw: Gateway, simulator: Proc, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     probe = gw.client().videos.create_and_poll(prompt=unique("size probe"), seconds="4", poll_interval_ms=50)
-    unit = sum(f.stat().st_size for f in job_dir(gw, probe.id).iterdir())
-    small = start_gateway(
-        simulator, tmp_path, "memory://", config=SWEEP_CONFIG + f"content_max_bytes: {int(unit * 2.5)}\n"
-    )
+    unit = kept_bytes(gw, probe.id)
+    assert unit > 1000
+    backend = "s3" if gw.url in BUCKETS else "file"
+    config = SWEEP_CONFIG + f"content_max_bytes: {int(unit * 2.5)}\n"
+    small = start_kept(backend, request, simulator, tmp_path, "memory://", config=config)
     try:
         client = small.client()
         prompts = [unique(name) for name in ("lru a", "lru b", "lru c")]
         a = client.videos.create_and_poll(prompt=prompts[0], seconds="4", poll_interval_ms=50)
         b = client.videos.create_and_poll(prompt=prompts[1], seconds="4", poll_interval_ms=50)
+        if backend == "s3":
+            time.sleep(1.1)  # S3's LastModified counts whole seconds: a's use must fall in a later one than b's
         client.videos.download_content(a.id)  # a is now more recently used than b
+        if backend == "s3":
+            time.sleep(1.1)
         c = client.videos.create_and_poll(prompt=prompts[2], seconds="4", poll_interval_ms=50)
-        wait_for(lambda: not job_dir(small, b.id).exists(), "b to be evicted")
-        assert job_dir(small, a.id).exists() and job_dir(small, c.id).exists()
+        wait_for(lambda: kept_bytes(small, b.id) == 0, "b to be evicted")
+        assert kept_bytes(small, a.id) and kept_bytes(small, c.id)
 
         before = calls(simulator, "content")
         fallback = client.videos.download_content(b.id).content  # from the upstream, which still has it
@@ -126,12 +168,12 @@ def put(store: LocalContentStore, job_id: str, size: int, used: float) -> Path:
     return directory
 
 
-def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path: Path) -> None:
+async def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path: Path) -> None:
     store = LocalContentStore(tmp_path)
     now = time.time()
     old = put(store, "video_old000", 1000, now - 300)
     shared = put(store, "video_shr000", 1000, now - 200)
-    assert store.link("video_shr000", "video_hit000")["video"]
+    assert (await store.link("video_shr000", "video_hit000"))["video"]
     os.utime(store.directory("video_hit000"), (now - 10, now - 10))
     fresh = put(store, "video_new000", 1000, now - 100)
     busy = put(store, "video_bsy000", 1000, now - 400)
@@ -139,21 +181,21 @@ def test_janitor_evicts_least_recently_used_and_counts_hard_links_once(tmp_path:
     assert choose_evictions(scan(tmp_path), max_bytes=0, max_age_s=0, now=now) == ([], 4001)
 
     janitor = ContentJanitor(store, max_bytes=2500, max_age_s=0)
-    evicted = janitor.sweep()
+    evicted = await janitor.sweep()
     # 4001 bytes over 2500: the busy one is skipped and the least recently used goes; the original of
     # the shared video would free nothing (its hit, used just now, holds the bytes), so the next one goes.
     assert evicted == ["video_old000", "video_new000"]
     assert not old.exists() and not fresh.exists() and busy.exists() and shared.exists()
-    assert store.find("video_hit000", "video") is not None
+    assert await store.find("video_hit000", "video") is not None
     assert choose_evictions(scan(tmp_path), max_bytes=2500, max_age_s=0, now=now) == ([], 2001)
 
 
-def test_janitor_evicts_by_age(tmp_path: Path) -> None:
+async def test_janitor_evicts_by_age(tmp_path: Path) -> None:
     store = LocalContentStore(tmp_path)
     now = time.time()
     stale = put(store, "video_stale0", 10, now - 7200)
     kept = put(store, "video_kept00", 10, now - 60)
     chosen, remaining = choose_evictions(scan(tmp_path), max_bytes=0, max_age_s=3600, now=now)
     assert [(e.path, why) for e, why in chosen] == [(stale, "age")] and remaining == 10
-    assert ContentJanitor(store, max_bytes=0, max_age_s=3600).sweep() == ["video_stale0"]
+    assert await ContentJanitor(store, max_bytes=0, max_age_s=3600).sweep() == ["video_stale0"]
     assert kept.exists() and not stale.exists()

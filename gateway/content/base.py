@@ -1,45 +1,96 @@
-"""The interface a content backend implements (the local filesystem today).
+"""The interface a content backend implements: ``file://`` (:mod:`.local`) or ``s3://`` (:mod:`.s3`).
 
-An S3-compatible backend is not built: nothing here can exercise one honestly (no object store
-in the test environment). It would implement this protocol with multipart uploads in
-``write`` (parts streamed, sha256 kept as object metadata), server-side copies in ``link``
-(objects keyed by checksum make that a reference count instead), ``touch`` as a metadata
-update, and ``find`` returning a local cache file or a presigned URL for the face to redirect to.
+Everything that touches the network is a coroutine. A job's retained media is found by job id and
+variant; what a caller keeps in ``Job.content`` is :attr:`ref` of what was stored (a path or an object
+key), only ever compared with ``""`` (the upstream had no such variant). Work that needs real files
+(stitching, transcoding, last frames) happens in :meth:`ContentStore.scratch`, a local directory, and
+its result goes in through :meth:`ContentStore.adopt`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from gateway.content.entries import Entry
 from gateway.content.local import StoredFile
+from gateway.core.models import Reference
+from gateway.upstreams.base import ContentStream
+
+
+class ContentStoreError(Exception):
+    """The backend failed (unreachable, refused, a missing bucket): retried, never a reason to discard."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A retained object in a bucket."""
+
+    key: str  # relative to the store's prefix
+    size: int
+    sha256: str
+    media_type: str
+    last_modified: float
+
+    @property
+    def ref(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class ContentRedirect:
+    """Send the client elsewhere for the bytes (a presigned URL)."""
+
+    url: str
+
+
+Stored = StoredFile | StoredObject
 
 
 class ContentStore(Protocol):
-    root: Path
+    url: str
     on_stored: Callable[[], None] | None
 
-    def find(self, job_id: str, variant: str) -> StoredFile | None:
-        """The retained file of one variant of a job, if any."""
+    async def check(self) -> None:
+        """Raise :class:`ContentStoreError` with a plain reason when the backend cannot be used."""
 
-    async def write(
-        self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None
-    ) -> StoredFile:
-        """Stream chunks in; the file becomes visible only once complete and checksummed."""
+    async def find(self, job_id: str, variant: str) -> Stored | None:
+        """The retained media of one variant of a job, if any."""
 
-    async def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
-        """Take over a file made elsewhere (a stitch)."""
+    async def serve(
+        self, stored: Stored, range_header: str | None
+    ) -> StoredFile | ContentStream | ContentRedirect | None:
+        """What the face sends for ``stored`` (``None``: it vanished meanwhile)."""
 
-    def jobs_with_video(self, sha256: str) -> list[str]:
+    async def write(self, job_id: str, variant: str, chunks: AsyncIterator[bytes], ext: str | None = None) -> Stored:
+        """Stream chunks in; the media becomes visible only once complete."""
+
+    async def adopt(self, job_id: str, variant: str, source: Path) -> Stored:
+        """Take over a file made in scratch (a stitch, a transcode); the source is consumed."""
+
+    async def jobs_with_video(self, sha256: str) -> list[str]:
         """Ids of the jobs whose retained video has this sha256."""
 
-    def link(self, source_id: str, target_id: str) -> dict[str, str]:
-        """Share every finished file of one job with another without copying; variant -> path."""
+    async def link(self, source_id: str, target_id: str) -> dict[str, str]:
+        """Give one job's finished media to another (no bytes through the gateway); variant -> ref."""
 
-    def touch(self, job_id: str) -> None:
+    async def touch(self, job_id: str) -> None:
         """The job's content was just used (the LRU clock)."""
 
-    def scratch(self, job_id: str) -> Path: ...
+    def scratch(self, job_id: str) -> Path:
+        """A local working directory for the job."""
 
-    def remove(self, job_id: str) -> None: ...
+    async def remove(self, job_id: str) -> None: ...
+
+    async def inventory(self) -> list[Entry]:
+        """One entry per job holding content (for the retention janitor)."""
+
+    async def evict(self, entry: Entry) -> None: ...
+
+    async def keep_upload(self, ref: Reference) -> None:
+        """Make a client's uploaded file reachable from every replica."""
+
+    async def local_upload(self, ref: Reference) -> Reference:
+        """``ref`` with a path that exists on this replica (fetched from the backend when needed)."""

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gateway.content.entries import Entry, scan
+from gateway.core.models import Reference
+
 BY_SHA256 = ".by-sha256"  # not a shard: shards are two hex characters
 WRITE_BATCH = 1 << 20  # bytes gathered before one write (in a worker thread)
 EXTENSIONS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg", "webm": "webm"}
@@ -38,12 +41,39 @@ class StoredFile:
     def media_type(self) -> str:
         return MEDIA_TYPES.get(self.path.suffix.lstrip("."), "application/octet-stream")
 
+    @property
+    def ref(self) -> str:
+        return str(self.path)
+
 
 class LocalContentStore:
+    """``file://DIR``: one directory, shared by replicas only through a shared volume."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.url = f"file://{self.root}"
         self.on_stored: Callable[[], None] | None = None  # the retention janitor's poke
+
+    async def check(self) -> None:
+        """The directory exists (made above); nothing else can be known before a write."""
+
+    async def serve(self, stored: Any, range_header: str | None) -> StoredFile:
+        """The file itself: the face sends it with ``Range`` and ``ETag``."""
+        return stored
+
+    async def inventory(self) -> list[Entry]:
+        return await asyncio.to_thread(scan, self.root)
+
+    async def evict(self, entry: Entry) -> None:
+        await self.remove(entry.path.name)  # the job directory and its sha256 marker
+        await asyncio.to_thread(shutil.rmtree, entry.path, True)  # (a directory outside the usual layout)
+
+    async def keep_upload(self, ref: Reference) -> None:
+        """Uploads stay in ``<data_dir>/uploads``: replicas share it only through a shared volume."""
+
+    async def local_upload(self, ref: Reference) -> Reference:
+        return ref
 
     def _stored(self) -> None:
         if self.on_stored is not None:
@@ -55,7 +85,10 @@ class LocalContentStore:
     def path(self, job_id: str, variant: str, ext: str | None = None) -> Path:
         return self.directory(job_id) / f"{variant}.{ext or EXTENSIONS.get(variant, 'bin')}"
 
-    def find(self, job_id: str, variant: str) -> StoredFile | None:
+    async def find(self, job_id: str, variant: str) -> StoredFile | None:
+        return self._find(job_id, variant)
+
+    def _find(self, job_id: str, variant: str) -> StoredFile | None:
         directory = self.directory(job_id)
         if not directory.is_dir():
             return None
@@ -137,14 +170,17 @@ class LocalContentStore:
         except OSError:  # the index is a shortcut; the content is what counts
             pass
 
-    def jobs_with_video(self, sha256: str) -> list[str]:
+    async def jobs_with_video(self, sha256: str) -> list[str]:
+        return await asyncio.to_thread(self._jobs_with_video, sha256)
+
+    def _jobs_with_video(self, sha256: str) -> list[str]:
         """Ids of the jobs whose retained video has this sha256 (stale markers are dropped)."""
         folder = self.root / BY_SHA256 / sha256.lower()
         if len(sha256) != 64 or not folder.is_dir():
             return []
         found: list[str] = []
         for marker in sorted(folder.iterdir()):
-            stored = self.find(marker.name, "video")
+            stored = self._find(marker.name, "video")
             if stored is not None and stored.sha256 == sha256.lower():
                 found.append(marker.name)
             else:
@@ -154,7 +190,7 @@ class LocalContentStore:
                 folder.rmdir()
         return found
 
-    def link(self, source_id: str, target_id: str) -> dict[str, str]:
+    async def link(self, source_id: str, target_id: str) -> dict[str, str]:
         """Give ``target_id`` the finished files of ``source_id`` (hard links); returns variant -> path.
 
         Empty when the source holds nothing (never fetched, evicted, deleted).
@@ -178,15 +214,15 @@ class LocalContentStore:
                 shutil.copy2(item, dest)
             if item.suffix != ".sha256":
                 linked[item.stem] = str(dest)
-        video = self.find(target_id, "video") if "video" in linked else None
+        video = self._find(target_id, "video") if "video" in linked else None
         if video is not None and video.sha256:
             self._mark(video.sha256, target_id)
         if linked:
-            self.touch(target_id)
+            await self.touch(target_id)
             self._stored()
         return linked
 
-    def touch(self, job_id: str) -> None:
+    async def touch(self, job_id: str) -> None:
         """Mark a job's content as just used (the LRU clock)."""
         try:
             os.utime(self.directory(job_id))
@@ -198,8 +234,11 @@ class LocalContentStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def remove(self, job_id: str) -> None:
-        video = self.find(job_id, "video")
+    async def remove(self, job_id: str) -> None:
+        await asyncio.to_thread(self._remove, job_id)
+
+    def _remove(self, job_id: str) -> None:
+        video = self._find(job_id, "video")
         if video is not None and video.sha256:
             (self.root / BY_SHA256 / video.sha256 / job_id).unlink(missing_ok=True)
         shutil.rmtree(self.directory(job_id), ignore_errors=True)

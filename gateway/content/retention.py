@@ -7,6 +7,11 @@ per inode, so a video shared by hard links (cache hits, coalesced creates) count
 freed only when its last job lets go of it. A job still being fetched or stitched (a ``.part``
 file or a ``scratch`` directory) is never evicted for size.
 
+On ``s3://`` the same rules hold for the objects under each job's key prefix: an object is one copy
+of the bytes (a cache hit's server-side copy counts as its own), the last use is the newest
+``LastModified`` among them (``touch`` rewrites a small ``.used`` marker), and a multipart upload in
+progress is invisible to a listing, so a job still being fetched holds no video and is not evicted for size.
+
 A download of evicted content falls back to the upstream while it still has the video, else
 the client gets a 410 (``gateway.pipeline.service``).
 """
@@ -15,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from prometheus_client import Counter, Gauge
 
-from gateway.content.local import LocalContentStore
+from gateway.content.base import ContentStore, ContentStoreError
+from gateway.content.entries import Entry, Inode, scan
 from gateway.observability import REGISTRY, log
+
+__all__ = ["ContentJanitor", "Entry", "choose_evictions", "scan"]
 
 P = "sora_gateway_"
 CONTENT_BYTES = Gauge(
@@ -35,48 +40,6 @@ CONTENT_BYTES = Gauge(
 EVICTIONS = Counter(
     P + "content_evictions_total", "Jobs whose retained content was evicted", ["reason"], registry=REGISTRY
 )
-Inode = tuple[int, int]
-
-
-@dataclass
-class Entry:
-    """One job's content directory."""
-
-    path: Path
-    used: float  # directory mtime: last write, link or download
-    inodes: dict[Inode, int] = field(default_factory=dict)  # (device, inode) -> size
-    busy: bool = False  # a fetch or stitch is in progress
-    finished: bool = False  # holds a video
-
-
-def scan(root: Path) -> list[Entry]:
-    """Every job directory under ``root`` (``<root>/<xx>/<job id>``)."""
-    entries: list[Entry] = []
-    for shard in _dirs(root):
-        if shard.name.startswith("."):  # the sha256 index (``.by-sha256``), not a shard of job directories
-            continue
-        for directory in _dirs(shard):
-            try:
-                entry = Entry(directory, directory.stat().st_mtime)
-                for item in directory.iterdir():
-                    if item.is_dir():
-                        entry.busy = entry.busy or (item.name == "scratch" and any(item.iterdir()))
-                        continue
-                    stat = item.stat()
-                    entry.inodes[(stat.st_dev, stat.st_ino)] = stat.st_size
-                    entry.busy = entry.busy or item.suffix == ".part"
-                    entry.finished = entry.finished or item.name.startswith("video.")
-            except FileNotFoundError:  # deleted while we looked
-                continue
-            entries.append(entry)
-    return entries
-
-
-def _dirs(path: Path) -> list[Path]:
-    try:
-        return [p for p in path.iterdir() if p.is_dir()]
-    except FileNotFoundError:
-        return []
 
 
 def choose_evictions(
@@ -114,9 +77,7 @@ def choose_evictions(
 class ContentJanitor:
     """Sweeps the content store now and then, and soon after something new was stored."""
 
-    def __init__(
-        self, content: LocalContentStore, *, max_bytes: int, max_age_s: float, interval_s: float = 60.0
-    ) -> None:
+    def __init__(self, content: ContentStore, *, max_bytes: int, max_age_s: float, interval_s: float = 60.0) -> None:
         self.content = content
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
@@ -124,7 +85,11 @@ class ContentJanitor:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.error: str | None = None  # the last sweep's failure (an unreachable bucket), for /readyz
         content.on_stored = self.poke
+
+    def status(self) -> dict[str, object]:
+        return {"ok": self.error is None, "url": self.content.url, "error": self.error}
 
     def poke(self) -> None:
         self._wake.set()
@@ -143,8 +108,12 @@ class ContentJanitor:
     async def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                await asyncio.to_thread(self.sweep)
-            except Exception:  # a full disk or a permission problem must not stop the janitor
+                await self.sweep()
+                self.error = None
+            except ContentStoreError as exc:  # an unreachable bucket: not ready, and try again later
+                self.error = str(exc)
+                log.warning("content_sweep_failed", error=self.error)
+            except Exception:  # a full disk, a permission problem: try again later
                 log.exception("content_sweep_failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
@@ -152,16 +121,15 @@ class ContentJanitor:
             if not self._stop.is_set():
                 await asyncio.sleep(min(self.interval_s, 0.5))  # let a burst of writes settle
 
-    def sweep(self) -> list[str]:
+    async def sweep(self) -> list[str]:
         """Evict what is over budget now; returns the job ids evicted."""
-        entries = scan(self.content.root)
+        entries = await self.content.inventory()
         chosen, remaining = choose_evictions(
             entries, max_bytes=self.max_bytes, max_age_s=self.max_age_s, now=time.time()
         )
         evicted: list[str] = []
         for entry, reason in chosen:
-            self.content.remove(entry.path.name)  # the job directory and its sha256 marker
-            shutil.rmtree(entry.path, ignore_errors=True)  # (a directory outside the usual layout)
+            await self.content.evict(entry)
             EVICTIONS.labels(reason).inc()
             evicted.append(entry.path.name)
             log.info("content_evicted", video_id=entry.path.name, reason=reason)

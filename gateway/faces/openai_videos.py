@@ -7,10 +7,10 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.content import StoredFile
+from gateway.content import ContentRedirect, StoredFile
 from gateway.content.local import RangeProblem, check_range
 from gateway.core.models import Job, Reference, Status, VideoRequest
 from gateway.errors import ApiError, invalid
@@ -136,9 +136,11 @@ async def video_content(request: Request) -> Response:
     source = await service(request).content(
         tenant, request.path_params["video_id"], variant, request.headers.get("range")
     )
+    if isinstance(source, ContentRedirect):  # s3:// with content_presign_s: the bucket serves the bytes
+        return RedirectResponse(source.url, status_code=307)
+    tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
     if isinstance(source, StoredFile):
         headers = {"x-content-sha256": source.sha256, "etag": f'"{source.sha256}"'} if source.sha256 else {}
-        tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
         if headers and (headers["etag"] in tags or "*" in tags):
             return Response(status_code=304, headers=headers)
         try:
@@ -147,6 +149,10 @@ async def video_content(request: Request) -> Response:
             extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
             raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
         return FileResponse(source.path, media_type=source.media_type, headers=headers)
+    etag = source.headers.get("etag")
+    if source.status == 200 and etag and (etag in tags or "*" in tags):  # streamed from the bucket or upstream
+        await source.close()
+        return Response(status_code=304, headers={k: v for k, v in source.headers.items() if k != "content-length"})
     return StreamingResponse(
         source.chunks, status_code=source.status, headers=source.headers, background=BackgroundTask(source.close)
     )

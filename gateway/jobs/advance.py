@@ -18,11 +18,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError
 from gateway.core.models import Job, Segment, SegStatus, Status
-from gateway.jobs.continuity import drop_references, needs_reference, prepare_reference, segment_reference
+from gateway.jobs.continuity import (
+    drop_references,
+    needs_reference,
+    prepare_reference,
+    segment_reference,
+    stored_reference,
+)
 from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
@@ -62,7 +69,7 @@ class SegmentRunner:
         poll_min_s: float,
         poll_max_s: float,
         max_attempts: int,
-        content: LocalContentStore | None = None,
+        content: ContentStore | None = None,
         claims: Claims | None = None,
     ) -> None:
         self.upstream = upstream
@@ -98,6 +105,10 @@ class SegmentRunner:
             if not await save(job):  # the key is on disk before the money is spent
                 return  # deleted meanwhile, or no longer ours: send nothing
         spec = self.spec(job, seg)
+        if not await self._local_files(job, seg, spec):
+            if not resend:
+                _not_sent(job, seg, True)  # nothing went upstream: the next try need not reconcile
+            return
         if resend and self._outcome_unknown(job, seg):  # an earlier send may have reached the upstream
             try:
                 adopted = await self.reconcile(job, seg, spec)
@@ -129,6 +140,25 @@ class SegmentRunner:
             log.warning("segment_claim_taken", video_id=job.id, segment=seg.index, upstream_id=video.id)
         seg.upstream_id = video.id
         self.apply(job, seg, video)
+
+    async def _local_files(self, job: Job, seg: Segment, spec: GenerationSpec) -> bool:
+        """Uploaded files on this replica's disk (fetched from the content store); False: try later."""
+        if self.content is None:
+            return True
+        try:
+            if spec.reference is None and needs_reference(job, seg):  # its frame was made on another replica
+                frame = stored_reference(job, seg)
+                local = await self.content.local_upload(frame) if frame is not None else None
+                spec.reference = local if local is not None and Path(str(local.path)).exists() else None
+            elif spec.reference is not None and spec.reference.path:
+                spec.reference = await self.content.local_upload(spec.reference)
+            if spec.source_file is not None and spec.source_file.path:
+                spec.source_file = await self.content.local_upload(spec.source_file)
+        except ContentStoreError as exc:
+            seg.next_poll_at = time.time() + backoff(seg.attempts + 1, None, self.poll_max_s)
+            log.warning("segment_upload_unavailable", video_id=job.id, segment=seg.index, error=str(exc))
+            return False
+        return True
 
     def _outcome_unknown(self, job: Job, seg: Segment) -> bool:
         return (

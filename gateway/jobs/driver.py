@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore
 from gateway.core.models import Job
 from gateway.jobs.advance import SegmentRunner, aggregate
 from gateway.jobs.fairqueue import FairQueue
@@ -70,7 +70,7 @@ class JobDriver:
         self,
         store: JobStore,
         upstream: Callable[[], Upstream],
-        content: LocalContentStore,
+        content: ContentStore,
         *,
         owner: str,
         adapter_for: Callable[[str], Upstream] | None = None,
@@ -311,7 +311,7 @@ class JobDriver:
 
     async def _orphaned(self, job: Job) -> None:
         """Clean up after a job deleted mid-step: the files fetched since, the upstream jobs created since."""
-        self.content.remove(job.id)
+        await self.content.remove(job.id)
         if job.cache in ("hit", "coalesced") or is_follower(job) or await upstream_shared(self.store, job.id):
             return  # another job's upstream video
         done: list[str] = job.requested.setdefault(ORPHANS_DELETED, [])

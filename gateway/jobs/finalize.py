@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from pathlib import Path
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore, ContentStoreError
 from gateway.content.local import MEDIA_TYPES
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
@@ -24,14 +24,14 @@ def needs_stitch(job: Job) -> bool:
 
 async def _download(
     upstream: Upstream,
-    content: LocalContentStore,
+    content: ContentStore,
     job_id: str,
     upstream_id: str,
     variant: str,
     *,
     as_variant: str | None = None,
     ext: str | None = None,
-) -> Path:
+) -> str:
     stream = await upstream.open_content(upstream_id, variant)
     media_type = stream.headers.get("content-type", "").split(";")[0].strip().lower()
     ext = ext or EXTENSIONS_BY_TYPE.get(media_type)  # e.g. Azure's thumbnails are JPEG, OpenAI's WebP
@@ -39,16 +39,16 @@ async def _download(
         stored = await content.write(job_id, as_variant or variant, stream.chunks, ext)
     finally:
         await stream.close()
-    return stored.path
+    return stored.ref
 
 
-async def _assemble_video(job: Job, upstream: Upstream, content: LocalContentStore) -> str:
+async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -> str:
     """The one video the client gets: stitched from chained parts, trimmed to the asked length, transcoded."""
     trim = job.requested.get("trim_seconds")
     webm = job.requested.get("output_format") == "webm"
     segments = job.segments if needs_stitch(job) else [job.segments[-1]]
     if len(segments) == 1 and not trim and not webm:
-        return str(await _download(upstream, content, job.id, str(segments[0].upstream_id), "video"))
+        return await _download(upstream, content, job.id, str(segments[0].upstream_id), "video")
     from gateway.media.stitch import stitch_files
     from gateway.media.transcode import transcode_webm
 
@@ -65,13 +65,15 @@ async def _assemble_video(job: Job, upstream: Upstream, content: LocalContentSto
     for path in {*parts, content.scratch(job.id) / "video.mp4"}:
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        content.scratch(job.id).rmdir()  # empty now, unless reference frames are still there
     for seg in segments:
         seg.content_path = None
     drop_references(job)
-    return str(stored.path)
+    return stored.ref
 
 
-async def fetch_and_assemble(job: Job, upstream: Upstream, content: LocalContentStore) -> None:
+async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore) -> None:
     """Download (and stitch) the job's media into the content store; raises UpstreamError to retry later."""
     if "video" not in job.content:
         job.content["video"] = await _assemble_video(job, upstream, content)
@@ -80,7 +82,7 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: LocalContent
         if variant in job.content:
             continue
         try:
-            job.content[variant] = str(await _download(upstream, content, job.id, str(first.upstream_id), variant))
+            job.content[variant] = await _download(upstream, content, job.id, str(first.upstream_id), variant)
         except UpstreamError as exc:
             if exc.retryable:
                 raise
@@ -104,10 +106,11 @@ def all_segments_done(job: Job) -> bool:
 
 FETCH_AFTER = "fetch_after"  # Job.requested: epoch seconds of the next try at downloading/assembling the media
 FINALIZE_ERRORS = "finalize_errors"  # Job.requested: failed assemblies (stitch, transcode, disk, a refused download)
+STORE_ERRORS = "content_store_errors"  # Job.requested: content-store failures in a row (retried, never fatal)
 MAX_FINALIZE_ATTEMPTS = 3
 
 
-async def finalize_job(job: Job, upstream: Upstream, content: LocalContentStore, retention_s: int) -> None:
+async def finalize_job(job: Job, upstream: Upstream, content: ContentStore, retention_s: int) -> None:
     """Every segment is done: fetch (and stitch) the media, or schedule the next try, or give up."""
     try:
         await fetch_and_assemble(job, upstream, content)
@@ -119,17 +122,25 @@ async def finalize_job(job: Job, upstream: Upstream, content: LocalContentStore,
         elif exc.retryable:
             job.requested[FETCH_AFTER] = time.time() + backoff(3, exc.retry_after, 30.0)
         else:
-            _finalize_failed(job, f"the upstream refused the download ({exc.status})", content)
+            await _finalize_failed(job, f"the upstream refused the download ({exc.status})", content)
+    except ContentStoreError as exc:
+        # the bucket is unreachable or refused a write: the generation is paid for, so never give up on
+        # it here; try again with backoff while the upstream still has the video (a 404 ends it above)
+        errors = int(job.requested.get(STORE_ERRORS) or 0) + 1
+        job.requested[STORE_ERRORS] = errors
+        job.requested[FETCH_AFTER] = time.time() + backoff(min(errors, 6), None, 60.0)
+        log.warning("content_store_retry", video_id=job.id, attempt=errors, error=str(exc))
     except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
         log.exception("job_assembly_error", video_id=job.id)
-        _finalize_failed(job, type(exc).__name__, content)
+        await _finalize_failed(job, type(exc).__name__, content)
     else:
         job.requested.pop(FETCH_AFTER, None)
         job.requested.pop(FINALIZE_ERRORS, None)
+        job.requested.pop(STORE_ERRORS, None)
         mark_completed(job, retention_s)
 
 
-def _finalize_failed(job: Job, reason: str, content: LocalContentStore) -> None:
+async def _finalize_failed(job: Job, reason: str, content: ContentStore) -> None:
     errors = int(job.requested.get(FINALIZE_ERRORS) or 0) + 1
     job.requested[FINALIZE_ERRORS] = errors
     if errors < MAX_FINALIZE_ATTEMPTS:
@@ -143,4 +154,5 @@ def _finalize_failed(job: Job, reason: str, content: LocalContentStore) -> None:
             "message": f"The gateway could not prepare the finished video after {errors} attempts ({reason}).",
         },
     )
-    content.remove(job.id)
+    with contextlib.suppress(ContentStoreError):  # what was kept is unreachable: the janitor's age rule ends it
+        await content.remove(job.id)

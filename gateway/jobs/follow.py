@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import time
 
-from gateway.content.local import LocalContentStore
+from gateway.content.base import ContentStore
 from gateway.core.models import Job, SegStatus, Status
 from gateway.observability import log
 from gateway.store.base import JobStore
@@ -29,9 +29,7 @@ def is_follower(job: Job) -> bool:
     return bool(job.requested.get(FOLLOWS))
 
 
-async def follow_leader(
-    job: Job, store: JobStore, content: LocalContentStore, *, retention_s: int, poll_s: float
-) -> None:
+async def follow_leader(job: Job, store: JobStore, content: ContentStore, *, retention_s: int, poll_s: float) -> None:
     """One step of a follower: mirror the leader's state (never the upstream)."""
     leader_id = str(job.requested[FOLLOWS])
     leader = await store.get(leader_id)
@@ -45,7 +43,7 @@ async def follow_leader(
         seg.next_poll_at = max(seg.next_poll_at, now) + interval
     job.poll_after_ms = leader.poll_after_ms
     if leader.status == Status.COMPLETED:
-        linked = content.link(leader.id, job.id)  # empty if evicted already: downloads fall back to the upstream
+        linked = await content.link(leader.id, job.id)  # empty if evicted already: downloads fall back to the upstream
         job.content = {**{v: "" for v, path in leader.content.items() if not path}, **linked}
         job.status, job.progress, job.error = Status.COMPLETED, 100, None
         job.completed_at = int(now)

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-from gateway.content.local import LocalContentStore
+from gateway.content.base import ContentStore, ContentStoreError
 from gateway.core.models import Job, Status
 from gateway.jobs.follow import is_follower
 from gateway.observability import log
@@ -130,7 +130,7 @@ class CacheStage:
     def __init__(
         self,
         store: JobStore,
-        content: LocalContentStore,
+        content: ContentStore,
         *,
         ttl_s: float,
         retention_s: int,
@@ -204,9 +204,13 @@ class CacheStage:
         ):
             return None
         job = adm.job
-        linked = self.content.link(origin.id, job.id)
-        if "video" not in linked:  # evicted: not retained any more
-            self.content.remove(job.id)
+        try:
+            linked = await self.content.link(origin.id, job.id)
+            if "video" not in linked:  # evicted: not retained any more
+                await self.content.remove(job.id)
+                return None
+        except ContentStoreError as exc:  # the bucket is unreachable: a miss, not a failed create
+            log.warning("cache_hit_unavailable", video_id=job.id, origin=origin.id, error=str(exc))
             return None
         await self.inflight.share(origin.id, self.retention_s)
         job.status, job.progress, job.error = Status.COMPLETED, 100, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict
 
-from gateway.content import LocalContentStore
+from gateway.content import ContentStore
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
@@ -28,7 +28,7 @@ class DerivedCreates:
 
     upstream: UpstreamRuntime
     store: JobStore
-    media: LocalContentStore
+    media: ContentStore
 
     async def get(self, tenant: Tenant, video_id: str, param: str | None = None) -> Job:
         raise NotImplementedError
@@ -162,7 +162,7 @@ class DerivedCreates:
         """
         if not upload.sha256:
             return None
-        for job_id in await asyncio.to_thread(self.media.jobs_with_video, upload.sha256):
+        for job_id in await self.media.jobs_with_video(upload.sha256):
             job = await self.store.get(job_id)
             if (
                 job is not None

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from gateway.content import LocalContentStore, StoredFile
+from gateway.content import ContentRedirect, ContentStore, ContentStoreError, Stored, StoredFile
+from gateway.content.local import RangeProblem
+from gateway.content.ranges import RangeNotSatisfiable
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.core.plan import Plan, plan_request
@@ -53,7 +55,7 @@ class VideoService(DerivedCreates):
         store: JobStore,
         upstream: UpstreamRuntime,
         driver: JobDriver,
-        content: LocalContentStore,
+        content: ContentStore,
         *,
         stages: list[Stage] | None = None,
         planner: Planner = plan_request,
@@ -169,6 +171,7 @@ class VideoService(DerivedCreates):
                     await self._undo(adm)
                     undone = True
                     raise refusal from None
+                await self._share_uploads(job)  # accepted: no upload of a refused create is kept
                 await self.driver.save(job)
         except BaseException as exc:
             if not stored:
@@ -186,6 +189,15 @@ class VideoService(DerivedCreates):
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
 
+    async def _share_uploads(self, job: Job) -> None:
+        """Put the client's uploaded files where every replica can send them (a no-op on file://)."""
+        for ref in (job.requested_reference(), job.requested_source_file()):
+            if ref is not None and ref.path:
+                try:
+                    await self.media.keep_upload(ref)
+                except ContentStoreError as exc:  # this replica still has the file and sends it now
+                    log.warning("upload_not_shared", video_id=job.id, error=str(exc))
+
     async def _run_stages(self, adm: Admission) -> Job | None:
         for stage in self.stages:
             ready = await stage.admit(adm)
@@ -199,7 +211,8 @@ class VideoService(DerivedCreates):
         try:
             await self.store.put(ready)
         except BaseException:
-            self.media.remove(ready.id)  # a cache hit's links to files nobody will ever ask for
+            with contextlib.suppress(ContentStoreError):
+                await self.media.remove(ready.id)  # a cache hit's links to files nobody will ever ask for
             raise
 
     def _accepted(self, job: Job) -> None:
@@ -227,7 +240,10 @@ class VideoService(DerivedCreates):
     async def delete(self, tenant: Tenant, video_id: str) -> Job:
         job = await self.get(tenant, video_id)
         await self.store.delete(job.id)
-        self.media.remove(job.id)
+        try:
+            await self.media.remove(job.id)
+        except ContentStoreError as exc:  # the record is gone; the janitor's age rule removes the objects
+            log.warning("content_remove_failed", video_id=job.id, error=str(exc))
         for listener in self.events:
             try:
                 await listener.job_deleted(job)
@@ -245,16 +261,15 @@ class VideoService(DerivedCreates):
 
     async def content(
         self, tenant: Tenant, video_id: str, variant: str, range_header: str | None = None
-    ) -> StoredFile | ContentStream:
+    ) -> StoredFile | ContentStream | ContentRedirect:
         if variant not in VARIANTS:
             raise invalid(f"Invalid 'variant': {variant!r}; expected one of {', '.join(VARIANTS)}.", "variant")
         job = await self.get(tenant, video_id)
         if job.status != Status.COMPLETED:
             raise ApiError(400, f"Video '{video_id}' is not ready (status: {job.status}).", code="video_not_ready")
-        stored = self.media.find(job.id, variant) or self._shared_content(job, variant)
-        if stored is not None:
-            self.media.touch(job.id)  # the retention LRU clock
-            return stored
+        served = await self._retained(job, variant, range_header)
+        if served is not None:
+            return served
         if job.content.get(variant) == "":
             raise ApiError(404, f"No {variant} is available for video '{video_id}'.", code="not_found")
         if len(job.segments) != 1 or (variant == "video" and any(job.requested.get(k) for k in INHERITED)):
@@ -270,6 +285,36 @@ class VideoService(DerivedCreates):
                 ) from None
             raise upstream_refusal(exc) from None
 
-    def _shared_content(self, job: Job, variant: str) -> StoredFile | None:
+    async def _retained(
+        self, job: Job, variant: str, range_header: str | None
+    ) -> StoredFile | ContentStream | ContentRedirect | None:
+        """The kept copy, as the content store serves it; ``None``: not kept (any more)."""
+        try:
+            stored = await self.media.find(job.id, variant) or await self._shared_content(job, variant)
+            if stored is None:
+                return None
+            await self.media.touch(job.id)  # the retention LRU clock
+            return await self.media.serve(stored, range_header)
+        except RangeProblem as exc:  # the same refusal as a file on disk gets (faces/openai_videos.py)
+            extra = {"content-range": f"bytes */{exc.size}"} if exc.status == 416 else {}
+            raise ApiError(exc.status, exc.message, param="Range", code="invalid_range", headers=extra) from None
+        except RangeNotSatisfiable as exc:
+            raise ApiError(
+                416,
+                f"The requested range is not satisfiable: the {variant} is {exc.size} bytes.",
+                param="Range",
+                code="invalid_range",
+                headers={"content-range": f"bytes */{exc.size}"},
+            ) from None
+        except ContentStoreError as exc:
+            log.warning("content_store_unavailable", video_id=job.id, error=str(exc))
+            raise ApiError(
+                503,
+                "The content store is unavailable; try again shortly.",
+                type="server_error",
+                code="content_store_unavailable",
+            ) from None
+
+    async def _shared_content(self, job: Job, variant: str) -> Stored | None:
         origin = job.requested.get("content_of")
-        return self.media.find(str(origin), variant) if origin else None
+        return await self.media.find(str(origin), variant) if origin else None
