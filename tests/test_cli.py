@@ -94,6 +94,7 @@ STRING_VALUES = {
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
     "public_base_url": "https://videos.example.com",
+    "callback_allow_nets": "127.0.0.0/8,10.20.0.0/16",
 }
 
 
