@@ -16,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.config import Settings
-from gateway.content import ContentStore, ContentStoreError, open_content
+from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
+from gateway.content.space import StorageHealth
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
@@ -28,6 +29,7 @@ from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
+from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
@@ -38,6 +40,7 @@ from gateway.pipeline.idempotency import IdempotencyKeys
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
+from gateway.pipeline.storage import StorageStage
 from gateway.pipeline.uploads import UploadJanitor
 from gateway.policies.holder import PolicyHolder
 from gateway.quota.build import build_quota
@@ -46,7 +49,7 @@ from gateway.quota.service import QuotaService
 from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
-from gateway.upstreams.runtime import UpstreamRuntime
+from gateway.upstreams.routing import UpstreamRouter, router_from_settings
 from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {
@@ -61,7 +64,7 @@ class Context:
 
     settings: Settings
     store: JobStore
-    upstream: UpstreamRuntime
+    upstream: UpstreamRouter
     content: ContentStore
     driver: JobDriver
     service: VideoService
@@ -72,18 +75,21 @@ class Context:
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
     webhooks: Webhooks | None = None
+    storage: StorageHealth | None = None
     idempotency: IdempotencyKeys | None = None  # Idempotency-Key on creates (gateway.faces.creates)
 
 
 def build_context(settings: Settings) -> Context:
     store = open_store(settings.store)
-    upstream = UpstreamRuntime(
-        settings.upstream,
-        settings.upstream_api_key,
-        pinned=settings.upstream_profile,
-        interval_s=settings.detect_interval_s,
-    )
+    upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
+    upstream.on_route = reroute  # a job that never reached its (now broken) upstream may move to a twin
     content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
+    # a full local disk (content, or with s3:// the scratch and upload directory) stops admission
+    storage = StorageHealth(
+        getattr(content, "root", Path(settings.data_dir)), min_free_bytes=settings.content_min_free_bytes
+    )
+    if isinstance(content, LocalContentStore):
+        content.on_write_result = storage.write_result  # a write failing for space stops admission at once
     janitor = ContentJanitor(
         content,
         max_bytes=settings.content_max_bytes,
@@ -95,7 +101,7 @@ def build_context(settings: Settings) -> Context:
         upstream.current,
         content,
         owner=settings.replica_id,
-        adapter_for=upstream.adapter_for,  # jobs keep the dialect they were created in
+        adapter_of=upstream.adapter_of,  # jobs keep the upstream and dialect they were created on
         lease_ttl_s=settings.lease_ttl_s,
         tick_s=settings.driver_tick_s,
         poll_min_s=settings.poll_min_s,
@@ -113,12 +119,20 @@ def build_context(settings: Settings) -> Context:
         retention_s=settings.retention_s,
         max_entries=settings.cache_max_entries,
     )
-    # admission order: ContentPolicyStage, RateLimitStage, CacheStage, QuotaStage (hits and coalesced
-    # creates are answered before the quota stage, so they are never charged)
+    # admission order: StorageStage (a full disk refuses before anything is charged), ContentPolicyStage,
+    # RateLimitStage, CacheStage, QuotaStage (hits and coalesced creates are answered before the quota
+    # stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
     webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), video_resource)
-    stages: list[Stage] = [webhooks.stage, content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    stages: list[Stage] = [
+        webhooks.stage,
+        StorageStage(storage),
+        content_policy,
+        RateLimitStage(quota),
+        cache,
+        QuotaStage(quota),
+    ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     events: list[JobEvents] = [QuotaEvents(quota), cache, webhooks.events]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
@@ -132,7 +146,21 @@ def build_context(settings: Settings) -> Context:
         )
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, webhooks=webhooks)
+    ctx = Context(
+        settings,
+        store,
+        upstream,
+        content,
+        driver,
+        service,
+        policies,
+        auth,
+        quota=quota,
+        storage=storage,
+        webhooks=webhooks,
+    )
+    ctx.starters.append(storage.start)
+    ctx.closers.append(storage.stop)
     ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
         Path(settings.data_dir) / "uploads",
@@ -145,7 +173,7 @@ def build_context(settings: Settings) -> Context:
     ctx.starters += [policies.start, quota.start]  # hot reload of policies/; quota slots after a restart
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
-    ctx.extra_ready_checks["content"] = janitor.status
+    ctx.extra_ready_checks["content"] = lambda: content_status(storage, janitor)
     ctx.starters += [janitor.start, webhooks.sender.start, queue.start]
     ctx.closers += [janitor.stop, webhooks.sender.stop, queue.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
@@ -165,6 +193,12 @@ def build_context(settings: Settings) -> Context:
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx
+
+
+def content_status(storage: StorageHealth, janitor: ContentJanitor) -> dict[str, Any]:
+    """/readyz ``checks.content``: not ready while the disk is full or the content store (bucket) fails."""
+    space, kept = storage.status(), janitor.status()
+    return {**kept, **space, "ok": bool(space["ok"] and kept["ok"]), "error": space.get("error") or kept["error"]}
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -205,7 +239,8 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=settings.upstream,
+            upstream=ctx.upstream.base_url,
+            upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
             replica=settings.replica_id,

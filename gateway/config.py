@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gateway.cliargs import env_name, env_value
+from gateway.config_upstreams import UpstreamsError
+from gateway.config_upstreams import from_node as upstreams_from_node
+from gateway.config_upstreams import from_value as upstreams_from_value
 from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
 from gateway.webhooks.urls import parse_nets
@@ -67,6 +70,7 @@ class Settings:
     content_max_bytes: int = 20 * 1024**3  # retained content budget; least recently used evicted (0: none)
     content_max_age_s: float = 7 * 86400.0  # evict content unused for this long (0: never)
     content_sweep_s: float = 60.0  # how often the retention budget is checked (and soon after each fetch)
+    content_min_free_bytes: int = 0  # below this much free space the content store counts as full
     detect_interval_s: float = 300.0  # 0: detect once at start
     quota_backend: str = "auto"  # auto (redis when quota_redis or the store is redis) | memory | redis
     quota_redis: str | None = field(default=None, repr=False)  # defaults to the store URL when it is redis
@@ -79,6 +83,10 @@ class Settings:
     webhook_retry_base_s: float = 5.0  # first retry after this, doubling per attempt ...
     webhook_retry_max_s: float = 3600.0  # ... up to this
     upstream_max_concurrent: int = 0  # upstream generations at once; 0: learn the limit from the upstream's 429s
+    # several upstreams in order of preference ([{url, api_key_env, profile?}]); None: just ``upstream``
+    upstreams: list[dict[str, str]] | None = None
+    breaker_failures: int = 5  # calls failing in a row (unreachable, 5xx, 429) that open an upstream's breaker
+    breaker_open_s: float = 30.0  # an open breaker half-opens (a free trial call) after this long
     public_base_url: str | None = None  # every URL handed out (seed data[0].url); default http://<host>:<port>
     idempotency_ttl_s: float = 86400.0  # an Idempotency-Key replays its answer this long
     upload_max_age_s: float = 3600.0  # an uploaded file no active job uses is deleted after this
@@ -131,6 +139,7 @@ BOUNDS: dict[str, Bound] = {
     "content_max_age_s": NOT_NEGATIVE,
     "content_sweep_s": POSITIVE,
     "content_presign_s": Bound(0, high=7 * 86400),
+    "content_min_free_bytes": NOT_NEGATIVE,
     "detect_interval_s": NOT_NEGATIVE,
     "policy_reload_s": NOT_NEGATIVE,
     "shutdown_grace_s": NOT_NEGATIVE,
@@ -139,6 +148,8 @@ BOUNDS: dict[str, Bound] = {
     "webhook_retry_base_s": POSITIVE,
     "webhook_retry_max_s": POSITIVE,
     "upstream_max_concurrent": NOT_NEGATIVE,
+    "breaker_failures": AT_LEAST_1,
+    "breaker_open_s": POSITIVE,
     "idempotency_ttl_s": POSITIVE,
     "upload_max_age_s": POSITIVE,
     "upload_sweep_s": POSITIVE,
@@ -201,6 +212,12 @@ def _typed(name: str, value: Any) -> Any:
 
 def coerce(name: str, value: Any, where: str) -> Any:
     """One setting's value, typed and checked on its own; errors say ``where: name must be ...``."""
+    if name == "upstreams":
+        try:
+            return None if value is None else upstreams_from_value(value)
+        except UpstreamsError as exc:
+            line = f" (line {exc.line} of its value)" if exc.line else ""
+            raise ConfigError(f"{where}: {exc.reason}{line}") from None
     try:
         typed = _typed(name, value)
     except ValueError as exc:
@@ -238,6 +255,12 @@ def read_file(path: str) -> dict[str, tuple[Any, str]]:
             raise ConfigError(f"{where}: unknown setting {key_text!r}")
         if name in values:
             raise ConfigError(f"{where}: {key_text!r} sets {name!r} again (first at {values[name][1]})")
+        if name == "upstreams":  # a list: each entry's problems name their own line
+            try:
+                values[name] = (upstreams_from_node(node), where)
+            except UpstreamsError as exc:
+                raise ConfigError(f"{path}:{exc.line or line_of(key)}: {exc.reason}") from None
+            continue
         values[name] = (coerce(name, value_of(node), where), where)
     return values
 
@@ -346,7 +369,7 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
             StyleBook(settings.styles_file, required=True)
         except StyleError as exc:
             raise ConfigError(str(exc)) from None
-    if not settings.upstream_api_key:
+    if not settings.upstream_api_key and not settings.upstreams:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "
             "uses to call the upstream"

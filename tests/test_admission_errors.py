@@ -81,7 +81,10 @@ class Charging:
 def service(tmp_path: Path, store: MemoryStore, upstream: Upstream, stages: list[Any]) -> VideoService:
     content = LocalContentStore(tmp_path / "content")
     driver = JobDriver(store, lambda: upstream, content, owner="test")  # type: ignore[arg-type,return-value]
-    runtime = SimpleNamespace(caps=PROFILES["openai-2025-10"], current=lambda: upstream)
+    runtime = SimpleNamespace(
+        caps=PROFILES["openai-2025-10"], current=lambda: upstream, name="default", adapter_of=lambda job: upstream
+    )
+    runtime.pick = lambda source=None: runtime  # one upstream: every job goes to it
     return VideoService(store, runtime, driver, content, stages=stages)  # type: ignore[arg-type]
 
 

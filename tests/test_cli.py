@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -102,6 +103,9 @@ def valid_env_value(field: dataclasses.Field[Any], tmp_path: Path) -> tuple[str,
     """A valid value for ``field`` that differs from its default: (as the environment says it, as typed)."""
     default = Settings().__dict__[field.name]
     kind = str(field.type)
+    if field.name == "upstreams":  # JSON (or YAML flow) text; its key variable is set by this test too
+        entry = {"url": "http://second.example/v1", "api_key_env": "SORA_GATEWAY_UPSTREAM_API_KEY"}
+        return json.dumps([entry]), [entry]
     if field.name == "styles_file":
         path = tmp_path / "styles.yaml"
         path.write_text("sunset: warm evening light\n")

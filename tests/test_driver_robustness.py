@@ -330,7 +330,7 @@ async def test_assembly_error_fails_the_job_after_a_few_attempts(
 
     async def broken_assembly(job: Job, upstream: Any, content: Any) -> None:
         attempts.append(job.id)
-        raise OSError(28, "No space left on device")
+        raise ValueError("the parts cannot be stitched")  # a full disk waits instead: tests/test_disk_full.py
 
     monkeypatch.setattr(finalize_module, "fetch_and_assemble", broken_assembly)
     monkeypatch.setattr(finalize_module, "backoff", lambda *a, **k: 0.05)

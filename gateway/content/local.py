@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.content.entries import Entry, scan
+from gateway.content.space import raise_if_simulated_full
 from gateway.core.models import Reference
 
 BY_SHA256 = ".by-sha256"  # not a shard: shards are two hex characters
@@ -54,6 +55,12 @@ class LocalContentStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = f"file://{self.root}"
         self.on_stored: Callable[[], None] | None = None  # the retention janitor's poke
+        # every write's outcome (the error or None, bytes written): the full-disk watch (content/space.py)
+        self.on_write_result: Callable[[BaseException | None, int], None] | None = None
+
+    def _write_result(self, exc: BaseException | None, size: int) -> None:
+        if self.on_write_result is not None:
+            self.on_write_result(exc, size)
 
     async def check(self) -> None:
         """The directory exists (made above); nothing else can be known before a write."""
@@ -111,7 +118,11 @@ class LocalContentStore:
         final = self.path(job_id, variant, ext)
         part = final.with_suffix(final.suffix + f".{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()
-        fh = await asyncio.to_thread(_open_part, part)
+        try:
+            fh = await asyncio.to_thread(_open_part, part)
+        except OSError as exc:
+            self._write_result(exc, 0)
+            raise
         size = 0
         try:
             batch: list[bytes] = []
@@ -126,19 +137,26 @@ class LocalContentStore:
             await asyncio.to_thread(_write_batch, fh, digest, batch)
             size += pending
             await asyncio.to_thread(_sync_close, fh)
-        except BaseException:
+        except BaseException as exc:
             fh.close()
             part.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                self._write_result(exc, size + pending)
             raise
         sha256 = digest.hexdigest()
         await asyncio.to_thread(self._commit, part, final, job_id, variant, sha256)
+        self._write_result(None, size)
         self._stored()
         return StoredFile(final, size, sha256)
 
     async def adopt(self, job_id: str, variant: str, source: Path) -> StoredFile:
         """Move a file made elsewhere (a stitch, a transcode) into the store (hashed in a worker thread)."""
         final = self.path(job_id, variant, source.suffix.lstrip(".") or None)
-        stored = await asyncio.to_thread(self._adopt, job_id, variant, source, final)
+        try:
+            stored = await asyncio.to_thread(self._adopt, job_id, variant, source, final)
+        except OSError as exc:
+            self._write_result(exc, 0)
+            raise
         self._stored()
         return stored
 
@@ -245,6 +263,7 @@ class LocalContentStore:
 
 
 def _open_part(part: Path) -> BinaryIO:
+    raise_if_simulated_full()
     part.parent.mkdir(parents=True, exist_ok=True)
     return open(part, "wb")
 

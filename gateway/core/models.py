@@ -115,7 +115,8 @@ class Job:
     kind: str = "create"
     segments: list[Segment] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
-    upstream: str = "default"
+    upstream: str = "default"  # the upstream profile it was created under (its dialect)
+    route: str | None = None  # which configured upstream it runs on (None: the first); kept to the end
     requested: dict[str, Any] = field(default_factory=dict)  # the client's original fields
     content: dict[str, str] = field(default_factory=dict)  # variant -> local path
     cache_key: str | None = None

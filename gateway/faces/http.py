@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gateway.content.space import is_space_error, raise_if_simulated_full
 from gateway.core.models import Reference
 from gateway.errors import ApiError, invalid
 from gateway.faces.bodies import check_value, parse_json
@@ -82,7 +83,10 @@ async def read_body(
             check_fields(data, allowed, required)
         for key, value in data.items():
             if isinstance(value, UploadFile):
-                data[key] = await save_upload(value, upload_dir, request)
+                try:
+                    data[key] = await save_upload(value, upload_dir, request)
+                except OSError as exc:  # a full disk: refused cleanly, the partial file already removed
+                    raise _upload_refusal(request, key, exc) from None
         return data
     raw = await request.body()
     if not raw:
@@ -95,17 +99,41 @@ async def read_body(
     return data
 
 
+def _upload_refusal(request: Request, field: str, exc: OSError) -> ApiError:
+    storage = getattr(request.app.state.ctx, "storage", None)
+    if storage is not None:
+        storage.write_result(exc)  # counted; a full disk also stops admission until space is back
+    if is_space_error(exc):
+        return ApiError(
+            507,
+            f"The gateway has no room to keep the uploaded file '{field}' right now; try again later.",
+            type="server_error",
+            param=field,
+            code="insufficient_storage",
+            headers={"Retry-After": "30"},
+        )
+    return ApiError(
+        503,
+        f"The gateway could not keep the uploaded file '{field}'; try again later.",
+        type="server_error",
+        param=field,
+        code="storage_unavailable",
+    )
+
+
 def _copy_upload(source: BinaryIO, upload_dir: Path) -> tuple[Path, str]:
     """Copy a spooled upload to ``<upload_dir>/<sha256>-<random>`` (blocking: runs in a worker thread).
 
     One file per request (not per checksum): deleting a refused request's file can never take the
-    file of another request that sent the same bytes.
+    file of another request that sent the same bytes. On any failure (a full disk) the partial
+    ``.part`` file is removed before the error propagates.
     """
     upload_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     tmp = upload_dir / f"incoming-{uuid.uuid4().hex}.part"
     source.seek(0)
     try:
+        raise_if_simulated_full()
         with open(tmp, "wb") as fh:
             while chunk := source.read(1 << 20):
                 digest.update(chunk)

@@ -6,11 +6,13 @@ that dies mid-call is followed by one that re-sends the same key and adopts the
 same upstream job instead of paying for a second.
 
 An upstream may ignore that key (the OpenAI Videos API does not document it), so
-before re-sending a create whose outcome is unknown the runner reconciles: it
-lists the upstream's recent generations and adopts one with the same prompt,
-model, size and seconds created since the first send. Every upstream id a
-segment takes is claimed in the store (``kv_set(nx=True)``), so two jobs with
-the same prompt never adopt the same generation.
+before re-sending any segment (create, remix, extension, edit) whose outcome is
+unknown the runner reconciles (:mod:`gateway.jobs.reconcile`): it lists the
+upstream's recent generations and adopts the one that segment made. If the
+upstream cannot be asked, the segment waits (a transient error) or the job fails
+with ``upstream_outcome_unknown`` (the listing is refused): never a blind re-send.
+Every upstream id a segment takes is claimed in the store (``kv_set(nx=True)``),
+so two jobs with the same prompt never adopt the same generation.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
 
 from gateway.content import ContentStore, ContentStoreError
 from gateway.core.models import Job, Segment, SegStatus, Status
@@ -30,6 +31,7 @@ from gateway.jobs.continuity import (
     segment_reference,
     stored_reference,
 )
+from gateway.jobs.reconcile import Claims, claim, find_lost
 from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
@@ -38,17 +40,7 @@ NO_RETRY_CODES = {"moderation_blocked", "content_policy_violation", "invalid_val
 LOST_POLLS = "lost_polls"  # Job.requested: segment index -> polls in a row the upstream answered 404
 LOST_POLL_LIMIT = 3  # a transient 404 (a replica behind a balancer, a dialect switch) is not a lost job
 NOT_SENT = "submit_not_sent"  # Job.requested: segment index -> the last send surely created nothing (429)
-CLOCK_SKEW_S = 5.0  # an upstream video created this long before our submitted_at may still be ours
-CLAIM_PREFIX = "upstream-claim:"  # kv: adapter name + upstream id -> "job id:segment index"
-CLAIM_TTL_S = 7 * 86400.0
-
-
-class Claims(Protocol):
-    """The part of the job store that records which segment took which upstream id."""
-
-    async def kv_get(self, key: str) -> str | None: ...
-
-    async def kv_set(self, key: str, value: str, *, ttl_s: float | None = None, nx: bool = False) -> bool: ...
+NOTHING_SENT_CODES = {"connect_failed"}  # an UpstreamError code meaning the request never left (refused connect)
 
 
 def idempotency_key(job: Job, seg: Segment) -> str:
@@ -117,8 +109,18 @@ class SegmentRunner:
                     seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
                     log.warning("segment_reconcile_retry", video_id=job.id, segment=seg.index, status=exc.status)
                     return
-                log.warning("segment_reconcile_unsupported", video_id=job.id, segment=seg.index, status=exc.status)
-                adopted = None
+                # the upstream will not list its generations: a re-send might pay a second time
+                log.error("segment_reconcile_refused", video_id=job.id, segment=seg.index, status=exc.status)
+                seg.status = SegStatus.FAILED
+                fail_job(
+                    job,
+                    {
+                        "code": "upstream_outcome_unknown",
+                        "message": "An earlier request for this video may have reached the upstream, and the "
+                        f"upstream refused to list its videos ({exc.status}); it is not sent again blind.",
+                    },
+                )
+                return
             if adopted is not None:
                 log.info("segment_adopted", video_id=job.id, segment=seg.index, upstream_id=adopted.id)
                 seg.upstream_id = adopted.id
@@ -130,11 +132,12 @@ class SegmentRunner:
         except UpstreamError as exc:
             if exc.client_fault:
                 raise
-            _not_sent(job, seg, exc.status == 429)  # rate limited: surely nothing was created
+            # rate limited or never connected: surely nothing was created
+            _not_sent(job, seg, exc.status == 429 or exc.code in NOTHING_SENT_CODES)
             seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
             log.warning("segment_submit_retry", video_id=job.id, segment=seg.index, status=exc.status, code=exc.code)
             return
-        if not await self._claim(job, seg, video.id):
+        if not await claim(self.claims, self.upstream, f"{job.id}:{seg.index}", video.id):
             # a reconciling job took this id in the instant before our claim: the generation is ours (we
             # created it), so keep it; the other job polls it too (a duplicate delivery, no extra charge)
             log.warning("segment_claim_taken", video_id=job.id, segment=seg.index, upstream_id=video.id)
@@ -163,30 +166,14 @@ class SegmentRunner:
     def _outcome_unknown(self, job: Job, seg: Segment) -> bool:
         return (
             self.claims is not None
-            and seg.kind == "create"
             and seg.submitted_at is not None
             and not job.requested.get(NOT_SENT, {}).get(str(seg.index))
         )
 
     async def reconcile(self, job: Job, seg: Segment, spec: GenerationSpec) -> UpstreamVideo | None:
-        """An upstream generation this segment's lost create made (claimed for it), or ``None``."""
-        since = float(seg.submitted_at or time.time()) - CLOCK_SKEW_S
-        recent = await self.upstream.list_recent(since)
-        matches = [v for v in recent if _matches(v, spec, since)]
-        matches.sort(key=lambda v: v.created_at or 0.0)  # the earliest first: ours was sent first
-        for video in matches:
-            if await self._claim(job, seg, video.id):
-                return video
-        return None
-
-    async def _claim(self, job: Job, seg: Segment, upstream_id: str) -> bool:
-        """Record that ``seg`` took ``upstream_id``; False: another segment already has it."""
-        if self.claims is None:
-            return True
-        key, owner = f"{CLAIM_PREFIX}{self.upstream.name}:{upstream_id}", f"{job.id}:{seg.index}"
-        if await self.claims.kv_set(key, owner, ttl_s=CLAIM_TTL_S, nx=True):
-            return True
-        return await self.claims.kv_get(key) == owner  # ours already (we died before saving the id)
+        """An upstream generation this segment's lost call made (claimed for it), or ``None``."""
+        submitted = float(seg.submitted_at or time.time())
+        return await find_lost(self.upstream, self.claims, f"{job.id}:{seg.index}", spec, submitted)
 
     def apply(self, job: Job, seg: Segment, video: UpstreamVideo) -> None:
         seg.status = SegStatus(video.status) if video.status in SegStatus.__members__.values() else SegStatus.QUEUED
@@ -257,17 +244,6 @@ class SegmentRunner:
                 await self.poll(job, seg)
             if seg.status != SegStatus.COMPLETED:
                 return
-
-
-def _matches(video: UpstreamVideo, spec: GenerationSpec, since: float) -> bool:
-    return (
-        video.prompt == spec.prompt
-        and video.model == spec.model
-        and video.size == spec.size
-        and str(video.seconds) == str(spec.seconds)
-        and video.created_at is not None
-        and video.created_at >= since
-    )
 
 
 def _not_sent(job: Job, seg: Segment, value: bool) -> None:

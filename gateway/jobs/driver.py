@@ -74,6 +74,7 @@ class JobDriver:
         *,
         owner: str,
         adapter_for: Callable[[str], Upstream] | None = None,
+        adapter_of: Callable[[Job], Upstream] | None = None,
         lease_ttl_s: float = 15.0,
         tick_s: float = 0.2,
         poll_min_s: float = 0.25,
@@ -85,6 +86,7 @@ class JobDriver:
         self.store = store
         self.upstream = upstream  # the current adapter, for new jobs
         self.adapter_for = adapter_for  # a job's adapter by the profile it was created under
+        self.adapter_of = adapter_of  # or by the job itself (its upstream and profile): wins when set
         self.content = content
         self.owner = owner
         self.lease_ttl_s = lease_ttl_s
@@ -106,6 +108,8 @@ class JobDriver:
 
     def adapter(self, job: Job | None = None) -> Upstream:
         """The adapter that speaks ``job``'s dialect (a dialect switch does not re-route jobs in flight)."""
+        if job is not None and self.adapter_of is not None:
+            return self.adapter_of(job)
         if job is not None and self.adapter_for is not None:
             return self.adapter_for(job.upstream)
         return self.upstream()
@@ -121,7 +125,7 @@ class JobDriver:
     async def submit_first(self, job: Job) -> None:
         """A new job's first create, sent while its client waits, unless the fair queue holds it back."""
         seg = job.segments[0]
-        runner = self.runner()
+        runner = self.runner(job)  # the job's own upstream (its route)
         if self.queue is None:
             await runner.submit(job, seg, self.save)
         elif await self.queue.may_submit(job):

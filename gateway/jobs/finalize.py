@@ -7,6 +7,7 @@ import time
 
 from gateway.content import ContentStore, ContentStoreError
 from gateway.content.local import MEDIA_TYPES
+from gateway.content.space import is_space_error
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import drop_references, fetch_part
@@ -108,6 +109,8 @@ FETCH_AFTER = "fetch_after"  # Job.requested: epoch seconds of the next try at d
 FINALIZE_ERRORS = "finalize_errors"  # Job.requested: failed assemblies (stitch, transcode, disk, a refused download)
 STORE_ERRORS = "content_store_errors"  # Job.requested: content-store failures in a row (retried, never fatal)
 MAX_FINALIZE_ATTEMPTS = 3
+SPACE_WAITS = "space_waits"  # Job.requested: assemblies put off because the content store was full
+SPACE_RETRY_MAX_S = 10.0
 
 
 async def finalize_job(job: Job, upstream: Upstream, content: ContentStore, retention_s: int) -> None:
@@ -130,14 +133,25 @@ async def finalize_job(job: Job, upstream: Upstream, content: ContentStore, rete
         job.requested[STORE_ERRORS] = errors
         job.requested[FETCH_AFTER] = time.time() + backoff(min(errors, 6), None, 60.0)
         log.warning("content_store_retry", video_id=job.id, attempt=errors, error=str(exc))
-    except Exception as exc:  # stitch, transcode, a full disk: not worth retrying forever
-        log.exception("job_assembly_error", video_id=job.id)
+    except Exception as exc:
+        if is_space_error(exc):  # a full disk: the paid generation waits upstream until space is back
+            _wait_for_space(job)
+            return
+        log.exception("job_assembly_error", video_id=job.id)  # stitch, transcode: not worth retrying forever
         await _finalize_failed(job, type(exc).__name__, content)
     else:
-        job.requested.pop(FETCH_AFTER, None)
-        job.requested.pop(FINALIZE_ERRORS, None)
-        job.requested.pop(STORE_ERRORS, None)
+        for key in (FETCH_AFTER, FINALIZE_ERRORS, STORE_ERRORS, SPACE_WAITS):
+            job.requested.pop(key, None)
         mark_completed(job, retention_s)
+
+
+def _wait_for_space(job: Job) -> None:
+    """Try again later, as often as it takes: never counted as a failed assembly (the upstream's own
+    expiry of the video, a 404 on the next try, is what finally gives up)."""
+    waits = int(job.requested.get(SPACE_WAITS) or 0) + 1
+    job.requested[SPACE_WAITS] = waits
+    job.requested[FETCH_AFTER] = time.time() + backoff(waits, None, SPACE_RETRY_MAX_S)
+    log.warning("job_assembly_waiting_for_space", video_id=job.id, waits=waits)
 
 
 async def _finalize_failed(job: Job, reason: str, content: ContentStore) -> None:

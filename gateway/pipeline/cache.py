@@ -217,6 +217,7 @@ class CacheStage:
         job.completed_at = int(now)
         job.expires_at = int(now) + self.retention_s
         job.segments = copy.deepcopy(origin.segments)  # the same upstream video: remix/extend work
+        job.route, job.upstream = origin.route, origin.upstream  # ... on the upstream that made it
         job.content = {**{v: "" for v, path in origin.content.items() if not path}, **linked}
         job.requested["content_of"] = origin.id
         job.cache = "hit"

@@ -94,6 +94,7 @@ def make_follower(job: Job, leader: Job) -> Job:
     job.requested[FOLLOWS] = leader.id
     job.requested["content_of"] = leader.id
     job.segments = copy.deepcopy(leader.segments)  # the upstream ids, should it have to replace the leader
+    job.route, job.upstream = leader.route, leader.upstream  # ... and the upstream they belong to
     job.status, job.progress = leader.status, leader.progress
     job.poll_after_ms = leader.poll_after_ms
     job.cost_usd = 0.0  # the leader pays

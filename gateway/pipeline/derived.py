@@ -17,6 +17,7 @@ from gateway.errors import ApiError, invalid
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
+from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
 
 # what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
@@ -26,14 +27,16 @@ INHERITED = ("trim_seconds", "output_format")
 class DerivedCreates:
     """Needs from the service: ``upstream``, ``store``, ``media``, ``get``, ``_new_job`` and ``admit``."""
 
-    upstream: UpstreamRuntime
+    upstream: UpstreamRouter | UpstreamRuntime
     store: JobStore
     media: ContentStore
 
     async def get(self, tenant: Tenant, video_id: str, param: str | None = None) -> Job:
         raise NotImplementedError
 
-    def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+    def _new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
         raise NotImplementedError
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
@@ -44,6 +47,7 @@ class DerivedCreates:
         source = await self.get(tenant, video_id, param)
         if source.status != Status.COMPLETED:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
+        self._require(self.upstream.pick(source).caps, endpoint, param)  # the upstream its video is on
         return source
 
     def _derived_plan(self, source: Job, segments: list[Segment], seconds: int, caps: Capabilities) -> Plan:
@@ -77,10 +81,11 @@ class DerivedCreates:
             seconds=source.seconds,
             callback_url=callback_url,
         )
-        plan = self._derived_plan(source, segments, int(source.seconds), self.upstream.caps)
-        job = self._new_job(tenant, req, plan, "remix")
+        route = self.upstream.pick(source)  # a derived video is made where its source is
+        plan = self._derived_plan(source, segments, int(source.seconds), route.caps)
+        job = self._new_job(tenant, req, plan, "remix", route)
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
-        return await self.admit(Admission(tenant, req, plan, job, self.upstream.caps))
+        return await self.admit(Admission(tenant, req, plan, job, route.caps))
 
     async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
         """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
@@ -97,6 +102,8 @@ class DerivedCreates:
             video = known.id
             noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
         source = await self._source(tenant, video, "extensions", "video")
+        route = self.upstream.pick(source)
+        caps = route.caps
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
         if source.requested.get("trim_seconds"):
@@ -109,7 +116,8 @@ class DerivedCreates:
         req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
         plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
         plan.adapted += noted
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "extend"), caps))
+        job = self._new_job(tenant, req, plan, "extend", route)
+        return await self.admit(Admission(tenant, req, plan, job, caps))
 
     async def edit(self, tenant: Tenant, video: str | Reference, prompt: str) -> Created:
         """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
@@ -123,6 +131,8 @@ class DerivedCreates:
             video = known.id
             noted = [f"video=file->{known.id}"]
         source = await self._source(tenant, video, "edits", "video")
+        route = self.upstream.pick(source)
+        caps = route.caps
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
         segment = Segment(
@@ -137,7 +147,7 @@ class DerivedCreates:
         )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
         plan.adapted += noted
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit"), caps))
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit", route), caps))
 
     @staticmethod
     def _bad_extension(seconds: str | None, caps: Capabilities) -> ApiError:
@@ -181,7 +191,8 @@ class DerivedCreates:
         from gateway.core.translate import nearest_size
         from gateway.media.probe import probe_video
 
-        caps = self.upstream.caps
+        route = self.upstream.pick()
+        caps = route.caps
         try:
             info = await asyncio.to_thread(probe_video, str(upload.path))
             length = max(1, round(float(info["duration"])))
@@ -207,4 +218,4 @@ class DerivedCreates:
             price_per_second=caps.price_per_second(upstream_model, size),
             extras={"source_file": asdict(upload)},  # sent upstream as the file; part of the cache key
         )
-        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind), caps))
+        return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind, route), caps))

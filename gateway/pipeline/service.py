@@ -28,6 +28,7 @@ from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
 from gateway.store.base import EVENTS_PENDING, JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
+from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
@@ -53,7 +54,7 @@ class VideoService(DerivedCreates):
     def __init__(
         self,
         store: JobStore,
-        upstream: UpstreamRuntime,
+        upstream: UpstreamRouter | UpstreamRuntime,
         driver: JobDriver,
         content: ContentStore,
         *,
@@ -98,7 +99,9 @@ class VideoService(DerivedCreates):
         return await self.store.list(tenant.name, after=after, limit=limit, order=order)
 
     # -- creates ---------------------------------------------------------------
-    def _new_job(self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create") -> Job:
+    def _new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
         requested: dict[str, Any] = {
             k: v for k, v in asdict(req).items() if v is not None and k not in ("input_reference", "prompt")
         }
@@ -116,14 +119,16 @@ class VideoService(DerivedCreates):
             kind=kind,
             segments=plan.segments,
             adapted=list(plan.adapted),
-            upstream=self.upstream.caps.profile,
+            upstream=(route or self.upstream.pick()).caps.profile,
+            route=(route or self.upstream.pick()).name,
             requested=requested,
             cost_usd=plan.cost_usd,
             remixed_from_video_id=req.remix_of,
         )
 
     async def create(self, tenant: Tenant, req: VideoRequest, *, cache_control: str | None = None) -> Created:
-        caps = self.upstream.caps
+        route = self.upstream.pick()  # the first upstream that is up: planned for it, sent to it
+        caps = route.caps
         plan = self.planner(req, caps, allowed_models=tenant.models)
         if tenant.models is not None and plan.model not in tenant.models:
             raise invalid(
@@ -132,7 +137,9 @@ class VideoService(DerivedCreates):
                 "model_not_allowed",
             )
         return await self.admit(
-            Admission(tenant, req, plan, self._new_job(tenant, req, plan), caps, cache_control=cache_control)
+            Admission(
+                tenant, req, plan, self._new_job(tenant, req, plan, route=route), caps, cache_control=cache_control
+            )
         )
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
@@ -251,7 +258,7 @@ class VideoService(DerivedCreates):
                 log.exception("job_event_failed", video_id=job.id, listener=type(listener).__name__)
         if job.cache not in ("hit", "coalesced") and not await upstream_shared(self.store, job.id):
             # a cache hit or coalesced create uses another job's upstream video; one that others use stays
-            upstream = self.upstream.adapter_for(job.upstream)  # the dialect the job was made in
+            upstream = self.upstream.adapter_of(job)  # the upstream and dialect the job was made on
             for seg in job.segments:
                 if seg.upstream_id:
                     with contextlib.suppress(UpstreamError):
@@ -276,7 +283,7 @@ class VideoService(DerivedCreates):
             # stitched, trimmed or transcoded here: the upstream has no copy of what the client got
             raise ApiError(410, f"The {variant} of video '{video_id}' is no longer retained.", code="content_expired")
         try:
-            adapter = self.upstream.adapter_for(job.upstream)
+            adapter = self.upstream.adapter_of(job)
             return await adapter.open_content(str(job.segments[-1].upstream_id), variant, range_header)
         except UpstreamError as exc:
             if exc.status == 404:

@@ -45,6 +45,7 @@ class UpstreamVideo:
     content_ids: dict[str, str] = field(default_factory=dict)  # adapter-specific content handles
     prompt: str | None = None  # as the upstream recorded it (filled by list_recent)
     created_at: float | None = None  # upstream clock, seconds since the epoch
+    remixed_from: str | None = None  # the upstream id a remix was made from (``remixed_from_video_id``)
 
 
 class UpstreamError(Exception):

@@ -72,7 +72,8 @@ class UpstreamHttp:
         except httpx.HTTPError as exc:
             self._observe(operation, "error", started)
             log.warning("upstream_unreachable", upstream=self.upstream, operation=operation, error=type(exc).__name__)
-            raise UpstreamError(0, f"upstream unreachable ({type(exc).__name__})") from None
+            code = "connect_failed" if isinstance(exc, httpx.ConnectError) else None  # the request never left
+            raise UpstreamError(0, f"upstream unreachable ({type(exc).__name__})", code=code) from None
         self._observe(operation, response.status_code, started)
         if response.status_code >= 400:
             raise error_from_response(response)

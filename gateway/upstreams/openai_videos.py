@@ -31,6 +31,7 @@ def parse_video(data: dict[str, Any], poll_after_ms: int | None = None) -> Upstr
         poll_after_ms=poll_after_ms,
         prompt=data.get("prompt"),
         created_at=data.get("created_at"),
+        remixed_from=data.get("remixed_from_video_id"),
     )
 
 

@@ -2,7 +2,8 @@
 
 Detection spends nothing: it reads the model list and probes endpoints with
 requests the upstream refuses before any generation. It runs at start and
-every ``detect_interval_s``; a pinned profile skips it.
+every ``detect_interval_s``; while it is inconclusive (and ``/readyz`` says so)
+it is retried after 1, 2, 4 ... 30 s instead. A pinned profile skips it.
 
 One adapter is kept per dialect seen: a job speaks the dialect of the profile it was created
 under (``Job.upstream``, see :meth:`UpstreamRuntime.adapter_for`), so a detected switch (OpenAI
@@ -18,10 +19,15 @@ import time
 from typing import Any
 
 from gateway.core.capabilities import DEFAULT_PROFILE, PROFILES, Capabilities, get_profile
+from gateway.core.models import Job
 from gateway.observability import UPSTREAM_PROFILE, log
 from gateway.upstreams.base import Upstream, UpstreamError
+from gateway.upstreams.breaker import Breaker, GuardedUpstream
 from gateway.upstreams.detect import Detection, detect
 from gateway.upstreams.registry import ADAPTERS, make_adapter
+
+RETRY_FIRST_S = 1.0  # an inconclusive detection is retried after 1 s, 2 s, 4 s ... (not detect_interval_s)
+RETRY_MAX_S = 30.0
 
 
 def narrowed(caps: Capabilities, listed: list[str]) -> Capabilities:
@@ -36,11 +42,22 @@ def narrowed(caps: Capabilities, listed: list[str]) -> Capabilities:
 
 
 class UpstreamRuntime:
-    def __init__(self, base_url: str, api_key: str, *, pinned: str | None = None, interval_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        pinned: str | None = None,
+        interval_s: float = 300.0,
+        name: str = "default",
+        breaker: Breaker | None = None,
+    ) -> None:
         self.base_url = base_url
         self._api_key = api_key
         self.pinned = pinned
         self.interval_s = interval_s
+        self.name = name  # which configured upstream this is (Job.route); "default" with one
+        self.breaker = breaker  # set: every adapter call feeds it (routing of new jobs reads it)
         self.caps: Capabilities = get_profile(pinned or DEFAULT_PROFILE)
         self._adapters: dict[str, Upstream] = {}  # dialect -> adapter, made on first use
         self.adapter: Upstream = self.adapter_for(self.caps.dialect)
@@ -60,8 +77,16 @@ class UpstreamRuntime:
         if dialect not in ADAPTERS:
             return self.adapter
         if dialect not in self._adapters:
-            self._adapters[dialect] = make_adapter(dialect, self.base_url, self._api_key)
+            adapter = make_adapter(dialect, self.base_url, self._api_key)
+            self._adapters[dialect] = GuardedUpstream(adapter, self.breaker) if self.breaker else adapter
         return self._adapters[dialect]
+
+    # the interface the service and driver use, shared with UpstreamRouter (one upstream: itself)
+    def pick(self, source: Job | None = None) -> UpstreamRuntime:
+        return self
+
+    def adapter_of(self, job: Job) -> Upstream:
+        return self.adapter_for(job.upstream)
 
     def _switch(self, profile: str, source: str, listed: list[str] | None = None) -> None:
         caps = narrowed(get_profile(profile), listed or [])
@@ -93,14 +118,22 @@ class UpstreamRuntime:
 
     async def start(self) -> None:
         await self.detect()
-        if not self.pinned and self.interval_s > 0:
+        if not self.pinned and (self.interval_s > 0 or self.last_error is not None):
             self._task = asyncio.create_task(self._redetect(), name="upstream-detect")
 
+    def _next_detection_s(self, failures: int) -> float | None:
+        """Seconds until the next detection: soon (with backoff) while it is inconclusive, else the interval."""
+        if failures:
+            return min(RETRY_FIRST_S * 2 ** (failures - 1), RETRY_MAX_S, self.interval_s or RETRY_MAX_S)
+        return self.interval_s or None  # 0: once it succeeded, never again
+
     async def _redetect(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        failures = 1 if self.last_error is not None else 0
+        while (delay := self._next_detection_s(failures)) is not None:
+            await asyncio.sleep(delay)
             with contextlib.suppress(Exception):
                 await self.detect()
+            failures = failures + 1 if self.last_error is not None else 0
 
     def status(self) -> dict[str, Any]:
         return {

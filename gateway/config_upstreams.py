@@ -1,0 +1,95 @@
+"""The ``upstreams:`` setting: several upstreams in order of preference, each checked at its line.
+
+```yaml
+upstreams:
+  - {url: https://api.openai.com/v1, api_key_env: OPENAI_API_KEY}
+  - {url: https://myres.openai.azure.com/openai/v1, api_key_env: AZURE_SORA_KEY, profile: azure-sora-1}
+```
+
+``api_key_env`` names the environment variable holding that upstream's key (a key itself never
+goes into a file); it must be set when the gateway starts. ``profile`` pins the upstream's profile
+(default: detected). ``SORA_GATEWAY_UPSTREAMS`` takes the same list as JSON or YAML flow text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import yaml
+
+from gateway.core.capabilities import PROFILES
+from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
+
+KEYS = ("url", "api_key_env", "profile")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class UpstreamsError(ValueError):
+    def __init__(self, line: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | None) -> dict[str, str]:
+    """One checked entry; ``fields`` maps key -> (value, line)."""
+    label = f"upstreams[{index}]"
+    for key, (_, at) in fields.items():
+        if key not in KEYS:
+            raise UpstreamsError(at, f"{label}: unknown key {key!r} (expected {', '.join(KEYS)})")
+    for key in ("url", "api_key_env"):
+        if key not in fields or not isinstance(fields[key][0], str) or not fields[key][0].strip():
+            raise UpstreamsError(fields.get(key, (None, line))[1], f"{label}: {key} must be a non-empty string")
+    url, url_line = fields["url"][0].strip(), fields["url"][1]
+    if not url.startswith(("http://", "https://")):
+        raise UpstreamsError(url_line, f"{label}: url must be an http(s) URL, got {url!r}")
+    env, env_line = fields["api_key_env"][0].strip(), fields["api_key_env"][1]
+    if not ENV_NAME.match(env):
+        raise UpstreamsError(env_line, f"{label}: api_key_env must name an environment variable, got {env!r}")
+    if not os.environ.get(env):
+        raise UpstreamsError(env_line, f"{label}: api_key_env {env} is not set in the environment")
+    entry = {"url": url, "api_key_env": env}
+    if "profile" in fields and fields["profile"][0] is not None:
+        profile, at = str(fields["profile"][0]).strip(), fields["profile"][1]
+        if profile not in PROFILES:
+            raise UpstreamsError(at, f"{label}: profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+        entry["profile"] = profile
+    return entry
+
+
+def from_node(node: yaml.Node) -> list[dict[str, str]]:
+    """The list from a config file's node; problems carry the line they are at."""
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        raise UpstreamsError(line_of(node), "upstreams must be a non-empty list of {url, api_key_env, profile?}")
+    result = []
+    for index, item in enumerate(node.value):
+        if not isinstance(item, yaml.MappingNode):
+            raise UpstreamsError(line_of(item), f"upstreams[{index}] must be a mapping of url, api_key_env, profile")
+        found, duplicates = entries(item)
+        if duplicates:
+            raise UpstreamsError(line_of(duplicates[0].key), f"upstreams[{index}]: {duplicates[0].reason}")
+        fields = {key: (value_of(value), line_of(knode)) for key, (knode, value) in found.items()}
+        result.append(_entry(index, fields, line_of(item)))
+    return result
+
+
+def from_value(value: Any) -> list[dict[str, str]]:
+    """The list from an environment value (JSON or YAML text) or an already parsed list."""
+    if isinstance(value, str):
+        try:
+            root = compose(value)
+        except YamlError as exc:
+            raise UpstreamsError(None, exc.reason) from None
+        if root is None:
+            raise UpstreamsError(None, "upstreams must be a non-empty list of {url, api_key_env, profile?}")
+        return from_node(root)
+    if not isinstance(value, list) or not value:
+        raise UpstreamsError(None, "upstreams must be a non-empty list of {url, api_key_env, profile?}")
+    result = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise UpstreamsError(None, f"upstreams[{index}] must be a mapping of url, api_key_env, profile")
+        result.append(_entry(index, {str(k): (v, None) for k, v in item.items()}, None))
+    return result

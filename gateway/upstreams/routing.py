@@ -1,0 +1,179 @@
+"""Several upstreams in order of preference: new jobs go to the first that is up; running jobs stay.
+
+Each configured upstream is an :class:`UpstreamRuntime` (its own detection, profile, dialect and
+adapters) with its own :class:`Breaker`. A new job is planned for, and sent to, the first upstream
+whose breaker is closed (or the first one when none is: it waits there rather than be refused);
+a remix, extension or edit goes where its source video is. A job records its upstream
+(``Job.route``) and keeps it to the end, so an upstream's ids, dialect and translation never mix
+with another's. A prober sends a free ``GET /models`` to each half-open upstream, so one that is
+back takes new jobs again without risking a client's job on the trial; after a failed call it probes
+a closed upstream every second too, so a dead one is found in seconds even without traffic. (Jobs
+accepted in those seconds stay on it and are sent once it is back: never sent, never paid twice.)
+
+With one upstream (``--upstream``) this is a thin shell around it: the same behaviour as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from gateway.core.capabilities import Capabilities
+from gateway.core.models import Job
+from gateway.observability import log, register_secret
+from gateway.upstreams.base import Upstream, UpstreamError
+from gateway.upstreams.breaker import CLOSED, HALF_OPEN, Breaker
+from gateway.upstreams.runtime import UpstreamRuntime
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+PROBE_S = 1.0  # how often half-open upstreams are tried
+
+
+class UpstreamRouter:
+    def __init__(self, routes: list[UpstreamRuntime]) -> None:
+        if not routes:
+            raise ValueError("at least one upstream")
+        self.routes = routes
+        self.by_name = {route.name: route for route in routes}
+        self.on_route: Callable[[Job, UpstreamRouter], None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- which upstream ---------------------------------------------------------------------
+    def pick(self, source: Job | None = None) -> UpstreamRuntime:
+        """Where a new job goes: its source's upstream, else the first one detected and not broken, else the first."""
+        if source is not None:
+            return self.route_of(source)
+        for route in self.routes:
+            if (route.breaker is None or route.breaker.accepts_new_jobs) and route.detected_at is not None:
+                return route
+        return self.routes[0]
+
+    def route_of(self, job: Job) -> UpstreamRuntime:
+        """The upstream a job is on (records made before jobs named one: the first)."""
+        return self.by_name.get(job.route or "", self.routes[0])
+
+    def adapter_of(self, job: Job) -> Upstream:
+        """The adapter a job's calls go through: its upstream, in the dialect it was created in.
+
+        ``on_route`` (set by the app: :func:`gateway.jobs.reroute.reroute`) may first move a job that
+        never reached its upstream to another one while its own is down.
+        """
+        if self.on_route is not None:
+            self.on_route(job, self)
+        return self.route_of(job).adapter_for(job.upstream)
+
+    # -- the single-upstream interface, answered for the upstream new jobs go to --------------
+    @property
+    def caps(self) -> Capabilities:
+        return self.pick().caps
+
+    def current(self) -> Upstream:
+        return self.pick().current()
+
+    def adapter_for(self, profile_or_dialect: str | None) -> Upstream:
+        return self.pick().adapter_for(profile_or_dialect)
+
+    @property
+    def base_url(self) -> str:
+        return self.pick().base_url
+
+    async def detect(self) -> str:
+        for route in self.routes:
+            await route.detect()
+        return self.caps.profile
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: the upstream new jobs go to, plus every upstream with its breaker."""
+        chosen = self.pick()
+        result = chosen.status()
+        result["upstream"] = chosen.name
+        if len(self.routes) > 1 or chosen.breaker is not None:
+            result["upstreams"] = [
+                {
+                    "name": route.name,
+                    "url": route.base_url,
+                    "profile": route.caps.profile,
+                    "detected": route.detected_at is not None,
+                    "error": route.last_error,
+                    **({"breaker": route.breaker.status()} if route.breaker else {}),
+                }
+                for route in self.routes
+            ]
+        # informational: readiness does not follow the breakers (polls and downloads need no upstream,
+        # and a replica taken out of a balancer for an upstream outage would only add a second outage)
+        result["accepting"] = [r.name for r in self.routes if r.breaker is None or r.breaker.accepts_new_jobs]
+        return result
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        for route in self.routes:
+            await route.start()
+        if any(route.breaker is not None for route in self.routes):
+            self._task = asyncio.create_task(self._probe_loop(), name="upstream-breaker-probe")
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_S)
+            for route in self.routes:
+                breaker = route.breaker
+                # half-open: the trial; closed after a failure: look again now rather than wait for traffic
+                if breaker is not None and (
+                    breaker.state == HALF_OPEN or (breaker.state == CLOSED and breaker.in_a_row)
+                ):
+                    await self._probe(route)
+
+    @staticmethod
+    async def _probe(route: UpstreamRuntime) -> None:
+        """A free call through the breaker: its outcome closes or re-opens it."""
+        try:
+            await asyncio.wait_for(route.current().list_models(), 10)
+        except (TimeoutError, UpstreamError) as exc:
+            if isinstance(exc, asyncio.TimeoutError) and route.breaker is not None:
+                route.breaker.failure("probe timed out")
+        except Exception:
+            log.exception("upstream_probe_error", upstream=route.name)
+        else:
+            if route.detected_at is None:  # down since the start: learn what it is now
+                with contextlib.suppress(Exception):
+                    await route.detect()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for route in self.routes:
+            await route.close()
+
+
+def router_from_settings(settings: Settings) -> UpstreamRouter:
+    """``upstreams:`` in order of preference (each with its circuit breaker), or the one ``upstream``."""
+    entries = settings.upstreams or [{"url": settings.upstream}]
+    routes = []
+    for index, entry in enumerate(entries):
+        key = os.environ.get(entry["api_key_env"], "") if "api_key_env" in entry else settings.upstream_api_key
+        register_secret(key)  # masked in every log line, like the main key
+        name = route_name(entry["url"], index, [r.name for r in routes]) if settings.upstreams else "default"
+        routes.append(
+            UpstreamRuntime(
+                entry["url"],
+                key,
+                pinned=entry.get("profile") if settings.upstreams else settings.upstream_profile,
+                interval_s=settings.detect_interval_s,
+                name=name,
+                breaker=Breaker(name, failures=settings.breaker_failures, open_s=settings.breaker_open_s),
+            )
+        )
+    return UpstreamRouter(routes)
+
+
+def route_name(url: str, index: int, taken: list[str]) -> str:
+    """A short, bounded label for a configured upstream: its host[:port] (``#n`` when repeated)."""
+    netloc = urlsplit(url).netloc or f"upstream-{index + 1}"
+    return netloc if netloc not in taken else f"{netloc}#{index + 1}"
