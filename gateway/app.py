@@ -109,7 +109,9 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
-    queue = driver.queue = FairQueue(store, max_concurrent=settings.upstream_max_concurrent)  # upstream slots
+    queue = driver.queue = FairQueue(  # upstream slots, one lane per configured upstream
+        store, max_concurrent=settings.upstream_max_concurrent, lane_of=lambda job: upstream.route_of(job).name
+    )
     policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
     cache = CacheStage(

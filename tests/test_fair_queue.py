@@ -101,7 +101,8 @@ async def test_slots_go_to_the_head_of_the_fair_order() -> None:
     assert await queue.may_submit(big[0]) is False  # the slot is taken until the next snapshot shows more
     newcomer = _job("video_z9", "small", SegStatus.PENDING)
     assert await queue.may_submit(newcomer) is False
-    assert queue.status()["limit"] == 3 and queue.status()["source"] == "configured"
+    lane = queue.status()["upstreams"]["default"]  # type: ignore[index]
+    assert lane["limit"] == 3 and lane["source"] == "configured" and lane["waiting"] == 4
 
 
 async def test_a_429_teaches_the_limit_and_pauses() -> None:
@@ -120,8 +121,14 @@ async def test_a_429_teaches_the_limit_and_pauses() -> None:
 
     await store.put(job)
     await queue.sent(job, seg, refused)
-    assert queue.learned == 3 and await store.kv_get("fairq:limit") == "3"
+    assert queue.lanes["default"].learned == 3 and await store.kv_get("fairq:limit:default") == "3"
     assert await queue.may_submit(job) is False  # paused for the Retry-After, then at the limit
     other = FairQueue(store)  # another replica reads what was learned
+    assert await other.may_submit(job) is True  # it has not read the store yet (its loop does so every 0.5 s)
     await other.refresh(force=True)
-    assert other.limit == 3 and other.paused_until > time.time()
+    lane = other.lanes["default"]
+    assert other.limit(lane) == 3 and lane.paused_until > time.time()
+    assert await other.may_submit(job) is False
+    elsewhere = _job("video_e0", "big", SegStatus.PENDING)
+    elsewhere.route = "second"  # another upstream's lane knows no limit: not held back
+    assert await queue.may_submit(elsewhere) is True
