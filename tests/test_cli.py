@@ -96,6 +96,7 @@ STRING_VALUES = {
     "replica_id": "replica-from-env",
     "enhance_model": "gpt-4.1-mini",
     "public_base_url": "https://videos.example.com",
+    "callback_allow_nets": "127.0.0.0/8,10.20.0.0/16",
 }
 
 

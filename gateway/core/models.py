@@ -62,6 +62,7 @@ class VideoRequest:
     edit_of: str | None = None
     dialect: str = "openai"
     enhance_prompt: bool | None = None  # None: the team's default
+    callback_url: str | None = None  # where video.completed / video.failed is delivered
 
 
 @dataclass

@@ -33,6 +33,7 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "style_preset": (str,),
     "negative_prompt": (str,),
     "enhance_prompt": (bool, str),
+    "callback_url": (str,),
 }
 
 
@@ -76,6 +77,7 @@ async def create_generation(request: Request) -> Response:
             negative_prompt=as_str(data.get("negative_prompt")),
             output_format=as_str(data.get("output_format")),
             enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
+            callback_url=as_str(data.get("callback_url")),
             dialect="seed",
         )
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))

@@ -1,8 +1,9 @@
 """``POST /v1/gateway/stories``: scenes in, one film out (a video object, polled through ``/v1/videos``).
 
 Body: ``{"scenes": [{"prompt", "seconds"}, ...], "model", "size", "style_preset", "negative_prompt",
-"output_format"}``. The answer is the film's video object (``seconds`` = the total, ``scenes`` = the
-scene videos' ids); retrieve, list, download and delete it like any video.
+"output_format", "callback_url"}`` (the film's end is announced there). The answer is the film's video
+object (``seconds`` = the total, ``scenes`` = the scene videos' ids); retrieve, list, download and delete
+it like any video.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ STORY_FIELDS: dict[str, tuple[type, ...]] = {
     "style_preset": STR,
     "negative_prompt": STR,
     "output_format": STR,
+    "callback_url": STR,
 }
 SCENE_FIELDS = ("prompt", "seconds")
 
@@ -73,8 +75,9 @@ async def create_story(request: Request) -> Response:
             style_preset=as_str(data.get("style_preset")),
             negative_prompt=as_str(data.get("negative_prompt")),
             output_format=as_str(data.get("output_format")),
+            callback_url=as_str(data.get("callback_url")),
         )
-        return created_response(await stories(request).create(tenant, scenes, base))
+        return created_response(await stories(request).create(tenant, scenes, base), request)
 
     # Idempotency-Key and the door's request count, as every create
     return await create_like(request, answer, fields=STORY_FIELDS, required=("scenes",))

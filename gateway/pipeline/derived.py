@@ -66,7 +66,7 @@ class DerivedCreates:
             extras={k: source.requested[k] for k in INHERITED if source.requested.get(k)},
         )
 
-    async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+    async def remix(self, tenant: Tenant, video_id: str, prompt: str, *, callback_url: str | None = None) -> Created:
         source = await self._source(tenant, video_id, "remix", "video_id")
         chain = (
             [source.segments[-1]]
@@ -78,7 +78,12 @@ class DerivedCreates:
             for i, s in enumerate(chain)
         ]
         req = VideoRequest(
-            prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+            prompt=prompt,
+            remix_of=source.id,
+            model=source.model,
+            size=source.size,
+            seconds=source.seconds,
+            callback_url=callback_url,
         )
         route = self.upstream.pick(source)  # a derived video is made where its source is
         plan = self._derived_plan(source, segments, int(source.seconds), route.caps)

@@ -26,7 +26,7 @@ from gateway.pipeline.derived import INHERITED, DerivedCreates
 from gateway.pipeline.idempotency import note_stored
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
-from gateway.store.base import JobStore
+from gateway.store.base import EVENTS_PENDING, JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
@@ -190,7 +190,7 @@ class VideoService(DerivedCreates):
                 await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
                 self._accepted(job)
                 try:
-                    await self.driver.runner(job).submit(job, job.segments[0], self.driver.save)
+                    await self.driver.submit_first(job)  # the fair queue may hold it back
                 except UpstreamError as exc:
                     refusal = upstream_refusal(exc)
                     job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
@@ -234,6 +234,8 @@ class VideoService(DerivedCreates):
         return None
 
     async def _store_ready(self, ready: Job) -> None:
+        if ready.terminal:  # a cache hit: the driver runs the terminal listeners (its callback) once
+            ready.requested[EVENTS_PENDING] = True
         try:
             await self.store.put(ready)
         except BaseException:

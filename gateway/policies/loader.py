@@ -30,12 +30,24 @@ from gateway.policies.reader import (
     content_values,
     model_list,
     quota_values,
+    webhooks,
 )
+from gateway.webhooks.outbox import EVENTS
 
 __all__ = ["PolicySet", "Problem", "load_policies", "policy_files"]
 
 KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-TENANT_FIELDS = ("tenant", "api_keys", "models", "quotas", "content", "cache", "enhance_prompt", "description")
+TENANT_FIELDS = (
+    "tenant",
+    "api_keys",
+    "models",
+    "quotas",
+    "content",
+    "cache",
+    "enhance_prompt",
+    "description",
+    "webhooks",
+)
 DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "enhance_prompt", "description")
 SHARED_FIELDS = (*(f for f in CONTENT_FIELDS if f != "include"), "description")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -161,6 +173,7 @@ def parse_tenant(
         source=str(path),
         raw=yaml.safe_load(path.read_text(encoding="utf-8")) or {},
         policy=_combine(name, own_content, defaults.content, shared),
+        webhooks=webhooks(r, fields["webhooks"], EVENTS) if "webhooks" in fields else None,
     )
 
 

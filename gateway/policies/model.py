@@ -53,6 +53,15 @@ class ContentPolicy:
 
 
 @dataclass(frozen=True)
+class Webhooks:
+    """A tenant's ``webhooks:``: where its job events go and the secret that signs them."""
+
+    url: str
+    secret: str | None = field(default=None, repr=False)  # whsec_...; None: deliveries are unsigned
+    events: tuple[str, ...] = ("video.completed", "video.failed")
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     api_key_hashes: tuple[str, ...] = ()
@@ -64,6 +73,7 @@ class Tenant:
     source: str = ""  # file the tenant came from
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     policy: ContentPolicy = field(default_factory=ContentPolicy)  # content rules in force, includes resolved
+    webhooks: Webhooks | None = None
 
 
 ANONYMOUS = Tenant(name="anonymous", source="--allow-anonymous")

@@ -97,6 +97,18 @@ class JobStore(Protocol):
     async def kv_delete_if(self, key: str, value: str) -> bool:
         """Delete ``key`` only if it holds ``value`` (atomically); True when deleted."""
 
+    async def doc_put(self, collection: str, doc_id: str, data: str, *, nx: bool = False) -> bool:
+        """Keep a small JSON document in a named collection (webhook deliveries, feedback); with ``nx``
+        only when absent. True when written."""
+
+    async def doc_get(self, collection: str, doc_id: str) -> str | None: ...
+
+    async def doc_delete(self, collection: str, doc_id: str) -> bool:
+        """Remove a document; True if it existed."""
+
+    async def doc_list(self, collection: str) -> list[tuple[str, str]]:
+        """Every ``(id, document)`` of a collection (collections are small: pending work, ratings)."""
+
     async def ping(self) -> None:
         """Raise :class:`StoreError` when the store is unreachable."""
 
