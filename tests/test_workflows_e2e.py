@@ -16,7 +16,8 @@ import pytest
 from gateway.media.probe import probe_duration
 from gateway.simulator.openai_misc import ENHANCE_DETAILS
 from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url, write_policies
-from tests.procs import Proc, start_simulator
+from tests.procs import Proc, start_simulator, wait_for
+from tests.receiver import Receiver
 from tests.s3server import S3Server
 
 POLL = {"poll_interval_ms": 100}
@@ -390,3 +391,28 @@ def test_story_scenes_are_cut_from_a_film_kept_in_a_bucket(presign: bool, s3_ser
     finally:
         gw.proc.stop()
         sim.stop()
+
+
+def test_batch_and_story_callbacks_announce_each_video(simulator: Proc, tmp_path: Path) -> None:
+    """A batch's callback_url is each of its videos'; a story's announces the film (the webhook module delivers)."""
+    receiver = Receiver().start()
+    config = FAST_CONFIG + "callback_allow_nets: 127.0.0.0/8\nwebhook_retry_base_s: 0.3\nwebhook_retry_max_s: 1\n"
+    gw = start_gateway(simulator, tmp_path, "memory://", config=config)
+    try:
+        http = gw.http()
+        body = {"prompt": "a crane at dawn", "n": 2, "seconds": "4", "callback_url": receiver.url + "/batch"}
+        batch = http.post("/v1/gateway/batches", json=body).json()
+        story_body = {"scenes": [{"prompt": "A crane lands.", "seconds": 4}], "callback_url": receiver.url + "/story"}
+        story = http.post("/v1/gateway/stories", json=story_body).json()
+        wait_for(lambda: len(receiver.acked("/batch")) == 2, "the batch's callbacks", 60)
+        wait_for(lambda: len(receiver.acked("/story")) == 1, "the story's callback", 60)
+        announced = {d.json["data"]["id"]: d.json for d in receiver.at("/batch")}
+        assert set(announced) == {v["id"] for v in batch["videos"]}
+        assert all(e["type"] == "video.completed" and e["data"]["batch_id"] == batch["id"] for e in announced.values())
+        film = receiver.at("/story")[0].json["data"]
+        assert film["id"] == story["id"] and film["scenes"] == story["scenes"] and film["seconds"] == "4"
+        refused = http.post("/v1/gateway/batches", json={**body, "callback_url": "http://169.254.169.254/x"})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_callback_url"
+    finally:
+        gw.proc.stop()
+        receiver.stop()
