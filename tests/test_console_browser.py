@@ -47,7 +47,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Gate
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     browser_or_fail()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: every expectation polls this long
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -126,8 +128,16 @@ def test_a_team_signs_in_makes_a_video_plays_it_and_sees_usage(
     feedback = httpx.get(gw.url + "/v1/gateway/feedback/summary", headers={"Authorization": f"Bearer {KEYS['acme']}"})
     if feedback.status_code == 404:
         expect(page.locator("#feedback")).to_be_hidden()
-    else:
+    else:  # the feedback endpoint answers: the panel shows its summary, with a rating given here
+        video_id = row.get_attribute("data-id")
+        rated = httpx.post(
+            f"{gw.url}/v1/videos/{video_id}/feedback",
+            json={"rating": 5, "scores": {"visual_quality": 8}, "comment": "from the console test"},
+            headers={"Authorization": f"Bearer {KEYS['acme']}"},
+        )
+        assert rated.status_code == 200, rated.text
         expect(page.locator("#feedback")).to_be_visible()
+        expect(page.locator("#feedback-body")).to_contain_text("sora-2")
     shot(page, tmp_path, "console-team.png")
 
     # the key stays in this tab: sessionStorage only, in no URL, and survives a reload
