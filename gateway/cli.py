@@ -24,6 +24,8 @@ examples:
   sora-gateway serve --policies policies/ --store sqlite:////var/lib/sora-gateway/gw.db
   sora-gateway keys hash sk-team-acme-secret         the sha256: form for policies/tenants/acme.yaml
   sora-gateway policies check policies/
+  export OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=sk-demo-000000000000000000000000
+  sora-gateway generate "a lighthouse at dawn" --seconds 10 -o lighthouse.mp4
 
 run `sora-gateway COMMAND --help` for a command's flags."""
 
@@ -58,6 +60,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default=env_default("time_scale", 0.05),
         metavar="X",
         help="simulated generation time as a fraction of a real one's (default 0.05: an 8 s video in ~3 s)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=env_default("data_dir"),
+        metavar="DIR",
+        help="keep the demo's store, policies and videos in DIR (default: a temporary directory deleted at exit)",
     )
 
 
@@ -116,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulator + gateway in one process, ready for the official SDK",
         description="Run the bundled Sora simulator and the gateway in one process, with a demo tenant whose\n"
         "key is printed with a snippet for the official SDK. Everything lives in a temporary directory\n"
-        "removed at exit. Ctrl-C stops it.",
+        "removed at exit (--data-dir DIR keeps it). Ctrl-C stops it.",
     )
     add_demo_arguments(demo)
 
@@ -146,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         "dir", nargs="?", default="policies", metavar="DIR", help="policies directory (default ./policies)"
     )
 
+    from gateway.client.commands import add_client_commands
+
+    add_client_commands(sub)
+
     keys = sub.add_parser("keys", help="tenant keys", description="Tenant keys.")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     hash_cmd = keys_sub.add_parser(
@@ -168,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.policies.check import check_command
 
         return check_command(args.dir)
+    if args.command in ("generate", "status", "download"):
+        from gateway.client.commands import run_client
+
+        return run_client(args)
     if args.command == "simulator":
         from gateway.simulator.server import run_from_args
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
+import logging
 import secrets
 import socket
 import sys
@@ -15,23 +17,33 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.observability import configure_logging
+from gateway.observability import configure_logging, log
 from gateway.pipeline.auth import hash_key
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.server import GracefulServer
 from gateway.simulator.server import build_app as build_simulator
 
 DEMO_KEY = "sk-demo-" + "0" * 24
+DEMO_ADMIN_KEY = "sk-demo-admin-" + "0" * 18
 
 SNIPPET = """
   sora-gateway demo is running.
 
     base URL      {base}
     demo key      {key}
+    console       {root}/console          (sign in with the demo key, or the admin key for everything)
+    admin key     {admin}
+    usage         {base}/gateway/usage       (admin: {base}/gateway/admin/usage)
     simulator     {sim} (profile {profile}, time scale {scale})
     metrics       {root}/metrics
+    data          {data}
 
-  Try it with the official SDK (pip install openai):
+  The client command (another terminal):
+
+    export OPENAI_BASE_URL={base} OPENAI_API_KEY={key}
+    sora-gateway generate "a lighthouse at dawn" --seconds 10 -o lighthouse.mp4
+
+  The official SDK (pip install openai, e.g. .venv/bin/pip; run it with .venv/bin/python):
 
     from openai import OpenAI
 
@@ -41,16 +53,20 @@ SNIPPET = """
     for v in client.videos.list(limit=10):
         print(v.id, v.status, v.seconds)
 
-  or with curl:
+  or curl (keep the id, wait for completed, then download; -f keeps an error out of the file):
 
     KEY={key}
-    curl -s {base}/videos -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
-         -d '{{"prompt": "a lighthouse at dawn", "seconds": "4"}}'
-    curl -s {base}/videos/video_... -H "Authorization: Bearer $KEY"        # answered from gateway state
-    curl -s -o out.mp4 {base}/videos/video_.../content -H "Authorization: Bearer $KEY"
-    curl -s {root}/readyz; curl -s {root}/metrics | grep sora_gateway_
+    ID=$(curl -sf {base}/videos -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+         -d '{{"prompt": "a lighthouse at dawn", "seconds": "4"}}' \\
+         | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    until curl -sf {base}/videos/$ID -H "Authorization: Bearer $KEY" \\
+          | grep -Eq '"status":"(completed|failed)"'; do sleep 1; done
+    curl -sf -o out.mp4 {base}/videos/$ID/content -H "Authorization: Bearer $KEY"
+    curl -s {base}/gateway/usage -H "Authorization: Bearer $KEY"; echo
+    curl -s {root}/readyz; echo; curl -s {root}/metrics | grep sora_gateway_
 
-  Ctrl-C stops it.
+  Simulated videos are small (72x128 or 128x72 at 10 fps) whatever size they report.
+  {ending}
 """
 
 
@@ -100,6 +116,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         host=args.host,
         port=args.port,
         policies=str(demo_policies(work / "policies")),
+        admin_key=DEMO_ADMIN_KEY,
         upstream=f"http://127.0.0.1:{sim_port}/v1",
         upstream_api_key=upstream_key,
         store=f"sqlite:///{work / 'gateway.db'}",
@@ -108,6 +125,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         log_level="info",
         poll_min_s=0.2,
         detect_interval_s=0,
+        callback_allow_nets="127.0.0.0/8",  # a local receiver may take callbacks (refused by default)
     )
     sim = GracefulServer(
         uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port, log_config=None, access_log=False)
@@ -115,14 +133,21 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
     gateway = GracefulServer(
         uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
     )
+    # both servers log through uvicorn's one logger: keep the simulator's start and stop lines out, so
+    # each start-up and shut-down line is the gateway's and appears once
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.disabled = True
     sim_task = asyncio.create_task(sim.serve())
-    while not sim.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+    while not sim.started and not sim_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
+    server_log.disabled = False
+    log.info("simulator_started", url=f"http://127.0.0.1:{sim_port}/v1", profile=args.profile)
     root = f"http://{args.host}:{args.port}"
     gw_task = asyncio.create_task(gateway.serve())
     while not gateway.started and not gw_task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if not gateway.started:  # it could not bind after all (taken since the check)
+        server_log.disabled = True
         sim.should_exit = True
         await sim_task
         raise PortInUse(f"the gateway could not start on {args.host}:{args.port}; try another --port")
@@ -131,6 +156,13 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
             base=root + "/v1",
             root=root,
             key=DEMO_KEY,
+            admin=DEMO_ADMIN_KEY,
+            data=work,
+            ending=(
+                f"Ctrl-C stops it; the videos stay in {work}."
+                if args.data_dir
+                else "Ctrl-C stops it and deletes its videos (--data-dir DIR keeps them)."
+            ),
             sim=f"http://127.0.0.1:{sim_port}/v1",
             profile=args.profile,
             scale=args.time_scale,
@@ -138,6 +170,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         flush=True,
     )
     await gw_task
+    server_log.disabled = True
     sim.should_exit = True
     await sim_task
 
@@ -149,9 +182,15 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"sora-gateway demo: error: {exc}", file=sys.stderr)
         return 2
     configure_logging("info", "console")  # one human-readable line per request and job transition
-    with tempfile.TemporaryDirectory(prefix="sora-gateway-demo-", ignore_cleanup_errors=True) as work:
+    with contextlib.ExitStack() as stack:
+        if args.data_dir:
+            work = Path(args.data_dir).resolve()
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            temp = tempfile.TemporaryDirectory(prefix="sora-gateway-demo-", ignore_cleanup_errors=True)
+            work = Path(stack.enter_context(temp))
         try:
-            asyncio.run(_serve(args, Path(work)))
+            asyncio.run(_serve(args, work))
         except KeyboardInterrupt:
             pass
         except (PortInUse, SystemExit) as exc:  # uvicorn exits when it cannot bind

@@ -63,8 +63,27 @@ JOBS_OLDEST = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livemax",
 )
-VIDEO_SECONDS = Counter(P + "video_seconds_total", "Seconds of completed video", ["tenant", "model"], registry=REGISTRY)
-COST_USD = Counter(P + "cost_usd_total", "Estimated upstream spend in USD", ["tenant", "model"], registry=REGISTRY)
+VIDEO_SECONDS = Counter(
+    P + "video_seconds_total",
+    "Video seconds generated upstream for completed videos: what usage (video_seconds_today) and the "
+    "video_seconds_per_day quota count, seconds the stitcher trims included; cache hits and coalesced "
+    "creates add nothing (see delivered_seconds_total)",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
+DELIVERED_SECONDS = Counter(
+    P + "delivered_seconds_total",
+    "Seconds of completed video handed to clients (each video's own length, after trimming), cache hits "
+    "and coalesced creates included",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
+COST_USD = Counter(
+    P + "cost_usd_total",
+    "Estimated upstream spend in USD of completed videos: generated seconds at list price (a video's cost_usd)",
+    ["tenant", "model"],
+    registry=REGISTRY,
+)
 STORE_ERRORS = Counter(P + "store_errors_total", "Store failures", ["store", "operation"], registry=REGISTRY)
 STORE_UP = Gauge(
     P + "store_up",
@@ -215,6 +234,13 @@ def _drop_none(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
+def _server_logger_name(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn logs its ordinary start-up and shut-down lines as ``uvicorn.error``: call them ``uvicorn``."""
+    if event.get("logger") == "uvicorn.error":
+        event["logger"] = "uvicorn"
+    return event
+
+
 LEVELS = ("debug", "info", "warning", "error", "critical")
 QUIET_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "multipart")
 
@@ -227,7 +253,11 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """
     lvl = getattr(logging, level.upper(), logging.INFO)
     console = fmt == "console"
-    renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if console else structlog.processors.JSONRenderer()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if console
+        else structlog.processors.JSONRenderer()
+    )
     tidy: list[Any] = [_drop_none] if console else []
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -243,7 +273,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _server_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -263,4 +293,17 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
 
 
+def _plain_tracebacks_by_default() -> None:
+    """Before :func:`configure_logging` runs (library use, unit tests), structlog's default console renderer
+    would draw tracebacks with rich (installed for the client command): slow, and it prints the frames'
+    local variables, which :func:`_scrub` never sees. Keep structlog's defaults but plain tracebacks."""
+    if structlog.is_configured():
+        return
+    processors = list(structlog.get_config()["processors"])
+    if processors and isinstance(processors[-1], structlog.dev.ConsoleRenderer):
+        processors[-1] = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        structlog.configure(processors=processors)
+
+
+_plain_tracebacks_by_default()
 log = structlog.get_logger("sora_gateway")

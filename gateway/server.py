@@ -24,6 +24,7 @@ from gateway.app import create_app
 from gateway.config import SECRETS, ConfigError, Settings, apply_secrets_from_env, build_settings
 from gateway.connections import GuardedProtocol, set_limits
 from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
+from gateway.policies.holder import PolicyHolder
 
 SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"  # the validated settings, without the keys
 
@@ -88,6 +89,16 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"sora-gateway serve: error: {exc}", file=sys.stderr)
         return 2
     _configure(settings)
+    policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=0)
+    if not policies.reload():  # refuse before binding a port, without a traceback from the lifespan
+        for problem in policies.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"sora-gateway serve: error: policies in {settings.policies} have {len(policies.problems)} "
+            "problem(s); not starting (sora-gateway policies check explains them)",
+            file=sys.stderr,
+        )
+        return 1
     common = {
         "host": settings.host,
         "port": settings.port,

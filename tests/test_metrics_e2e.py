@@ -155,7 +155,8 @@ def test_traffic_of_every_kind_moves_the_right_series(gw: Gateway, simulator: Pr
     assert delta(upstream, operation="create", status="200") >= 4  # first, odd, long (two segments)
     # jobs: transitions, delivered seconds and estimated spend by tenant and model
     assert delta("sora_gateway_job_transitions_total", state="completed", tenant="acme") == 4
-    assert delta("sora_gateway_video_seconds_total", tenant="acme") == 4 + 4 + 20 + 4
+    assert delta("sora_gateway_video_seconds_total", tenant="acme") == 4 + 4 + 20 + 4  # generated (as usage)
+    assert delta("sora_gateway_delivered_seconds_total", tenant="acme") == 4 + 4 + 20 + 4 + 4  # and the hit
     spend = {m: delta("sora_gateway_cost_usd_total", tenant="acme", model=m) for m in ("sora-2", "sora-2-pro")}
     seconds = {m: delta("sora_gateway_video_seconds_total", tenant="acme", model=m) for m in spend}
     assert spend["sora-2"] == pytest.approx(0.10 * seconds["sora-2"]) and seconds["sora-2"] >= 28

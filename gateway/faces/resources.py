@@ -8,7 +8,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from gateway.content import StoredFile
-from gateway.core.models import Job
+from gateway.core.models import Job, Status
 from gateway.pipeline.service import VideoService
 
 
@@ -44,9 +44,21 @@ def accel_redirect(request: Request, stored: StoredFile) -> str | None:
     return prefix.rstrip("/") + "/" + relative.as_posix()
 
 
+def queue_position(request: Request | None, job: Job) -> int | None:
+    """Where a queued job waits for an upstream slot (1 = next), None when nothing holds it back."""
+    queue = getattr(request.app.state.ctx.driver, "queue", None) if request is not None else None
+    return queue.position(job) if queue is not None else None
+
+
 def service(request: Request) -> VideoService:
     return request.app.state.ctx.service
 
 
 def uploads(request: Request) -> Path:
     return Path(request.app.state.ctx.settings.data_dir) / "uploads"
+
+
+def cost_usd(job: Job) -> float:
+    """What this video cost the team: its generated seconds at list price (every second the upstream made,
+    trimmed ones included); 0 for a cache hit or a coalesced follower, and for a failed video (refunded)."""
+    return 0.0 if job.status == Status.FAILED else round(job.cost_usd, 4)

@@ -11,7 +11,7 @@ from gateway.content.space import is_space_error
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import drop_references, fetch_part
-from gateway.observability import COST_USD, VIDEO_SECONDS, log
+from gateway.observability import COST_USD, DELIVERED_SECONDS, VIDEO_SECONDS, log
 from gateway.upstreams.base import Upstream, UpstreamError
 
 PREVIEWS = ("thumbnail", "spritesheet")
@@ -55,9 +55,10 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
 
     parts = [await fetch_part(job, seg, upstream, content) for seg in segments]
     video = parts[0]
+    each = job.requested.get("part_seconds")  # a story: what each scene's generation keeps
     if len(parts) > 1 or trim:
         video = content.scratch(job.id) / "video.mp4"
-        await stitch_files(parts, video, seconds=float(trim) if trim else None)
+        await stitch_files(parts, video, seconds=float(trim) if trim else None, each=each)
     if webm:
         encoded = content.scratch(job.id) / "video.webm"
         await transcode_webm(video, encoded)
@@ -97,7 +98,9 @@ def mark_completed(job: Job, retention_s: int) -> None:
     job.completed_at = now
     job.expires_at = now + retention_s
     job.error = None
-    VIDEO_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
+    generated = sum(s.seconds for s in job.segments)  # as the quota charged them (trimmed seconds too)
+    VIDEO_SECONDS.labels(job.tenant, job.model).inc(generated)
+    DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
     COST_USD.labels(job.tenant, job.model).inc(job.cost_usd)
 
 

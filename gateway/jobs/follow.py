@@ -18,7 +18,7 @@ import time
 
 from gateway.content.base import ContentStore
 from gateway.core.models import Job, SegStatus, Status
-from gateway.observability import log
+from gateway.observability import DELIVERED_SECONDS, log
 from gateway.store.base import JobStore
 
 FOLLOWS = "follows"  # key in Job.requested: the leader's gateway id
@@ -48,6 +48,7 @@ async def follow_leader(job: Job, store: JobStore, content: ContentStore, *, ret
         job.status, job.progress, job.error = Status.COMPLETED, 100, None
         job.completed_at = int(now)
         job.expires_at = int(now) + retention_s
+        DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
     elif leader.status == Status.FAILED:
         job.status, job.error, job.completed_at = Status.FAILED, leader.error, int(now)
     elif job.segments and all(s.status == SegStatus.COMPLETED for s in job.segments):

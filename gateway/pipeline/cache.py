@@ -31,7 +31,7 @@ from cachetools import TTLCache
 from gateway.content.base import ContentStore, ContentStoreError
 from gateway.core.models import Job, Status
 from gateway.jobs.follow import is_follower
-from gateway.observability import log
+from gateway.observability import DELIVERED_SECONDS, log
 from gateway.pipeline import savings
 from gateway.pipeline.coalesce import InFlight, make_follower, refusal_of
 from gateway.pipeline.stages import Admission
@@ -61,7 +61,7 @@ def cache_key(adm: Admission) -> str:
         "segments": [[s.kind, normalise(s.prompt), s.seconds, s.source_upstream_id] for s in plan.segments],
         "style": normalise(req.style_preset),
         "negative": normalise(req.negative_prompt),
-        "format": normalise(req.output_format),
+        "format": normalise(req.output_format) or "mp4",  # a default written out is the same request
         "reference": (ref.sha256 or ref.image_url or ref.file_id) if ref else None,
         "extras": plan.extras,  # what the gateway does after generating (trim, format)
     }
@@ -151,6 +151,10 @@ class CacheStage:
         if adm.tenant.cache_scope == "off":
             savings.record(tenant, "off")
             return None
+        if adm.fresh:  # its own generation by design (a batch variation, a story): no lookup, no coalescing
+            job.cache = "bypass"
+            savings.record(tenant, "bypass")
+            return None
         key = job.cache_key = cache_key(adm)
         if wants_bypass(adm.cache_control):
             job.cache = "bypass"
@@ -222,6 +226,7 @@ class CacheStage:
         job.requested["content_of"] = origin.id
         job.cache = "hit"
         job.cost_usd = 0.0
+        DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))
         self._headers(adm)
         log.info("cache_hit", video_id=job.id, tenant=job.tenant, origin=origin.id)
         return job

@@ -131,11 +131,12 @@ class ContentPolicyStage:
     def check_length(tenant: str, policy: ContentPolicy, prompt: str) -> None:
         most = policy.max_prompt_chars
         if most is not None and len(prompt) > most:
+            where = f" of rule set {policy.max_prompt_chars_from!r}" if policy.max_prompt_chars_from else ""
             raise violation(
                 tenant,
                 "max_prompt_chars",
-                f"Content policy rule max_prompt_chars: the prompt has {len(prompt)} characters; "
-                f"this team allows at most {most}.",
+                f"Content policy rule max_prompt_chars{where}: the prompt has {len(prompt)} characters; "
+                f"at most {most} are allowed (the strictest limit of the team and its included rule sets applies).",
                 "prompt",
             )
 
@@ -146,10 +147,11 @@ class ContentPolicyStage:
             return
         if fold(style).strip() not in {fold(s).strip() for s in allowed}:
             shown = ", ".join(allowed) or "none"
+            where = f" of rule set {policy.allowed_styles_from!r}" if policy.allowed_styles_from else ""
             raise violation(
                 tenant,
                 "allowed_styles",
-                f"Content policy rule allowed_styles: style_preset {style!r} is not allowed; allowed: {shown}.",
+                f"Content policy rule allowed_styles{where}: style_preset {style!r} is not allowed; allowed: {shown}.",
                 "style_preset",
             )
 

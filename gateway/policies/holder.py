@@ -62,7 +62,7 @@ class PolicyHolder:
     def reload(self) -> bool:
         """Load the directory; keep the old set when the new one has problems."""
         self._seen = self.fingerprint()
-        policy, problems = load_policies(self.directory)
+        policy, problems = load_policies(self.directory, require_tenants=self.required)
         if not self.required and not Path(self.directory).exists():
             policy, problems = PolicySet(directory=self.directory), []
         self.problems = problems

@@ -30,13 +30,25 @@ from gateway.policies.reader import (
     content_values,
     model_list,
     quota_values,
+    webhooks,
 )
+from gateway.webhooks.outbox import EVENTS
 
 __all__ = ["PolicySet", "Problem", "load_policies", "policy_files"]
 
 KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-TENANT_FIELDS = ("tenant", "api_keys", "models", "quotas", "content", "cache", "description")
-DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "description")
+TENANT_FIELDS = (
+    "tenant",
+    "api_keys",
+    "models",
+    "quotas",
+    "content",
+    "cache",
+    "enhance_prompt",
+    "description",
+    "webhooks",
+)
+DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "enhance_prompt", "description")
 SHARED_FIELDS = (*(f for f in CONTENT_FIELDS if f != "include"), "description")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -56,6 +68,7 @@ class _Defaults:
     quotas: dict[str, Any] = field(default_factory=dict)
     content: dict[str, Any] = field(default_factory=dict)
     cache: str | None = None
+    enhance_prompt: bool | None = None
 
 
 def policy_files(directory: str | Path) -> list[Path]:
@@ -88,6 +101,7 @@ def _defaults(root: Path, shared: set[str], problems: list[Problem]) -> _Default
         quotas=quota_values(r, fields.get("quotas")),
         content=content_values(r, fields.get("content"), shared),
         cache=cache_scope(r, fields["cache"]) if "cache" in fields else None,
+        enhance_prompt=r.flag(fields["enhance_prompt"], "enhance_prompt") if "enhance_prompt" in fields else None,
     )
 
 
@@ -101,8 +115,14 @@ def _combine(name: str, own: dict[str, Any], base: dict[str, Any], shared: dict[
     mine = [own.get("blocked_terms", ()), own.get("blocked_patterns", ())]
     if any(mine):
         sets.append(RuleSet(f"tenant:{name}", mine[0], mine[1], bool(merged.get("sensitive"))))
+
+    def origin(key: str) -> str:
+        return f"tenant:{name}" if key in own else "defaults"
+
     max_chars: int | None = merged.get("max_prompt_chars")
+    chars_from = origin("max_prompt_chars") if max_chars is not None else ""
     styles: tuple[str, ...] | None = merged.get("allowed_styles")
+    styles_from = origin("allowed_styles") if styles is not None else ""
     moderation = bool(merged.get("moderation"))
     for include in merged.get("include", ()):
         rules = shared.get(include)
@@ -110,13 +130,14 @@ def _combine(name: str, own: dict[str, Any], base: dict[str, Any], shared: dict[
             continue
         if rules.blocked_terms or rules.blocked_patterns:
             sets.append(RuleSet(f"content/{include}", rules.blocked_terms, rules.blocked_patterns, rules.sensitive))
-        if rules.max_prompt_chars is not None:
-            max_chars = min(max_chars, rules.max_prompt_chars) if max_chars is not None else rules.max_prompt_chars
+        if rules.max_prompt_chars is not None and (max_chars is None or rules.max_prompt_chars < max_chars):
+            max_chars, chars_from = rules.max_prompt_chars, f"content/{include}"
         allowed = rules.allowed_styles
         if allowed is not None:
+            styles_from = f"{styles_from} + content/{include}" if styles is not None else f"content/{include}"
             styles = tuple(s for s in styles if s in allowed) if styles is not None else allowed
         moderation = moderation or rules.moderation
-    return ContentPolicy(tuple(sets), max_chars, styles, moderation)
+    return ContentPolicy(tuple(sets), max_chars, styles, moderation, chars_from, styles_from)
 
 
 def parse_tenant(
@@ -147,6 +168,7 @@ def parse_tenant(
     own_content = content_values(r, fields.get("content"), set(shared))
     content = {**defaults.content, **own_content}
     scope = cache_scope(r, fields["cache"]) if "cache" in fields else None
+    enhance = r.flag(fields["enhance_prompt"], "enhance_prompt") if "enhance_prompt" in fields else None
     return Tenant(
         name=name,
         api_key_hashes=tuple(k for k in keys if KEY_HASH.match(k)),
@@ -154,14 +176,20 @@ def parse_tenant(
         quotas=Quotas(**{**defaults.quotas, **quota_values(r, fields.get("quotas"))}),
         content=ContentRules(**content),
         cache_scope=scope or defaults.cache or "tenant",
+        enhance_prompt=bool(enhance if enhance is not None else defaults.enhance_prompt),
         source=str(path),
         raw=yaml.safe_load(path.read_text(encoding="utf-8")) or {},
         policy=_combine(name, own_content, defaults.content, shared),
+        webhooks=webhooks(r, fields["webhooks"], EVENTS) if "webhooks" in fields else None,
     )
 
 
-def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
-    """Parse the whole directory; the returned set is only meant to be used when there are no problems."""
+def load_policies(directory: str | Path, *, require_tenants: bool = True) -> tuple[PolicySet, list[Problem]]:
+    """Parse the whole directory; the returned set is only meant to be used when there are no problems.
+
+    A directory without a single tenant is a problem (nobody could sign in) unless ``require_tenants``
+    is off, as it is for a gateway that lets anonymous requests in.
+    """
     root = Path(directory)
     problems: list[Problem] = []
     policy = PolicySet(directory=str(root))
@@ -186,4 +214,21 @@ def load_policies(directory: str | Path) -> tuple[PolicySet, list[Problem]]:
             continue
         policy.tenants[tenant.name] = tenant
         policy.by_key_hash.update(dict.fromkeys(tenant.api_key_hashes, tenant))
+    if require_tenants and not policy.tenants and not problems:
+        problems.append(Problem(str(root / "tenants"), 1, _no_tenants(root)))
     return policy, problems
+
+
+def _no_tenants(root: Path) -> str:
+    if root.name == "tenants":
+        return (
+            f"no tenants: {root} looks like the tenants folder itself; pass the policies directory that "
+            f"holds it (sora-gateway policies check {root.parent})"
+        )
+    loose = sorted(p.name for p in root.glob("*.y*ml") if p.stem not in ("defaults", "styles"))
+    if loose:
+        return f"no tenants: tenant files go in {root / 'tenants'}/, not in {root} ({', '.join(loose)})"
+    return (
+        f"no tenants: add one file per team (tenant, api_keys) to {root / 'tenants'}/; a gateway without "
+        "tenants refuses every key (only serve --allow-anonymous runs without one)"
+    )

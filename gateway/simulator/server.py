@@ -181,6 +181,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "starts a second generation",
     )
     parser.add_argument("--seed", type=int, default=e("seed"), help="random seed for faults (default: random)")
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error", "critical"],
+        default=e("log_level", "info"),
+        help="(default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default=e("log_format", "json"),
+        help="JSON lines like the gateway's (default) or console lines",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -218,14 +230,22 @@ def run_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sora-gateway simulator: error: {exc}", file=sys.stderr)
         return 2
+    from gateway.observability import configure_logging
+    from gateway.observability import log as events
+
+    configure_logging(args.log_level, args.log_format)  # the gateway's setup: JSON lines (or console lines)
     app = build_app(config)
-    print(
-        f"sora-gateway simulator: profile {config.profile}, time-scale {config.time_scale:g}, "
-        f"faults [{config.faults.describe()}] on http://{config.host}:{config.port}",
-        flush=True,
+    events.info(
+        "simulator_started",
+        profile=config.profile,
+        time_scale=config.time_scale,
+        faults=config.faults.describe(),
+        url=f"http://{config.host}:{config.port}/v1",
     )
     server = GracefulServer(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=5)
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_config=None, access_log=False, timeout_graceful_shutdown=5
+        )
     )
     server.run()
     return 0
