@@ -21,6 +21,7 @@ from tests.procs import Proc, start_simulator
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TS = 0.003
+PACED_TS = 0.04  # sora-2-pro, 12 s: queued 0.4 s, in progress 7.2 s
 AZ = "/openai/v1/video/generations"
 AZQ = {"api-version": "preview"}
 VIDEO_KEYS = {"id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at", "prompt",
@@ -38,6 +39,12 @@ def _sim(*args: str, profile: str = "openai-2025-10", ts: float = TS, **env: str
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Proc]:
     yield from _sim("--seed", "7")
+
+
+@pytest.fixture(scope="module")
+def paced_sim() -> Iterator[Proc]:
+    """Slow enough that a loaded machine's stalls (seconds) are shorter than a pro job's in-progress phase."""
+    yield from _sim(ts=PACED_TS)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +121,8 @@ def test_sdk_create_multipart_poll_and_download(sim: Proc, tmp_path: Path) -> No
     assert sheet.response.headers["content-type"] == "image/jpeg" and sheet.read()[:2] == b"\xff\xd8"
 
 
-def test_status_moves_forward_and_durations_per_model(sim: Proc, tmp_path: Path) -> None:
+def test_status_moves_forward_and_durations_per_model(paced_sim: Proc, tmp_path: Path) -> None:
+    sim = paced_sim
     client = sdk(sim)
     video = client.videos.create(prompt="slow pro", model="sora-2-pro-2025-10-06", seconds="12", size="1792x1024")
     seen: list[tuple[str, int]] = []
