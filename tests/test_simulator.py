@@ -48,6 +48,12 @@ def paced_sim() -> Iterator[Proc]:
 
 
 @pytest.fixture(scope="module")
+def paced_sim26() -> Iterator[Proc]:
+    """openai-2026-03, slow enough that a 4 s source is still running (3 s) when the test asks to extend it."""
+    yield from _sim(profile="openai-2026-03", ts=0.05)
+
+
+@pytest.fixture(scope="module")
 def sim26() -> Iterator[Proc]:
     yield from _sim(profile="openai-2026-03")
 
@@ -304,8 +310,9 @@ def test_sim_endpoints_reset_and_profile_switch(sim: Proc) -> None:
     assert stats(sim)["calls"]["extend"] == 2
 
 
-def test_2026_extensions_edits_characters(sim26: Proc, tmp_path: Path) -> None:
+def test_2026_extensions_edits_characters(paced_sim26: Proc, tmp_path: Path) -> None:
     """SDK 3.51 only sends ``video`` as a file part, so ``{"id"}`` references go through httpx."""
+    sim26 = paced_sim26
     client = sdk(sim26)
     source = client.videos.create(prompt="start", seconds="4", size="1280x720")
     with http(sim26) as c:
