@@ -230,7 +230,8 @@ def test_list_pagination_scoping_retrieve_delete(sim: Proc) -> None:
     assert ids[0] not in [v.id for v in client.videos.list(limit=100)]
 
 
-def test_content_not_ready_expired_and_ranges(sim: Proc) -> None:
+def test_content_not_ready_expired_and_ranges(paced_sim: Proc) -> None:
+    sim = paced_sim  # its job must still be running at the first look
     with http(sim) as c:
         vid = c.post("/v1/videos", json={"prompt": "ranges", "seconds": "4"}).json()["id"]
         error_of(c.get(f"/v1/videos/{vid}/content"), 400, "video_not_ready")
@@ -254,7 +255,8 @@ def test_content_not_ready_expired_and_ranges(sim: Proc) -> None:
         assert c.get(f"/v1/videos/{vid}").json()["expires_at"] <= time.time() + 1
 
 
-def test_remix(sim: Proc, tmp_path: Path) -> None:
+def test_remix(paced_sim: Proc, tmp_path: Path) -> None:
+    sim = paced_sim  # its job must still be running at the first look
     client = sdk(sim)
     source = client.videos.create(prompt="base", model="sora-2-pro", seconds="4", size="1024x1792")
     with pytest.raises(openai.BadRequestError):
