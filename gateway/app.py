@@ -23,22 +23,27 @@ from gateway.content.space import StorageHealth
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
 from gateway.errors import ApiError
-from gateway.faces import characters, openai_videos, ops, seed_generations, usage
+from gateway.faces import batches, characters, feedback, openai_videos, ops, seed_generations, stories, usage
 from gateway.faces.http import error_response
+from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument_context
 from gateway.jobs.driver import JobDriver
+from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator
+from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.content_policy import ContentPolicyStage
+from gateway.pipeline.enhance import EnhanceStage, PromptEnhancer
 from gateway.pipeline.idempotency import IdempotencyKeys
 from gateway.pipeline.planning import Planner
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import JobEvents, Stage
 from gateway.pipeline.storage import StorageStage
+from gateway.pipeline.stories import StoryService
 from gateway.pipeline.uploads import UploadJanitor
 from gateway.policies.holder import PolicyHolder
 from gateway.quota.build import build_quota
@@ -48,6 +53,7 @@ from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.upstreams.routing import UpstreamRouter, router_from_settings
+from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {
     404: ("not_found", "Unknown request URL: {method} {path}."),
@@ -71,6 +77,9 @@ class Context:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     starters: list[Callable[[], Any]] = field(default_factory=list)  # awaited just before the driver starts
     quota: QuotaService | None = None
+    batches: BatchService | None = None
+    stories: StoryService | None = None
+    webhooks: Webhooks | None = None
     storage: StorageHealth | None = None
     idempotency: IdempotencyKeys | None = None  # Idempotency-Key on creates (gateway.faces.creates)
 
@@ -105,6 +114,9 @@ def build_context(settings: Settings) -> Context:
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
+    queue = driver.queue = FairQueue(  # upstream slots, one lane per configured upstream
+        store, max_concurrent=settings.upstream_max_concurrent, lane_of=lambda job: upstream.route_of(job).name
+    )
     policies = PolicyHolder(settings.policies, required=not settings.allow_anonymous, reload_s=settings.policy_reload_s)
     auth = Authenticator(policies.current, allow_anonymous=settings.allow_anonymous)
     cache = CacheStage(
@@ -119,9 +131,28 @@ def build_context(settings: Settings) -> Context:
     # stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
-    stages: list[Stage] = [StorageStage(storage), content_policy, RateLimitStage(quota), cache, QuotaStage(quota)]
+    enhancer = PromptEnhancer(
+        upstream.current,
+        store,
+        model=settings.enhance_model,
+        timeout_s=settings.enhance_timeout_s,
+        ttl_s=settings.enhance_cache_ttl_s,
+        max_chars=settings.max_prompt_chars,
+    )
+    webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), video_resource)
+    # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
+    # is the enhanced request) and the quota
+    stages: list[Stage] = [
+        webhooks.stage,
+        StorageStage(storage),
+        content_policy,
+        RateLimitStage(quota),
+        EnhanceStage(enhancer),
+        cache,
+        QuotaStage(quota),
+    ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
-    events: list[JobEvents] = [QuotaEvents(quota), cache]
+    events: list[JobEvents] = [QuotaEvents(quota), cache, webhooks.events]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
     planner = Planner(
         PlanOptions(
@@ -133,9 +164,26 @@ def build_context(settings: Settings) -> Context:
         )
     )
     service = VideoService(store, upstream, driver, content, stages=stages, events=events, planner=planner)
-    ctx = Context(settings, store, upstream, content, driver, service, policies, auth, quota=quota, storage=storage)
+    ctx = Context(
+        settings,
+        store,
+        upstream,
+        content,
+        driver,
+        service,
+        policies,
+        auth,
+        quota=quota,
+        storage=storage,
+        webhooks=webhooks,
+    )
     ctx.starters.append(storage.start)
     ctx.closers.append(storage.stop)
+    kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
+    ctx.batches = BatchService(service, store, ttl_s=kept_s)
+    ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
+    service.events.append(ctx.stories)  # a finished story makes its scene videos
+    service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
     ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
         Path(settings.data_dir) / "uploads",
@@ -149,8 +197,8 @@ def build_context(settings: Settings) -> Context:
     ctx.closers += [policies.stop, quota.close]
     ctx.extra_ready_checks["quota"] = quota.status
     ctx.extra_ready_checks["content"] = lambda: content_status(storage, janitor)
-    ctx.starters.append(janitor.start)
-    ctx.closers.append(janitor.stop)
+    ctx.starters += [janitor.start, webhooks.sender.start, queue.start]
+    ctx.closers += [janitor.stop, webhooks.sender.stop, queue.stop]
     records = RecordJanitor(  # finished jobs' records go record_grace_s after they expire
         store,
         content,
@@ -163,6 +211,8 @@ def build_context(settings: Settings) -> Context:
     ctx.closers.append(records.stop)
     ctx.extra_ready_checks["policies"] = policies.status
     ctx.extra_ready_checks["driver"] = driver.status  # the job loop is alive and ticking
+    ctx.extra_ready_checks["webhooks"] = webhooks.sender.status
+    ctx.extra_ready_checks["queue"] = queue.status
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
     return ctx
@@ -230,7 +280,16 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.store.close()
 
     app = Starlette(
-        routes=[*ops.routes, *characters.routes, *openai_videos.routes, *seed_generations.routes, *usage.routes],
+        routes=[
+            *ops.routes,
+            *characters.routes,
+            *openai_videos.routes,
+            *seed_generations.routes,
+            *usage.routes,
+            *batches.routes,
+            *stories.routes,
+            *feedback.routes,
+        ],
         middleware=[
             Middleware(
                 GatewayMiddleware,

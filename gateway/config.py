@@ -24,6 +24,7 @@ from gateway.config_upstreams import from_node as upstreams_from_node
 from gateway.config_upstreams import from_value as upstreams_from_value
 from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
+from gateway.webhooks.urls import parse_nets
 from gateway.yamlfile import YamlError, line_of, top_mapping, value_of
 
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
@@ -76,6 +77,15 @@ class Settings:
     quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
     policy_reload_s: float = 1.0  # how often policy files are checked for changes (0: never)
     shutdown_grace_s: float = 10.0
+    enhance_model: str = "gpt-4o-mini"  # the upstream chat model that rewrites prompts (enhance_prompt: true)
+    enhance_timeout_s: float = 20.0  # a slower enhancement falls back to the original prompt
+    enhance_cache_ttl_s: float = 86400.0  # an enhanced prompt is reused for the same original this long
+    callback_allow_nets: str = ""  # CIDRs a callback URL may resolve to despite the SSRF guard (e.g. 127.0.0.0/8)
+    webhook_timeout_s: float = 10.0  # one delivery attempt's limit (connect + answer)
+    webhook_max_attempts: int = 15  # then the delivery is given up (logged, counted as failed)
+    webhook_retry_base_s: float = 5.0  # first retry after this, doubling per attempt ...
+    webhook_retry_max_s: float = 3600.0  # ... up to this
+    upstream_max_concurrent: int = 0  # upstream generations at once; 0: learn the limit from the upstream's 429s
     # several upstreams in order of preference ([{url, api_key_env, profile?}]); None: just ``upstream``
     upstreams: list[dict[str, str]] | None = None
     breaker_failures: int = 5  # calls failing in a row (unreachable, 5xx, 429) that open an upstream's breaker
@@ -136,6 +146,13 @@ BOUNDS: dict[str, Bound] = {
     "detect_interval_s": NOT_NEGATIVE,
     "policy_reload_s": NOT_NEGATIVE,
     "shutdown_grace_s": NOT_NEGATIVE,
+    "enhance_timeout_s": POSITIVE,
+    "enhance_cache_ttl_s": NOT_NEGATIVE,
+    "webhook_timeout_s": POSITIVE,
+    "webhook_max_attempts": AT_LEAST_1,
+    "webhook_retry_base_s": POSITIVE,
+    "webhook_retry_max_s": POSITIVE,
+    "upstream_max_concurrent": NOT_NEGATIVE,
     "breaker_failures": AT_LEAST_1,
     "breaker_open_s": POSITIVE,
     "idempotency_ttl_s": POSITIVE,
@@ -337,6 +354,10 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
             "quota counters every worker counts alone and overwrites the others' saved totals; use "
             "--store redis://host:port/db or set quota_redis, or run --workers 1 and scale with replicas"
         )
+    try:
+        parse_nets(settings.callback_allow_nets)
+    except ValueError as exc:
+        raise ConfigError(f"{where('callback_allow_nets')}: callback_allow_nets: {exc}") from None
     if settings.content_store and settings.content_store.startswith("s3://"):
         bucket = settings.content_store[5:].split("/", 1)[0]
         if not 3 <= len(bucket) <= 63:

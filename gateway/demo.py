@@ -108,6 +108,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         log_level="info",
         poll_min_s=0.2,
         detect_interval_s=0,
+        callback_allow_nets="127.0.0.0/8",  # a local receiver may take callbacks (refused by default)
     )
     sim = GracefulServer(
         uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port, log_config=None, access_log=False)

@@ -94,7 +94,9 @@ STRING_VALUES = {
     "quota_redis": "redis://127.0.0.1:6379/4",
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
+    "enhance_model": "gpt-4.1-mini",
     "public_base_url": "https://videos.example.com",
+    "callback_allow_nets": "127.0.0.0/8,10.20.0.0/16",
 }
 
 

@@ -61,6 +61,8 @@ class VideoRequest:
     extend_of: str | None = None  # gateway id of the video being extended
     edit_of: str | None = None
     dialect: str = "openai"
+    enhance_prompt: bool | None = None  # None: the team's default
+    callback_url: str | None = None  # where video.completed / video.failed is delivered
 
 
 @dataclass

@@ -188,3 +188,15 @@ def check_fields(data: dict[str, Any], allowed: dict[str, tuple[type, ...]], req
 
 def as_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def as_flag(value: Any, param: str) -> bool | None:
+    """A boolean field from JSON (true/false) or a form ("true"/"false"/"1"/"0")."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise invalid(f"Invalid '{param}': expected true or false.", param, "invalid_type")

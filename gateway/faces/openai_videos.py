@@ -12,12 +12,12 @@ from starlette.routing import Route
 
 from gateway.content import ContentRedirect, StoredFile
 from gateway.content.local import RangeProblem, check_range
-from gateway.core.models import Job, Reference, VideoRequest
+from gateway.core.models import Job, Reference, Status, VideoRequest
 from gateway.errors import ApiError, invalid
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
-from gateway.faces.http import as_reference, as_str, tenant_of
-from gateway.faces.resources import poll_headers, service
+from gateway.faces.http import as_flag, as_reference, as_str, tenant_of
+from gateway.faces.resources import poll_headers, queue_position, service
 from gateway.pipeline.stages import Created
 from gateway.policies.model import Tenant
 from gateway.store.base import id_position
@@ -32,16 +32,19 @@ CREATE_FIELDS: dict[str, tuple[type, ...]] = {
     "style_preset": STR,
     "negative_prompt": STR,
     "output_format": STR,
+    "enhance_prompt": (bool, str),
+    "callback_url": STR,
 }
-REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR}
+REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR, "callback_url": STR}
 # ``video``: {"id": ...} (JSON, a JSON string, or ``video[id]`` in a form) or an uploaded file (what the SDK sends)
 DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR, "seconds": NUM}
 EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR}
 
 
-def video_resource(job: Job) -> dict[str, Any]:
-    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field."""
-    return {
+def video_resource(job: Job, queue_position: int | None = None) -> dict[str, Any]:
+    """The VideoResource of the spec, with the gateway's ``adapted`` list as an extra field (and, while
+    queued, ``queue_position``: 1 = the next to go upstream; null when no upstream limit holds it back)."""
+    resource = {
         "id": job.id,
         "object": "video",
         "model": job.model,
@@ -56,30 +59,57 @@ def video_resource(job: Job) -> dict[str, Any]:
         "remixed_from_video_id": job.remixed_from_video_id,
         "error": job.error,
         "adapted": job.adapted,
+        **gateway_extras(job),
     }
+    if job.status == Status.QUEUED:
+        resource["queue_position"] = queue_position
+    return resource
 
 
-def created_response(created: Created) -> JSONResponse:
+def gateway_extras(job: Job) -> dict[str, Any]:
+    """Fields only some videos have: what an extension extended, an enhanced prompt, a story's scenes."""
+    extras: dict[str, Any] = {}
+    if job.kind == "extend":  # the gateway video extended (None: an uploaded file the gateway did not make)
+        extras["extended_from_video_id"] = job.requested.get("extend_of")
+    if job.requested.get("enhanced_prompt"):
+        extras["enhanced_prompt"] = job.requested["enhanced_prompt"]
+    if job.requested.get("scene_ids"):
+        extras["scenes"] = list(job.requested["scene_ids"])
+    if job.requested.get("story_of"):
+        extras["story_id"] = job.requested["story_of"]
+    if job.requested.get("batch_id"):
+        extras["batch_id"] = job.requested["batch_id"]
+    return extras
+
+
+def created_response(created: Created, request: Request | None = None) -> JSONResponse:
     headers = {**poll_headers(created.job), **created.headers}
     if created.job.cache:
         headers.setdefault("x-sora-gateway-cache", created.job.cache)
-    return JSONResponse(video_resource(created.job), headers=headers)
+    return JSONResponse(video_resource(created.job, queue_position(request, created.job)), headers=headers)
+
+
+def video_request(data: dict[str, Any]) -> VideoRequest:
+    """A create body (fields already checked against CREATE_FIELDS) as a VideoRequest."""
+    return VideoRequest(
+        prompt=str(data.get("prompt") or ""),
+        model=as_str(data.get("model")),
+        seconds=as_str(data.get("seconds")),
+        size=as_str(data.get("size")),
+        input_reference=as_reference(data.get("input_reference")),
+        style_preset=as_str(data.get("style_preset")),
+        negative_prompt=as_str(data.get("negative_prompt")),
+        output_format=as_str(data.get("output_format")),
+        enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
+        callback_url=as_str(data.get("callback_url")),
+    )
 
 
 async def create_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        req = VideoRequest(
-            prompt=data["prompt"],
-            model=as_str(data.get("model")),
-            seconds=as_str(data.get("seconds")),
-            size=as_str(data.get("size")),
-            input_reference=as_reference(data.get("input_reference")),
-            style_preset=as_str(data.get("style_preset")),
-            negative_prompt=as_str(data.get("negative_prompt")),
-            output_format=as_str(data.get("output_format")),
-        )
+        req = video_request(data)
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-        return created_response(created)
+        return created_response(created, request)
 
     return await create_like(request, answer, fields=CREATE_FIELDS, required=("prompt",))
 
@@ -102,7 +132,7 @@ async def list_videos(request: Request) -> Response:
         # video is gone); anything else is refused rather than answered with an empty page
         raise invalid(f"Invalid 'after': {after[:80]!r} is not a video id (video_...).", "after")
     jobs, has_more = await service(request).list(tenant, after=after, limit=limit, order=order)
-    data = [video_resource(j) for j in jobs]
+    data = [video_resource(j, queue_position(request, j)) for j in jobs]
     return JSONResponse(
         {
             "object": "list",
@@ -116,7 +146,7 @@ async def list_videos(request: Request) -> Response:
 
 async def retrieve_video(request: Request) -> Response:
     job = await service(request).retrieve(tenant_of(request), request.path_params["video_id"])
-    return JSONResponse(video_resource(job), headers=poll_headers(job))
+    return JSONResponse(video_resource(job, queue_position(request, job)), headers=poll_headers(job))
 
 
 async def delete_video(request: Request) -> Response:
@@ -154,8 +184,9 @@ async def video_content(request: Request) -> Response:
 
 async def remix_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        video_id = request.path_params["video_id"]
-        return created_response(await service(request).remix(tenant, video_id, data["prompt"]))
+        video_id, callback_url = request.path_params["video_id"], as_str(data.get("callback_url"))
+        created = await service(request).remix(tenant, video_id, data["prompt"], callback_url=callback_url)
+        return created_response(created, request)
 
     return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",))
 
@@ -182,14 +213,14 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
 async def extend_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         video, seconds = _video_ref(data), as_str(data.get("seconds"))
-        return created_response(await service(request).extend(tenant, video, data["prompt"], seconds))
+        return created_response(await service(request).extend(tenant, video, data["prompt"], seconds), request)
 
     return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
 
 
 async def edit_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]))
+        return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]), request)
 
     return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
 

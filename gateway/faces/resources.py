@@ -20,6 +20,12 @@ def poll_headers(job: Job) -> dict[str, str]:
     return {"openai-poll-after-ms": str(min(wait_ms, 10000))}
 
 
+def queue_position(request: Request | None, job: Job) -> int | None:
+    """Where a queued job waits for an upstream slot (1 = next), None when nothing holds it back."""
+    queue = getattr(request.app.state.ctx.driver, "queue", None) if request is not None else None
+    return queue.position(job) if queue is not None else None
+
+
 def service(request: Request) -> VideoService:
     return request.app.state.ctx.service
 

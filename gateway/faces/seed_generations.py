@@ -20,7 +20,7 @@ from gateway.core.models import Job, Status, VideoRequest
 from gateway.errors import invalid
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
-from gateway.faces.http import as_str, tenant_of
+from gateway.faces.http import as_flag, as_str, tenant_of
 from gateway.faces.resources import poll_headers, service
 from gateway.policies.model import Tenant
 
@@ -32,6 +32,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "output_format": (str,),
     "style_preset": (str,),
     "negative_prompt": (str,),
+    "enhance_prompt": (bool, str),
+    "callback_url": (str,),
 }
 
 
@@ -52,6 +54,7 @@ def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
         "data": data,
         "error": job.error,
         "adapted": job.adapted,
+        **({"enhanced_prompt": job.requested["enhanced_prompt"]} if job.requested.get("enhanced_prompt") else {}),
     }
 
 
@@ -73,6 +76,8 @@ async def create_generation(request: Request) -> Response:
             style_preset=as_str(data.get("style_preset")),
             negative_prompt=as_str(data.get("negative_prompt")),
             output_format=as_str(data.get("output_format")),
+            enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
+            callback_url=as_str(data.get("callback_url")),
             dialect="seed",
         )
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))

@@ -27,6 +27,7 @@ from typing import Any
 from gateway.content import ContentStore
 from gateway.core.models import Job
 from gateway.jobs.advance import SegmentRunner, aggregate
+from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZE_ATTEMPTS re-exported
     FETCH_AFTER,
     FINALIZE_ERRORS,
@@ -103,6 +104,7 @@ class JobDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._beat: float | None = None  # monotonic time of the loop's last tick
         self.metrics = DrivenJobs()  # sora_gateway_jobs{state,tenant} for the jobs this replica holds
+        self.queue: FairQueue | None = None  # when set, waiting segments go upstream in fair order
 
     def adapter(self, job: Job | None = None) -> Upstream:
         """The adapter that speaks ``job``'s dialect (a dialect switch does not re-route jobs in flight)."""
@@ -119,6 +121,15 @@ class JobDriver:
             claims=self.store,
             **self.runner_options,  # type: ignore[arg-type]
         )
+
+    async def submit_first(self, job: Job) -> None:
+        """A new job's first create, sent while its client waits, unless the fair queue holds it back."""
+        seg = job.segments[0]
+        runner = self.runner(job)  # the job's own upstream (its route)
+        if self.queue is None:
+            await runner.submit(job, seg, self.save)
+        elif await self.queue.may_submit(job):
+            await self.queue.sent(job, seg, lambda: runner.submit(job, seg, self.save))
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -352,6 +363,8 @@ class JobDriver:
             await follow_leader(
                 job, self.store, self.content, retention_s=self.retention_s, poll_s=self.runner_options["poll_min_s"]
             )
+        elif self.queue is not None:  # the fair queue decides when a waiting segment may go upstream
+            await self.queue.step(job, lambda: self.runner(job).step(job, self.save))
         else:
             await self.runner(job).step(job, self.save)
         if (

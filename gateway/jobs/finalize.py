@@ -55,9 +55,10 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
 
     parts = [await fetch_part(job, seg, upstream, content) for seg in segments]
     video = parts[0]
+    each = job.requested.get("part_seconds")  # a story: what each scene's generation keeps
     if len(parts) > 1 or trim:
         video = content.scratch(job.id) / "video.mp4"
-        await stitch_files(parts, video, seconds=float(trim) if trim else None)
+        await stitch_files(parts, video, seconds=float(trim) if trim else None, each=each)
     if webm:
         encoded = content.scratch(job.id) / "video.webm"
         await transcode_webm(video, encoded)

@@ -94,14 +94,19 @@ def inspect_part(path: Path) -> Part:
     return Part(path, shapes[0], shapes[1], first, end - first, Fraction(rate))
 
 
-def _budgets(parts: Sequence[Part], seconds: float | None) -> list[Fraction]:
-    """How many seconds of each part to keep (the end is cut to reach ``seconds``)."""
+def _budgets(parts: Sequence[Part], seconds: float | None, each: Sequence[float] | None = None) -> list[Fraction]:
+    """How many seconds of each part to keep: at most ``each[i]`` of part i (a story scene generated
+    longer than asked), and the end cut to reach ``seconds``."""
+    caps = [
+        min(p.duration, Fraction(each[i]).limit_denominator(1000)) if each is not None and i < len(each) else p.duration
+        for i, p in enumerate(parts)
+    ]
     if seconds is None:
-        return [p.duration for p in parts]
+        return caps
     left = Fraction(seconds).limit_denominator(1000)
     keep = []
-    for part in parts:
-        keep.append(max(Fraction(0), min(part.duration, left)))
+    for cap in caps:
+        keep.append(max(Fraction(0), min(cap, left)))
         left -= keep[-1]
     return keep
 
@@ -211,12 +216,15 @@ def _head(frame: av.AudioFrame, samples: int) -> av.AudioFrame:
     return cut
 
 
-def stitch_sync(parts: Sequence[Path], out: Path, seconds: float | None = None) -> str:
-    """Join ``parts`` into ``out`` (MP4) keeping exactly ``seconds`` (all when None); returns the method."""
+def stitch_sync(
+    parts: Sequence[Path], out: Path, seconds: float | None = None, each: Sequence[float] | None = None
+) -> str:
+    """Join ``parts`` into ``out`` (MP4) keeping exactly ``seconds`` (all when None) and at most ``each[i]``
+    seconds of part i; returns the method."""
     if not parts:
         raise ValueError("nothing to stitch")
     infos = [inspect_part(Path(p)) for p in parts]
-    keep = _budgets(infos, seconds)
+    keep = _budgets(infos, seconds, each)
     used = [(info, budget) for info, budget in zip(infos, keep, strict=True) if budget > 0]
     infos, keep = [u[0] for u in used], [u[1] for u in used]
     if len(infos) == 1 and keep[0] == infos[0].duration:
@@ -229,10 +237,12 @@ def stitch_sync(parts: Sequence[Path], out: Path, seconds: float | None = None) 
     return "reencode"
 
 
-async def stitch_files(parts: list[Path], out: Path, *, seconds: float | None = None) -> None:
+async def stitch_files(
+    parts: list[Path], out: Path, *, seconds: float | None = None, each: Sequence[float] | None = None
+) -> None:
     """``stitch_sync`` in a worker thread, timed (``sora_gateway_stitch_duration_seconds{method}``)."""
     started = time.perf_counter()
-    method = await asyncio.to_thread(stitch_sync, parts, out, seconds)
+    method = await asyncio.to_thread(stitch_sync, parts, out, seconds, each)
     elapsed = time.perf_counter() - started
     STITCH_SECONDS.labels(method).observe(elapsed)
     log.info("stitch", parts=len(parts), seconds=seconds, method=method, took_s=round(elapsed, 3))

@@ -61,7 +61,7 @@ def cache_key(adm: Admission) -> str:
         "segments": [[s.kind, normalise(s.prompt), s.seconds, s.source_upstream_id] for s in plan.segments],
         "style": normalise(req.style_preset),
         "negative": normalise(req.negative_prompt),
-        "format": normalise(req.output_format),
+        "format": normalise(req.output_format) or "mp4",  # a default written out is the same request
         "reference": (ref.sha256 or ref.image_url or ref.file_id) if ref else None,
         "extras": plan.extras,  # what the gateway does after generating (trim, format)
     }
@@ -150,6 +150,10 @@ class CacheStage:
         job, tenant = adm.job, adm.tenant.name
         if adm.tenant.cache_scope == "off":
             savings.record(tenant, "off")
+            return None
+        if adm.fresh:  # its own generation by design (a batch variation, a story): no lookup, no coalescing
+            job.cache = "bypass"
+            savings.record(tenant, "bypass")
             return None
         key = job.cache_key = cache_key(adm)
         if wants_bypass(adm.cache_control):

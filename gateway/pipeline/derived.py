@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
+from typing import Any
 
 from gateway.content import ContentStore
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
+from gateway.core.translate import parse_seconds, round_up
 from gateway.errors import ApiError, invalid
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
@@ -47,6 +49,8 @@ class DerivedCreates:
         source = await self.get(tenant, video_id, param)
         if source.status != Status.COMPLETED:
             raise invalid(f"Video '{video_id}' is not completed (status: {source.status}).", param, "video_not_ready")
+        if not source.segments or not source.segments[-1].upstream_id:  # a story's scene, cut by the gateway
+            raise invalid(f"Video '{video_id}' was cut by the gateway and has no upstream video to {endpoint}.", param)
         self._require(self.upstream.pick(source).caps, endpoint, param)  # the upstream its video is on
         return source
 
@@ -62,7 +66,7 @@ class DerivedCreates:
             extras={k: source.requested[k] for k in INHERITED if source.requested.get(k)},
         )
 
-    async def remix(self, tenant: Tenant, video_id: str, prompt: str) -> Created:
+    async def remix(self, tenant: Tenant, video_id: str, prompt: str, *, callback_url: str | None = None) -> Created:
         source = await self._source(tenant, video_id, "remix", "video_id")
         chain = (
             [source.segments[-1]]
@@ -74,7 +78,12 @@ class DerivedCreates:
             for i, s in enumerate(chain)
         ]
         req = VideoRequest(
-            prompt=prompt, remix_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+            prompt=prompt,
+            remix_of=source.id,
+            model=source.model,
+            size=source.size,
+            seconds=source.seconds,
+            callback_url=callback_url,
         )
         route = self.upstream.pick(source)  # a derived video is made where its source is
         plan = self._derived_plan(source, segments, int(source.seconds), route.caps)
@@ -85,15 +94,13 @@ class DerivedCreates:
     async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
         """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
         caps = self.upstream.caps
-        extra = int(seconds) if seconds and str(seconds).isdigit() else 0
         noted: list[str] = []
         if isinstance(video, Reference):
             self._require(caps, "extensions", "video")
-            if extra not in caps.extension_seconds:
-                raise self._bad_extension(seconds, caps)
+            extra, generated, seconds_notes = self._extension_length(seconds, caps)
             known = await self._uploaded_copy(tenant, video)
             if known is None:
-                return await self._from_upload(tenant, video, prompt, "extend", extra)
+                return await self._from_upload(tenant, video, prompt, "extend", extra, generated)
             video = known.id
             noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
         source = await self._source(tenant, video, "extensions", "video")
@@ -103,14 +110,16 @@ class DerivedCreates:
             raise invalid("This video was stitched by the gateway and cannot be extended upstream.", "video")
         if source.requested.get("trim_seconds"):
             raise invalid("This video was trimmed by the gateway and cannot be extended upstream.", "video")
-        if extra not in caps.extension_seconds:
-            raise self._bad_extension(seconds, caps)
+        extra, generated, seconds_notes = self._extension_length(seconds, caps)
         segment = Segment(
-            index=0, seconds=extra, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
+            index=0, seconds=generated, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
         )
         req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
-        plan = self._derived_plan(source, [segment], int(source.seconds) + extra, caps)
-        plan.adapted += noted
+        total = int(source.seconds) + extra
+        plan = self._derived_plan(source, [segment], total, caps)
+        if generated != extra:  # rounded up to an extension length: the whole is trimmed back
+            plan.extras["trim_seconds"] = total
+        plan.adapted += [*noted, *seconds_notes]
         job = self._new_job(tenant, req, plan, "extend", route)
         return await self.admit(Admission(tenant, req, plan, job, caps))
 
@@ -144,10 +153,35 @@ class DerivedCreates:
         plan.adapted += noted
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit", route), caps))
 
+    @classmethod
+    def _extension_length(cls, seconds: str | None, caps: Capabilities) -> tuple[int, int, list[str]]:
+        """(seconds asked, seconds generated, adaptations): translated like a create's ``seconds``.
+
+        A length the upstream extends by is used as is; a shorter odd one is rounded up to the next
+        extension length and the video trimmed back (``seconds=10->12(trimmed to 10)``); longer: a 400.
+        """
+        lengths = caps.extension_seconds
+        try:
+            extra = parse_seconds(seconds, 0, max(lengths, default=0), "seconds")
+        except ApiError:
+            raise cls._bad_extension(seconds, caps) from None
+        if extra < 1:  # missing
+            raise cls._bad_extension(seconds, caps)
+        if extra in lengths:
+            return extra, extra, []
+        generated = round_up(extra, lengths)
+        if generated is None:
+            raise cls._bad_extension(seconds, caps)
+        return extra, generated, [f"seconds={extra}->{generated}(trimmed to {extra})"]
+
     @staticmethod
     def _bad_extension(seconds: str | None, caps: Capabilities) -> ApiError:
         allowed = ", ".join(str(s) for s in caps.extension_seconds)
-        return invalid(f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed}.", "seconds")
+        return invalid(
+            f"Invalid 'seconds': {seconds!r}; supported extension lengths: {allowed} "
+            "(a shorter length is rounded up and trimmed).",
+            "seconds",
+        )
 
     @staticmethod
     def _require(caps: Capabilities, endpoint: str, param: str) -> None:
@@ -181,7 +215,9 @@ class DerivedCreates:
                 return job
         return None
 
-    async def _from_upload(self, tenant: Tenant, upload: Reference, prompt: str, kind: str, extra: int) -> Created:
+    async def _from_upload(
+        self, tenant: Tenant, upload: Reference, prompt: str, kind: str, extra: int, generated: int | None = None
+    ) -> Created:
         """Extend or edit a video file the upstream never made: the file goes upstream as ``video``."""
         from gateway.core.translate import nearest_size
         from gateway.media.probe import probe_video
@@ -201,9 +237,14 @@ class DerivedCreates:
                 raise invalid("No model this team may use can extend or edit a video.", "model", "model_not_allowed")
         upstream_model = caps.base_model(model) or model
         size = nearest_size(width, height, caps.models.get(upstream_model, (caps.default_size,)))
-        generated = extra if kind == "extend" else length
+        generated = (generated or extra) if kind == "extend" else length
         segment = Segment(index=0, seconds=generated, prompt=prompt, kind=kind)
-        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=str(generated))
+        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=str(extra if kind == "extend" else length))
+        extras: dict[str, Any] = {"source_file": asdict(upload)}  # sent upstream as the file; part of the cache key
+        adapted: list[str] = []
+        if kind == "extend" and generated != extra:
+            extras["trim_seconds"] = length + extra
+            adapted.append(f"seconds={extra}->{generated}(trimmed to {extra})")
         plan = Plan(
             model=model,
             upstream_model=upstream_model,
@@ -211,6 +252,7 @@ class DerivedCreates:
             seconds=length + extra,
             segments=[segment],
             price_per_second=caps.price_per_second(upstream_model, size),
-            extras={"source_file": asdict(upload)},  # sent upstream as the file; part of the cache key
+            adapted=adapted,
+            extras=extras,
         )
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, kind, route), caps))

@@ -30,8 +30,12 @@ class Planner:
         self.options = options or PlanOptions()
 
     def __call__(self, req: VideoRequest, caps: Capabilities, *, allowed_models: list[str] | None = None) -> Plan:
-        plan = plan_request(req, caps, self.options, allowed_models=allowed_models)
-        for note in plan.adapted:
-            ADAPTATIONS.labels(adaptation_kind(note)).inc()
-        SEGMENT_PLANS.labels(plan.strategy).inc()
-        return plan
+        return record(plan_request(req, caps, self.options, allowed_models=allowed_models))
+
+
+def record(plan: Plan) -> Plan:
+    """Count a plan the service will run (its adaptations, its strategy)."""
+    for note in plan.adapted:
+        ADAPTATIONS.labels(adaptation_kind(note)).inc()
+    SEGMENT_PLANS.labels(plan.strategy).inc()
+    return plan

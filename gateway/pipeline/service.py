@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +26,7 @@ from gateway.pipeline.derived import INHERITED, DerivedCreates
 from gateway.pipeline.idempotency import note_stored
 from gateway.pipeline.stages import Admission, Created, JobEvents, Stage
 from gateway.policies.model import Tenant
-from gateway.store.base import JobStore
+from gateway.store.base import EVENTS_PENDING, JobStore
 from gateway.upstreams.base import ContentStream, UpstreamError
 from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
@@ -69,6 +69,8 @@ class VideoService(DerivedCreates):
         self.stages: list[Stage] = list(stages or [])
         self.planner = planner
         self.events: list[JobEvents] = list(events or [])
+        # what a client reads of a record another job drives (a story's scene: its progress in the film)
+        self.views: list[Callable[[Job], Awaitable[Job]]] = []
         driver.on_terminal.append(self._finished)
 
     async def _finished(self, job: Job) -> None:
@@ -93,12 +95,24 @@ class VideoService(DerivedCreates):
     async def retrieve(self, tenant: Tenant, video_id: str) -> Job:
         job = await self.get(tenant, video_id)
         POLLS_ABSORBED.labels(tenant.name).inc()
-        return job
+        return await self._view(job)
 
     async def list(self, tenant: Tenant, *, after: str | None, limit: int, order: str) -> tuple[list[Job], bool]:
-        return await self.store.list(tenant.name, after=after, limit=limit, order=order)
+        jobs, more = await self.store.list(tenant.name, after=after, limit=limit, order=order)
+        return [await self._view(job) for job in jobs], more
+
+    async def _view(self, job: Job) -> Job:
+        for view in self.views:
+            job = await view(job)
+        return job
 
     # -- creates ---------------------------------------------------------------
+    def new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
+        """The job record of a planned request, not yet admitted (workflows build their own plans)."""
+        return self._new_job(tenant, req, plan, kind, route)
+
     def _new_job(
         self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
     ) -> Job:
@@ -126,7 +140,16 @@ class VideoService(DerivedCreates):
             remixed_from_video_id=req.remix_of,
         )
 
-    async def create(self, tenant: Tenant, req: VideoRequest, *, cache_control: str | None = None) -> Created:
+    async def create(
+        self,
+        tenant: Tenant,
+        req: VideoRequest,
+        *,
+        cache_control: str | None = None,
+        fresh: bool = False,
+        tags: dict[str, Any] | None = None,
+    ) -> Created:
+        """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
         route = self.upstream.pick()  # the first upstream that is up: planned for it, sent to it
         caps = route.caps
         plan = self.planner(req, caps, allowed_models=tenant.models)
@@ -136,11 +159,9 @@ class VideoService(DerivedCreates):
                 "model",
                 "model_not_allowed",
             )
-        return await self.admit(
-            Admission(
-                tenant, req, plan, self._new_job(tenant, req, plan, route=route), caps, cache_control=cache_control
-            )
-        )
+        job = self._new_job(tenant, req, plan, route=route)
+        job.requested.update(tags or {})
+        return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
         """Run the stages, store the job and send its first upstream create.
@@ -169,7 +190,7 @@ class VideoService(DerivedCreates):
                 await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
                 self._accepted(job)
                 try:
-                    await self.driver.runner(job).submit(job, job.segments[0], self.driver.save)
+                    await self.driver.submit_first(job)  # the fair queue may hold it back
                 except UpstreamError as exc:
                     refusal = upstream_refusal(exc)
                     job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
@@ -213,6 +234,8 @@ class VideoService(DerivedCreates):
         return None
 
     async def _store_ready(self, ready: Job) -> None:
+        if ready.terminal:  # a cache hit: the driver runs the terminal listeners (its callback) once
+            ready.requested[EVENTS_PENDING] = True
         try:
             await self.store.put(ready)
         except BaseException:

@@ -22,6 +22,7 @@ class Admission:
     caps: Capabilities
     headers: dict[str, str] = field(default_factory=dict)
     cache_control: str | None = None
+    fresh: bool = False  # never answered from the cache nor coalesced (batch variations, stories)
     charged: list[str] = field(default_factory=list)  # stages that must be told if the create is undone
 
 

@@ -30,13 +30,25 @@ from gateway.policies.reader import (
     content_values,
     model_list,
     quota_values,
+    webhooks,
 )
+from gateway.webhooks.outbox import EVENTS
 
 __all__ = ["PolicySet", "Problem", "load_policies", "policy_files"]
 
 KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-TENANT_FIELDS = ("tenant", "api_keys", "models", "quotas", "content", "cache", "description")
-DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "description")
+TENANT_FIELDS = (
+    "tenant",
+    "api_keys",
+    "models",
+    "quotas",
+    "content",
+    "cache",
+    "enhance_prompt",
+    "description",
+    "webhooks",
+)
+DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "enhance_prompt", "description")
 SHARED_FIELDS = (*(f for f in CONTENT_FIELDS if f != "include"), "description")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -56,6 +68,7 @@ class _Defaults:
     quotas: dict[str, Any] = field(default_factory=dict)
     content: dict[str, Any] = field(default_factory=dict)
     cache: str | None = None
+    enhance_prompt: bool | None = None
 
 
 def policy_files(directory: str | Path) -> list[Path]:
@@ -88,6 +101,7 @@ def _defaults(root: Path, shared: set[str], problems: list[Problem]) -> _Default
         quotas=quota_values(r, fields.get("quotas")),
         content=content_values(r, fields.get("content"), shared),
         cache=cache_scope(r, fields["cache"]) if "cache" in fields else None,
+        enhance_prompt=r.flag(fields["enhance_prompt"], "enhance_prompt") if "enhance_prompt" in fields else None,
     )
 
 
@@ -147,6 +161,7 @@ def parse_tenant(
     own_content = content_values(r, fields.get("content"), set(shared))
     content = {**defaults.content, **own_content}
     scope = cache_scope(r, fields["cache"]) if "cache" in fields else None
+    enhance = r.flag(fields["enhance_prompt"], "enhance_prompt") if "enhance_prompt" in fields else None
     return Tenant(
         name=name,
         api_key_hashes=tuple(k for k in keys if KEY_HASH.match(k)),
@@ -154,9 +169,11 @@ def parse_tenant(
         quotas=Quotas(**{**defaults.quotas, **quota_values(r, fields.get("quotas"))}),
         content=ContentRules(**content),
         cache_scope=scope or defaults.cache or "tenant",
+        enhance_prompt=bool(enhance if enhance is not None else defaults.enhance_prompt),
         source=str(path),
         raw=yaml.safe_load(path.read_text(encoding="utf-8")) or {},
         policy=_combine(name, own_content, defaults.content, shared),
+        webhooks=webhooks(r, fields["webhooks"], EVENTS) if "webhooks" in fields else None,
     )
 
 

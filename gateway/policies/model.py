@@ -53,6 +53,15 @@ class ContentPolicy:
 
 
 @dataclass(frozen=True)
+class Webhooks:
+    """A tenant's ``webhooks:``: where its job events go and the secret that signs them."""
+
+    url: str
+    secret: str | None = field(default=None, repr=False)  # whsec_...; None: deliveries are unsigned
+    events: tuple[str, ...] = ("video.completed", "video.failed")
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     api_key_hashes: tuple[str, ...] = ()
@@ -60,9 +69,11 @@ class Tenant:
     quotas: Quotas = field(default_factory=Quotas)
     content: ContentRules = field(default_factory=ContentRules)
     cache_scope: str = "tenant"  # tenant | shared | off
+    enhance_prompt: bool = False  # creates rewrite their prompt through the upstream's chat model by default
     source: str = ""  # file the tenant came from
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     policy: ContentPolicy = field(default_factory=ContentPolicy)  # content rules in force, includes resolved
+    webhooks: Webhooks | None = None
 
 
 ANONYMOUS = Tenant(name="anonymous", source="--allow-anonymous")

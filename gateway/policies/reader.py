@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 import yaml
 
 from gateway.core.capabilities import PROFILES
-from gateway.policies.model import ContentRules, Quotas
+from gateway.policies.model import ContentRules, Quotas, Webhooks
+from gateway.webhooks.signing import SecretError, secret_bytes
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
 QUOTA_FIELDS = tuple(Quotas.__dataclass_fields__)
@@ -166,3 +168,49 @@ def cache_scope(r: Reader, node: yaml.Node) -> str | None:
         r.fail(node, f"cache.scope must be one of {', '.join(CACHE_SCOPES)}")
         return None
     return scope
+
+
+WEBHOOK_FIELDS = ("url", "secret", "secret_env", "events")
+
+
+def webhooks(r: Reader, node: yaml.Node, known_events: list[str]) -> Webhooks | None:
+    """``webhooks: {url, secret | secret_env, events}``; every problem names its line."""
+    fields = r.fields(node, "webhooks", WEBHOOK_FIELDS)
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    url_node = fields.get("url")
+    url = str(url_node.value) if isinstance(url_node, yaml.ScalarNode) else ""
+    if url_node is None:
+        r.fail(node, "webhooks needs a 'url'")
+    elif not url.startswith(("http://", "https://")) or len(url.encode()) > 2048:
+        r.fail(url_node, "webhooks.url must be an http:// or https:// URL of at most 2048 bytes")
+    secret: str | None = None
+    if "secret" in fields and "secret_env" in fields:
+        r.fail(fields["secret_env"], "webhooks: give either 'secret' or 'secret_env', not both")
+    elif "secret" in fields or "secret_env" in fields:
+        which = "secret" if "secret" in fields else "secret_env"
+        value_node = fields[which]
+        text = str(value_node.value) if isinstance(value_node, yaml.ScalarNode) else ""
+        if which == "secret_env":
+            secret = os.environ.get(text) if text else None
+            if not text:
+                r.fail(value_node, "webhooks.secret_env must name an environment variable")
+            elif not secret:
+                r.fail(value_node, f"webhooks.secret_env: the environment variable {text!r} is not set")
+        else:
+            secret = text
+        if secret:
+            try:
+                secret_bytes(secret)
+            except SecretError as exc:
+                r.fail(value_node, f"webhooks.{which}: {exc}")
+                secret = None
+    events = tuple(known_events[:2])
+    if "events" in fields:
+        events = r.str_list(fields["events"], "webhooks.events")
+        for item, event in zip(getattr(fields["events"], "value", []), events, strict=False):
+            if event not in known_events:
+                r.fail(item, f"webhooks.events: unknown event {event!r}; known: {', '.join(known_events)}")
+    if url_node is None:
+        return None
+    return Webhooks(url=url, secret=secret or None, events=events)

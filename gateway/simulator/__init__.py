@@ -28,6 +28,9 @@ Behaviour worth knowing (all times are real seconds multiplied by ``--time-scale
   queued + running jobs. Idempotent replays are never refused by the concurrency limit.
 - Faults (:mod:`.faults`) hit API calls only, after auth and before any state change;
   ``reset`` aborts the TCP connection so no response byte is sent.
+- The OpenAI profiles also answer ``POST /v1/moderations`` (moderation words flagged) and
+  ``POST /v1/chat/completions`` deterministically (the last user message, less a leading
+  ``Basic idea:``, plus fixed visual details): what prompt enhancement calls.
 - ``/_sim/stats``, ``/_sim/reset`` (``?jobs=1`` also forgets jobs), ``/_sim/profile``,
   ``/_sim/faults``, ``/_sim/expire/{id}``: see :mod:`.ops`.
 """

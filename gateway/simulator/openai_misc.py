@@ -1,8 +1,15 @@
-"""``GET /v1/models`` and ``POST /v1/moderations`` of the OpenAI profiles."""
+"""``GET /v1/models``, ``POST /v1/moderations`` and ``POST /v1/chat/completions`` of the OpenAI profiles.
+
+The chat completion is deterministic (no model behind it): the last user message, stripped of a
+leading ``Basic idea:``, comes back expanded with a fixed set of visual details, so the same input
+always gives the same "enhanced prompt" and a test can tell it reached the video upstream.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -81,7 +88,56 @@ async def moderations(request: Request) -> Response:
     )
 
 
+ENHANCE_DETAILS = (
+    "Shot on a slow dolly with soft natural light",
+    "rich textures and a clear subject in the foreground",
+    "smooth, physically plausible motion and a stable camera",
+)
+
+
+def enhance_text(idea: str) -> str:
+    """What the simulated chat model answers for a prompt-expansion request: the idea plus fixed details."""
+    idea = idea.strip()
+    if idea.lower().startswith("basic idea:"):
+        idea = idea[len("basic idea:") :].strip()
+    return f"{idea.rstrip('.')}. {ENHANCE_DETAILS[0]}, {ENHANCE_DETAILS[1]}; {ENHANCE_DETAILS[2]}."
+
+
+def _last_user_text(messages: Any) -> str:
+    if not isinstance(messages, list) or not messages:
+        raise SimError(400, "Invalid 'messages': expected a non-empty array.", param="messages", code="invalid_value")
+    for message in reversed(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            message_error = "Invalid 'messages': each needs a role and a string content."
+            raise SimError(400, message_error, param="messages", code="invalid_value")
+        if message.get("role") == "user":
+            return str(message["content"])
+    raise SimError(400, "Invalid 'messages': no user message.", param="messages", code="invalid_value")
+
+
+async def chat_completions(request: Request) -> Response:
+    await guard(request, "chat_completions", dialect="openai", feature="chat")
+    body = await read_body(request, allow_form=False)
+    body.only(("model", "messages", "temperature", "max_tokens", "max_completion_tokens", "n", "seed", "user"))
+    model = body.fields.get("model")
+    if not isinstance(model, str) or not model:
+        raise missing("model")
+    text = enhance_text(_last_user_text(body.fields.get("messages")))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    return JSONResponse(
+        {
+            "id": "chatcmpl-" + digest,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())},
+        }
+    )
+
+
 ROUTES = [
     Route("/v1/models", list_models, methods=["GET"]),
     Route("/v1/moderations", moderations, methods=["POST"]),
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
 ]

@@ -31,7 +31,7 @@ class Profile:
     aliases: dict[str, str] = field(default_factory=dict)  # dated model -> base model
     seconds: tuple[str, ...] = ("4", "8", "12")
     extension_seconds: tuple[str, ...] = ()
-    features: frozenset[str] = frozenset()  # extensions, edits, characters, moderations
+    features: frozenset[str] = frozenset()  # extensions, edits, characters, moderations, chat
     default_model: str = "sora-2"
     default_size: str = "720x1280"
     default_seconds: str = "4"
@@ -56,7 +56,7 @@ PROFILES: dict[str, Profile] = {
         dialect="openai",
         models=_OPENAI_MODELS,
         aliases=_OPENAI_ALIASES,
-        features=frozenset({"moderations"}),
+        features=frozenset({"moderations", "chat"}),
     ),
     "openai-2026-03": Profile(
         name="openai-2026-03",
@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         models=_OPENAI_MODELS,
         aliases={**_OPENAI_ALIASES, "sora-2-2025-12-08": "sora-2"},
         extension_seconds=("4", "8", "12", "16", "20"),
-        features=frozenset({"moderations", "extensions", "edits", "characters"}),
+        features=frozenset({"moderations", "chat", "extensions", "edits", "characters"}),
     ),
     "azure-sora-1": Profile(
         name="azure-sora-1",

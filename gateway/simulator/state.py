@@ -26,6 +26,7 @@ CALL_OPS: tuple[str, ...] = (
     "characters",
     "models",
     "moderations",
+    "chat_completions",
     "azure_create",
     "azure_retrieve",
     "azure_list",

@@ -18,8 +18,13 @@ EVENTS_PENDING = "events_pending"  # Job.requested flag: terminal, its listeners
 _VIDEO_ID = re.compile(r"^video_([0-9a-f]{14})[0-9a-f]{34}$")  # gateway.core.ids.new_video_id
 
 
+PASSIVE = "passive"  # Job.requested flag: a record another job completes (a story's scene), never driven
+
+
 def is_active(job: Job) -> bool:
     """Whether the driver still has work on ``job``: not finished, or finished with listeners to run."""
+    if job.requested.get(PASSIVE):
+        return False
     return job.status not in TERMINAL or bool(job.requested.get(EVENTS_PENDING))
 
 
@@ -91,6 +96,18 @@ class JobStore(Protocol):
 
     async def kv_delete_if(self, key: str, value: str) -> bool:
         """Delete ``key`` only if it holds ``value`` (atomically); True when deleted."""
+
+    async def doc_put(self, collection: str, doc_id: str, data: str, *, nx: bool = False) -> bool:
+        """Keep a small JSON document in a named collection (webhook deliveries, feedback); with ``nx``
+        only when absent. True when written."""
+
+    async def doc_get(self, collection: str, doc_id: str) -> str | None: ...
+
+    async def doc_delete(self, collection: str, doc_id: str) -> bool:
+        """Remove a document; True if it existed."""
+
+    async def doc_list(self, collection: str) -> list[tuple[str, str]]:
+        """Every ``(id, document)`` of a collection (collections are small: pending work, ratings)."""
 
     async def ping(self) -> None:
         """Raise :class:`StoreError` when the store is unreachable."""

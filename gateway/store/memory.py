@@ -30,6 +30,7 @@ class MemoryStore:
         self._leases: dict[str, tuple[str, float]] = {}  # id -> (owner, monotonic deadline)
         self._kv: dict[str, tuple[str, float | None]] = {}  # key -> (value, monotonic deadline)
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_S  # drop expired values and leases
+        self._docs: dict[str, dict[str, str]] = {}  # collection -> id -> document
 
     async def put(self, job: Job) -> None:
         self._unindex(job.id)
@@ -120,6 +121,22 @@ class MemoryStore:
             return False
         del self._kv[key]
         return True
+
+    async def doc_put(self, collection: str, doc_id: str, data: str, *, nx: bool = False) -> bool:
+        docs = self._docs.setdefault(collection, {})
+        if nx and doc_id in docs:
+            return False
+        docs[doc_id] = data
+        return True
+
+    async def doc_get(self, collection: str, doc_id: str) -> str | None:
+        return self._docs.get(collection, {}).get(doc_id)
+
+    async def doc_delete(self, collection: str, doc_id: str) -> bool:
+        return self._docs.get(collection, {}).pop(doc_id, None) is not None
+
+    async def doc_list(self, collection: str) -> list[tuple[str, str]]:
+        return sorted(self._docs.get(collection, {}).items())
 
     async def ping(self) -> None:
         return None

@@ -8,6 +8,7 @@ Key layout (``P`` is the prefix, ``sora-gateway`` unless ``?prefix=`` says other
 ``{P}:active``                 set: ids of jobs the driver still has work on (``is_active``)
 ``P:lease:<id>``               string: the owner, with a PX expiry
 ``P:kv:<key>``                 string: a keyed value, optional PX expiry
+``P:docs:<collection>``        hash: document id -> JSON (webhook deliveries, feedback)
 =============================  =========================================================
 
 Records and their indexes share the hash tag ``{P}``, so a ``put``/``delete``
@@ -141,6 +142,7 @@ class RedisStore:
         self._active = f"{tag}:active"
         self._lease = f"{self.prefix}:lease:"
         self._kv = f"{self.prefix}:kv:"
+        self._docs = f"{self.prefix}:docs:"
         plain = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "prefix"])))
         self._redis = Redis.from_url(
             plain,
@@ -244,6 +246,29 @@ class RedisStore:
     async def kv_delete_if(self, key: str, value: str) -> bool:
         with self._errors("kv_delete_if"):
             return bool(await self._delete_if(keys=[self._kv + key], args=[value]))
+
+    # -- documents --------------------------------------------------------
+
+    async def doc_put(self, collection: str, doc_id: str, data: str, *, nx: bool = False) -> bool:
+        with self._errors("doc_put"):
+            if nx:
+                return bool(await self._redis.hsetnx(self._docs + collection, doc_id, data))
+            await self._redis.hset(self._docs + collection, doc_id, data)
+            return True
+
+    async def doc_get(self, collection: str, doc_id: str) -> str | None:
+        with self._errors("doc_get"):
+            value: str | None = await self._redis.hget(self._docs + collection, doc_id)
+            return value
+
+    async def doc_delete(self, collection: str, doc_id: str) -> bool:
+        with self._errors("doc_delete"):
+            return bool(await self._redis.hdel(self._docs + collection, doc_id))
+
+    async def doc_list(self, collection: str) -> list[tuple[str, str]]:
+        with self._errors("doc_list"):
+            found: dict[str, str] = await self._redis.hgetall(self._docs + collection)
+            return sorted(found.items())
 
     # -- lifecycle --------------------------------------------------------
 

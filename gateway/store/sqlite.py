@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS kv (
     expires_at REAL
 );
 CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS docs (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+);
 """
 
 _PUT = """
@@ -224,6 +230,32 @@ class SqliteStore:
     async def kv_delete_if(self, key: str, value: str) -> bool:
         sql = "DELETE FROM kv WHERE key = ? AND value = ? AND (expires_at IS NULL OR expires_at > ?)"
         return await self._run(lambda: self._db().execute(sql, (key, value, time.time())).rowcount > 0)
+
+    # -- documents --------------------------------------------------------
+
+    async def doc_put(self, collection: str, doc_id: str, data: str, *, nx: bool = False) -> bool:
+        verb = "INSERT OR IGNORE" if nx else "INSERT OR REPLACE"
+        sql = f"{verb} INTO docs (collection, id, data) VALUES (?, ?, ?)"
+        return await self._run(lambda: self._db().execute(sql, (collection, doc_id, data)).rowcount > 0)
+
+    async def doc_get(self, collection: str, doc_id: str) -> str | None:
+        def read() -> str | None:
+            sql = "SELECT data FROM docs WHERE collection = ? AND id = ?"
+            row = self._db().execute(sql, (collection, doc_id)).fetchone()
+            return row[0] if row else None
+
+        return await self._run(read)
+
+    async def doc_delete(self, collection: str, doc_id: str) -> bool:
+        sql = "DELETE FROM docs WHERE collection = ? AND id = ?"
+        return await self._run(lambda: self._db().execute(sql, (collection, doc_id)).rowcount > 0)
+
+    async def doc_list(self, collection: str) -> list[tuple[str, str]]:
+        def read() -> list[tuple[str, str]]:
+            sql = "SELECT id, data FROM docs WHERE collection = ? ORDER BY id"
+            return [(row[0], row[1]) for row in self._db().execute(sql, (collection,))]
+
+        return await self._run(read)
 
     def _sweep(self, now: float) -> None:
         """Drop expired values and leases now and then (they are already invisible)."""

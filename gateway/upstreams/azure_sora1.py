@@ -156,6 +156,10 @@ class AzureSora1Upstream(HttpAdapter):
         """Azure Sora 1 has no moderation endpoint (it moderates each job: ``input_moderation``)."""
         return None
 
+    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
+        """A Sora 1 resource has no chat deployment the gateway knows of: prompts are not enhanced."""
+        return None
+
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:

@@ -119,6 +119,9 @@ class Upstream(Protocol):
     async def moderate(self, text: str) -> dict[str, Any] | None:
         """The upstream's moderation verdict on ``text`` (``results[0].flagged``); ``None``: it has none."""
 
+    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> str | None:
+        """The upstream's chat completion of ``messages`` (its first choice's text); ``None``: it has none."""
+
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:

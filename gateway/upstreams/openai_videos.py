@@ -125,6 +125,20 @@ class OpenAIVideosUpstream(HttpAdapter):
         response = await self.http.request("POST", "/moderations", operation="moderations", json=body)
         return dict(response.json())
 
+    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> str:
+        """``POST /chat/completions``: the first choice's text (prompt enhancement)."""
+        body = {"model": model, "messages": messages}
+        response = await self.http.request(
+            "POST", "/chat/completions", operation="chat_completions", json=body, timeout=timeout_s
+        )
+        try:
+            text = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise UpstreamError(502, "The upstream's chat completion had no text.") from None
+        if not isinstance(text, str) or not text.strip():
+            raise UpstreamError(502, "The upstream's chat completion had no text.")
+        return text.strip()
+
     async def forward(
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:

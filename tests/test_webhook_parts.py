@@ -1,0 +1,182 @@
+"""The webhook parts on their own: signing (the Standard Webhooks test vector), the SSRF guard, the
+outbox's idempotence, the sender against receivers that time out, reset and fail, and the tenant
+file's ``webhooks:`` checked with file:line."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ApiError
+from gateway.pipeline.auth import hash_key
+from gateway.policies.model import Tenant, Webhooks
+from gateway.store.base import JobStore
+from gateway.webhooks.outbox import OUTBOX, Outbox
+from gateway.webhooks.sender import WebhookSender
+from gateway.webhooks.signing import sign, verify
+from gateway.webhooks.urls import CallbackGuard, parse_nets
+from tests.receiver import Receiver
+
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789").decode()
+
+
+def test_signature_matches_the_standard_webhooks_vector() -> None:
+    secret, msg_id, stamp, body = (
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+    )
+    assert sign(secret, msg_id, stamp, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert verify(secret, msg_id, stamp, body, "v1,bogus " + sign(secret, msg_id, stamp, body))
+    assert not verify(secret, msg_id, stamp + 1, body, sign(secret, msg_id, stamp, body))
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "reason"),
+    [
+        ("http://127.0.0.1:8080/hook", "", "loopback"),
+        ("http://127.0.0.1:8080/hook", "127.0.0.0/8", None),
+        ("http://[::ffff:127.0.0.1]/hook", "", "loopback"),
+        ("http://[::ffff:127.0.0.1]/hook", "127.0.0.0/8", None),
+        ("http://169.254.169.254/latest", "", "metadata"),
+        ("http://192.168.1.10/", "", "private"),
+        ("http://100.64.0.1/", "", "private or reserved"),
+        ("http://[fe80::1]/", "", "link-local"),
+        ("http://8.8.8.8/hook", "", None),
+        ("https://8.8.8.8:8443/hook?token=x", "", None),
+        ("gopher://8.8.8.8/", "", "http:// or https://"),
+        ("http:///nohost", "", "no host"),
+        ("http://8.8.8.8/" + "x" * 2048, "", "2048 bytes"),
+        ("http://no-such-host.invalid/", "", "could not be resolved"),
+    ],
+)
+async def test_guard(url: str, allowed: str, reason: str | None) -> None:
+    guard = CallbackGuard(parse_nets(allowed))
+    if reason is None:
+        await guard.check(url)
+        return
+    with pytest.raises(ApiError) as caught:
+        await guard.check(url)
+    err = caught.value
+    assert (err.status, err.code, err.param) == (400, "invalid_callback_url", "callback_url")
+    assert reason in err.message, err.message
+
+
+def test_allow_nets_are_parsed_or_refused() -> None:
+    assert parse_nets(" 127.0.0.0/8 , ::1/128 ") == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    with pytest.raises(ValueError, match="not a CIDR"):
+        parse_nets("127.0.0.0/8, localhost")
+
+
+def _tenants(url: str, secret: str | None = SECRET) -> dict[str, Tenant]:
+    return {"acme": Tenant("acme", webhooks=Webhooks(url=url, secret=secret, events=("video.completed",)))}
+
+
+async def test_outbox_enqueues_once_per_event_and_target(store: JobStore) -> None:
+    tenants = _tenants("http://127.0.0.1:9/team")
+    outbox = Outbox(store, tenants.get)
+    first = await outbox.notify(
+        "acme", "video.completed", {"id": "video_1"}, callback_url="http://127.0.0.1:9/cb", dedupe_key="video_1"
+    )
+    again = await outbox.notify(
+        "acme", "video.completed", {"id": "video_1"}, callback_url="http://127.0.0.1:9/cb", dedupe_key="video_1"
+    )
+    assert len(first) == 2 and first == again  # the request's callback and the team's webhook
+    assert len(await store.doc_list(OUTBOX)) == 2
+    assert await outbox.notify("acme", "video.failed", {"id": "video_2"}, dedupe_key="video_2") == []  # not subscribed
+    for delivery in await outbox.pending():
+        await outbox.done(delivery)
+    assert (
+        await outbox.notify(
+            "acme", "video.completed", {"id": "video_1"}, callback_url="http://127.0.0.1:9/cb", dedupe_key="video_1"
+        )
+        == []
+    )
+    assert await store.doc_list(OUTBOX) == []
+
+
+async def test_sender_retries_timeouts_resets_and_500s_without_blocking(store: JobStore) -> None:
+    receiver = Receiver(script=["slow", "reset", "500"], slow_s=2.0).start()
+    try:
+        tenants = _tenants(receiver.url + "/team")
+        outbox = Outbox(store, tenants.get)
+        sender = WebhookSender(
+            outbox,
+            CallbackGuard(parse_nets("127.0.0.0/8")),
+            lambda name: SECRET,
+            owner="test",
+            timeout_s=0.5,
+            retry_base_s=0.1,
+            retry_max_s=0.2,
+            tick_s=0.05,
+        )
+        await sender.start()
+        started = time.monotonic()
+        await outbox.notify("acme", "video.completed", {"id": "video_9"}, dedupe_key="video_9")
+        deadline = time.monotonic() + 30
+        while not receiver.acked("/team"):
+            assert time.monotonic() < deadline, receiver.received
+            await asyncio.sleep(0.05)
+        await sender.stop()
+        got = receiver.at("/team")
+        assert [r.status for r in got] == [0, -1, 500, 200]
+        assert len({r.headers["webhook-id"] for r in got}) == 1 and len({r.body for r in got}) == 1
+        for r in got:
+            assert verify(
+                SECRET,
+                r.headers["webhook-id"],
+                int(r.headers["webhook-timestamp"]),
+                r.body,
+                r.headers["webhook-signature"],
+            )
+        assert await store.doc_list(OUTBOX) == []
+        assert time.monotonic() - started < 25
+    finally:
+        receiver.stop()
+
+
+def test_policies_check_explains_webhook_mistakes(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    good = f'tenant: good\napi_keys: ["{hash_key("k1")}"]\n'
+    good += "webhooks:\n  url: https://hooks.example.com/x\n  secret_env: SG_TEST_WHSEC\n"
+    (tenants / "good.yaml").write_text(good)
+    bad = (
+        f'tenant: bad\napi_keys: ["{hash_key("k2")}"]\n'
+        "webhooks:\n"
+        "  url: ftp://hooks.example.com/x\n"  # line 4
+        "  secret: not-a-secret\n"  # line 5
+        "  events: [video.completed, video.exploded]\n"  # line 6
+        "  colour: blue\n"  # line 7
+    )
+    (tenants / "bad.yaml").write_text(bad)
+    env_missing = f'tenant: env\napi_keys: ["{hash_key("k3")}"]\n'
+    env_missing += 'webhooks: {url: "https://h.example.com", secret_env: SG_TEST_UNSET}\n'
+    (tenants / "env.yaml").write_text(env_missing)
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway", "policies", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "SG_TEST_WHSEC": SECRET},
+        timeout=60,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "bad.yaml:4: webhooks.url must be an http:// or https:// URL" in out
+    assert "bad.yaml:5: webhooks.secret: a webhook secret must look like 'whsec_<base64>'" in out
+    assert "bad.yaml:6: webhooks.events: unknown event 'video.exploded'" in out
+    assert "bad.yaml:7: unknown webhooks key 'colour'" in out
+    assert "env.yaml:3: webhooks.secret_env: the environment variable 'SG_TEST_UNSET' is not set" in out
+    assert "good.yaml" not in out
+    assert SECRET not in out
