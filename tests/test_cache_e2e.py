@@ -34,6 +34,7 @@ EXTRA_TENANTS = {  # name -> (key, cache scope)
     "hooli": ("sk-hooli-test-key-0005", "off"),
 }
 CONFIG = FAST_CONFIG + "max_segment_attempts: 1\n"
+LEADER_HOLD_S = 5  # the simulator holds a leader's create answer this long (real seconds)
 
 
 def unique(text: str) -> str:
@@ -240,7 +241,12 @@ def test_followers_of_a_refused_leader_get_the_refusal(gw: Gateway) -> None:
 
 
 def test_followers_fail_when_their_leader_fails(gw: Gateway, simulator: Proc) -> None:
-    httpx.post(simulator.url + "/_sim/faults", json={"faults": "fail=1"}, timeout=10).raise_for_status()
+    # The upstream job fails ~0.15 s after it is made, but the leader's create answer is held for LEADER_HOLD_S
+    # (``late``): until then the leader is undecided and every identical create joins it. Without the hold a
+    # create that a loaded machine let in after the leader had failed became a new leader (a second, legitimate
+    # upstream create: the first one was over), and this test saw 2 creates.
+    faults = f"fail=1,late=1,slow_s={LEADER_HOLD_S}"
+    httpx.post(simulator.url + "/_sim/faults", json={"faults": faults}, timeout=10).raise_for_status()
     try:
         creates = calls(simulator, "create")
         responses = concurrent_creates([gw.url], 6, {"prompt": unique("doomed"), "seconds": "4"})
@@ -248,6 +254,8 @@ def test_followers_fail_when_their_leader_fails(gw: Gateway, simulator: Proc) ->
         done = wait_done(gw, "acme", ids)
     finally:
         httpx.post(simulator.url + "/_sim/faults", json={"faults": ""}, timeout=10).raise_for_status()
+    outcomes = [r.headers["x-sora-gateway-cache"] for r in responses]
+    assert sorted(outcomes) == ["coalesced"] * 5 + ["miss"], outcomes
     assert calls(simulator, "create") == creates + 1
     assert all(v["status"] == "failed" and v["error"] for v in done.values()), done
     assert len({v["error"]["code"] for v in done.values()}) == 1  # type: ignore[index]

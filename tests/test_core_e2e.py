@@ -14,7 +14,7 @@ import pytest
 
 from gateway.media.probe import probe_duration
 from tests.conftest import UPSTREAM_KEY, Gateway, calls, sim_stats, start_gateway, store_url
-from tests.procs import Proc
+from tests.procs import Proc, start_simulator
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
@@ -159,7 +159,23 @@ def test_bad_input_gets_openai_shaped_errors(gateway: Gateway) -> None:
         assert "Traceback" not in response.text
 
 
-def test_killed_gateway_resumes_every_job(simulator: Proc, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+# The simulator scales its content lifetime by --time-scale (3600 s x 0.004 = 14 s): a restart slowed down by a
+# loaded machine let the upstream expire the finished videos before the new process fetched them, and the jobs
+# (rightly) failed with content_expired. Here the videos stay upstream for 10 real minutes, as they would for an hour.
+KEEP_UPSTREAM_S = 600
+
+
+@pytest.fixture(scope="module")
+def keeping_simulator() -> Iterator[Proc]:
+    sim = start_simulator("--content-ttl", str(KEEP_UPSTREAM_S / 0.004), time_scale=0.004)
+    yield sim
+    sim.stop()
+
+
+def test_killed_gateway_resumes_every_job(
+    keeping_simulator: Proc, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    simulator = keeping_simulator
     for kind in ("sqlite", "redis"):
         tmp = tmp_path / kind
         store = store_url(kind, tmp_path)

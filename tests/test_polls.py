@@ -16,6 +16,8 @@ from tests.procs import Proc, start_simulator
 
 CLIENTS = 40
 POLL_FOR_S = 3.0
+MIN_POLLS = 5  # per client
+UPSTREAM_POLL_S = 1.0  # the slow simulator's openai-poll-after-ms
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ async def poll_for(url: str, video_id: str, seconds: float) -> list[httpx.Respon
         headers = {"Authorization": f"Bearer {KEYS['acme']}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline or len(got) < MIN_POLLS:  # a loaded machine: still as many polls
                 got.append(await http.get(f"/v1/videos/{video_id}"))
                 await asyncio.sleep(0.02)
         return got
@@ -52,12 +54,16 @@ def test_40_clients_polling_for_3s_cost_a_few_upstream_retrieves(slow_simulator:
     try:
         video = gw.client().videos.create(prompt="a slow sunrise", seconds="4")
         before, absorbed_before = calls(slow_simulator, "retrieve"), absorbed(gw)
+        started = time.monotonic()
         responses = asyncio.run(poll_for(gw.url, video.id, POLL_FOR_S))
         upstream = calls(slow_simulator, "retrieve") - before
+        elapsed = time.monotonic() - started
         assert all(r.status_code == 200 and r.json()["status"] in ("queued", "in_progress") for r in responses)
-        assert len(responses) >= CLIENTS * 5, len(responses)
-        # one poller, every ~1000 ms as the upstream asked: about 3 calls, whatever the number of clients
-        assert upstream <= 5, f"{upstream} upstream retrieves for {len(responses)} client polls"
+        assert len(responses) >= CLIENTS * MIN_POLLS, len(responses)
+        # one poller, every ~1000 ms as the upstream asked (a loaded machine polls later, never sooner): about
+        # one call per second of polling, whatever the number of clients (here 40 clients poll every 20 ms)
+        limit = int(elapsed / UPSTREAM_POLL_S) + 2
+        assert upstream <= limit, f"{upstream} upstream retrieves in {elapsed:.1f} s for {len(responses)} client polls"
         assert absorbed(gw) - absorbed_before == len(responses)
         hints = {int(r.headers["openai-poll-after-ms"]) for r in responses}
         assert min(hints) >= 250 and max(hints) <= 10000, hints

@@ -33,23 +33,33 @@ def key_of(tenant: str) -> str:
     return f"sk-redisquota-{tenant}-0123456789"
 
 
-async def _create(gw: Gateway, tenant: str, prompt: str, seconds: str) -> tuple[int, dict[str, str]]:
-    client = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key=key_of(tenant), max_retries=0, timeout=60)
+# A loaded 2-core machine answers a burst of 80 creates per replica slowly: the client waits (a read
+# timeout is a test failure, not a refusal). Only the quota checks, not the answers, must fall in one minute.
+CLIENT_TIMEOUT_S = 300
+
+
+async def _create(client: openai.AsyncOpenAI, prompt: str, seconds: str) -> tuple[int, dict[str, str]]:
     try:
         raw = await client.videos.with_raw_response.create(prompt=prompt, seconds=seconds)  # type: ignore[arg-type]
         return raw.http_response.status_code, dict(raw.headers)
     except openai.APIStatusError as exc:
         return exc.status_code, {**exc.response.headers, "code": str((exc.body or {}).get("code"))}  # type: ignore[union-attr]
-    finally:
-        await client.close()
 
 
 def burst(replicas: list[Gateway], tenant: str, n: int, seconds: str = "4") -> list[tuple[int, dict[str, str]]]:
-    """``n`` concurrent creates with distinct prompts, spread evenly over the replicas."""
+    """``n`` concurrent creates with distinct prompts, spread evenly over the replicas (one SDK client each)."""
 
     async def fire() -> list[tuple[int, dict[str, str]]]:
-        tasks = [_create(replicas[i % len(replicas)], tenant, f"{tenant} burst {i}", seconds) for i in range(n)]
-        return list(await asyncio.gather(*tasks))
+        clients = [
+            openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key=key_of(tenant), max_retries=0, timeout=CLIENT_TIMEOUT_S)
+            for gw in replicas
+        ]
+        try:
+            tasks = [_create(clients[i % len(clients)], f"{tenant} burst {i}", seconds) for i in range(n)]
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for client in clients:
+                await client.close()
 
     return asyncio.run(fire())
 

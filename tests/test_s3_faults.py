@@ -14,9 +14,15 @@ from tests.conftest import FAST_CONFIG, calls, start_gateway
 from tests.procs import start_simulator, wait_for
 from tests.s3server import S3Server, start_s3_server
 
+# The simulator scales its content lifetime by --time-scale (3600 s x 0.004 = 14 s). Retention re-fetches the
+# video from the upstream on each try, so with the bucket down for longer than that (a slow moto restart on a
+# loaded machine) the upstream had expired it: content_expired, and this test gave up. Here the upstream keeps
+# its videos 10 real minutes, the way a real one keeps them an hour.
+KEEP_UPSTREAM_S = 600
+
 
 def test_retention_survives_the_bucket_going_away_and_coming_back(tmp_path: Path) -> None:
-    sim = start_simulator()
+    sim = start_simulator("--content-ttl", str(KEEP_UPSTREAM_S / 0.004), time_scale=0.004)
     s3 = start_s3_server()
     bucket = s3.new_bucket()
     gw = start_gateway(

@@ -21,6 +21,7 @@ from tests.procs import Proc, start_simulator
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TS = 0.003
+PACED_TS = 0.04  # sora-2-pro, 12 s: queued 0.4 s, in progress 7.2 s
 AZ = "/openai/v1/video/generations"
 AZQ = {"api-version": "preview"}
 VIDEO_KEYS = {"id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at", "prompt",
@@ -38,6 +39,18 @@ def _sim(*args: str, profile: str = "openai-2025-10", ts: float = TS, **env: str
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Proc]:
     yield from _sim("--seed", "7")
+
+
+@pytest.fixture(scope="module")
+def paced_sim() -> Iterator[Proc]:
+    """Slow enough that a loaded machine's stalls (seconds) are shorter than a pro job's in-progress phase."""
+    yield from _sim(ts=PACED_TS)
+
+
+@pytest.fixture(scope="module")
+def paced_sim26() -> Iterator[Proc]:
+    """openai-2026-03, slow enough that a 4 s source is still running (3 s) when the test asks to extend it."""
+    yield from _sim(profile="openai-2026-03", ts=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +127,8 @@ def test_sdk_create_multipart_poll_and_download(sim: Proc, tmp_path: Path) -> No
     assert sheet.response.headers["content-type"] == "image/jpeg" and sheet.read()[:2] == b"\xff\xd8"
 
 
-def test_status_moves_forward_and_durations_per_model(sim: Proc, tmp_path: Path) -> None:
+def test_status_moves_forward_and_durations_per_model(paced_sim: Proc, tmp_path: Path) -> None:
+    sim = paced_sim
     client = sdk(sim)
     video = client.videos.create(prompt="slow pro", model="sora-2-pro-2025-10-06", seconds="12", size="1792x1024")
     seen: list[tuple[str, int]] = []
@@ -216,7 +230,8 @@ def test_list_pagination_scoping_retrieve_delete(sim: Proc) -> None:
     assert ids[0] not in [v.id for v in client.videos.list(limit=100)]
 
 
-def test_content_not_ready_expired_and_ranges(sim: Proc) -> None:
+def test_content_not_ready_expired_and_ranges(paced_sim: Proc) -> None:
+    sim = paced_sim  # its job must still be running at the first look
     with http(sim) as c:
         vid = c.post("/v1/videos", json={"prompt": "ranges", "seconds": "4"}).json()["id"]
         error_of(c.get(f"/v1/videos/{vid}/content"), 400, "video_not_ready")
@@ -240,7 +255,8 @@ def test_content_not_ready_expired_and_ranges(sim: Proc) -> None:
         assert c.get(f"/v1/videos/{vid}").json()["expires_at"] <= time.time() + 1
 
 
-def test_remix(sim: Proc, tmp_path: Path) -> None:
+def test_remix(paced_sim: Proc, tmp_path: Path) -> None:
+    sim = paced_sim  # its job must still be running at the first look
     client = sdk(sim)
     source = client.videos.create(prompt="base", model="sora-2-pro", seconds="4", size="1024x1792")
     with pytest.raises(openai.BadRequestError):
@@ -296,8 +312,9 @@ def test_sim_endpoints_reset_and_profile_switch(sim: Proc) -> None:
     assert stats(sim)["calls"]["extend"] == 2
 
 
-def test_2026_extensions_edits_characters(sim26: Proc, tmp_path: Path) -> None:
+def test_2026_extensions_edits_characters(paced_sim26: Proc, tmp_path: Path) -> None:
     """SDK 3.51 only sends ``video`` as a file part, so ``{"id"}`` references go through httpx."""
+    sim26 = paced_sim26
     client = sdk(sim26)
     source = client.videos.create(prompt="start", seconds="4", size="1280x720")
     with http(sim26) as c:

@@ -242,6 +242,10 @@ class SegmentRunner:
                     return
             elif seg.status in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
                 await self.poll(job, seg)
+            if seg.status == SegStatus.FAILED and not job.terminal:
+                # the create (or an adopted generation) answered "failed" at once: retry or fail the job now,
+                # as a poll would; left alone, the segment would never be looked at again
+                self.retry_or_fail(job, seg, seg.error or {"code": "video_generation_failed", "message": "failed"})
             if seg.status != SegStatus.COMPLETED:
                 return
 

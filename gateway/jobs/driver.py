@@ -190,24 +190,31 @@ class JobDriver:
     async def _heartbeat(self, job_id: str, acquired_at: float) -> AsyncIterator[Lease]:
         lease = Lease(self.lease_ttl_s, acquired_at)
         self._leases[job_id] = lease
-        renewer = asyncio.create_task(self._renew(job_id, lease), name=f"lease-{job_id}")
+        stop = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(job_id, lease, stop), name=f"lease-{job_id}")
         try:
             yield lease
         finally:
+            # ``stop`` as well as the cancel: a cancel that lands in a store call can come back as a
+            # StoreError (the Redis client's timeout/retry), which the loop would swallow and go on renewing
+            # forever, holding this request and the job with it
+            stop.set()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             if self._leases.get(job_id) is lease:
                 del self._leases[job_id]
 
-    async def _renew(self, job_id: str, lease: Lease) -> None:
-        while True:
+    async def _renew(self, job_id: str, lease: Lease, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             await asyncio.sleep(self.lease_ttl_s / 3)
             started = time.monotonic()
             try:
                 ours = await self.store.acquire_lease(job_id, self.owner, self.lease_ttl_s)
             except StoreError:  # try again; past the ttl the lease counts as lost (Lease.valid)
                 continue
+            if stop.is_set():
+                return
             if not ours:
                 lease.lost = True
                 self._held.discard(job_id)

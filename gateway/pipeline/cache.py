@@ -177,14 +177,14 @@ class CacheStage:
                 savings.record(tenant, "miss")
                 return None
             leader_id = await self.inflight.leader_id(key)
-            leader = await self.inflight.settle(key, leader_id) if leader_id else None
+            leader, joined = await self.inflight.settle_joined(key, leader_id) if leader_id else (None, False)
             if leader is None:
                 continue
             if leader.status == Status.COMPLETED:
                 await self.index.put(key, leader.id)  # its finish was not recorded (its replica died)
                 await self.inflight.release(key, leader.id)
                 continue
-            if leader.status == Status.FAILED:
+            if leader.status == Status.FAILED and not joined:  # over before this create came: lead anew
                 await self.inflight.release(key, leader.id)
                 continue
             await self.inflight.share(leader.id, self.retention_s)

@@ -15,7 +15,7 @@ import copy
 import json
 import time
 
-from gateway.core.models import Job, SegStatus
+from gateway.core.models import Job, SegStatus, Status
 from gateway.errors import ApiError
 from gateway.jobs.follow import FOLLOWS
 from gateway.store.base import JobStore
@@ -69,22 +69,34 @@ class InFlight:
 
         Raises the leader's refusal when the upstream refused it.
         """
+        return (await self.settle_joined(key, leader_id))[0]
+
+    async def settle_joined(self, key: str, leader_id: str) -> tuple[Job | None, bool]:
+        """:meth:`settle`, and whether the leader was still running when this create first saw it.
+
+        A create that joined a running leader shares its fate, a failure too (N concurrent identical
+        creates cost one generation); a leader already over when first seen (a claim its dying replica
+        never released) is not followed.
+        """
         deadline = time.monotonic() + self.wait_s
         interval = self.poll_s  # backoff: most leaders decide within ms, a slow upstream create takes seconds
+        joined: bool | None = None
         while True:
             leader = await self.store.get(leader_id)
             late = time.monotonic() > deadline
+            if joined is None and leader is not None:
+                joined = not leader.terminal
             if leader is not None and (decided(leader) or late):
-                return leader
+                return leader, bool(joined)
             if leader is None:
                 refusal = await self.store.kv_get(REFUSED + leader_id)
                 if refusal:
                     raise _as_error(json.loads(refusal))
                 if await self.leader_id(key) != leader_id:
-                    return None  # refused by a later stage, deleted, or finished: look again
+                    return None, False  # refused by a later stage, deleted, or finished: look again
                 if late:  # a claim whose job never appeared (its replica died mid-admission)
                     await self.release(key, leader_id)
-                    return None
+                    return None, False
             await asyncio.sleep(interval)
             interval = min(interval * 2, self.poll_max_s)
 
@@ -96,6 +108,8 @@ def make_follower(job: Job, leader: Job) -> Job:
     job.segments = copy.deepcopy(leader.segments)  # the upstream ids, should it have to replace the leader
     job.route, job.upstream = leader.route, leader.upstream  # ... and the upstream they belong to
     job.status, job.progress = leader.status, leader.progress
+    if leader.status == Status.FAILED:  # joined while it ran, failed since: fails with it (never stepped)
+        job.error, job.completed_at = copy.deepcopy(leader.error), leader.completed_at or int(time.time())
     job.poll_after_ms = leader.poll_after_ms
     job.cost_usd = 0.0  # the leader pays
     return job
