@@ -200,7 +200,10 @@ def build_context(settings: Settings) -> Context:
     kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
     ctx.batches = BatchService(service, store, ttl_s=kept_s)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
-    service.events.append(ctx.stories)  # a finished story makes its scene videos
+    # a finished story makes its scene videos, before its webhook is queued: a client told the story is done
+    # finds its scenes done too
+    service.events.insert(service.events.index(webhooks.events), ctx.stories)
+    driver.on_abandoned.append(ctx.stories.listeners_abandoned)  # its scenes fail rather than wait for ever
     service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
     ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one

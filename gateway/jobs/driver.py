@@ -96,6 +96,7 @@ class JobDriver:
         self.retention_s = retention_s
         self.runner_options = {"poll_min_s": poll_min_s, "poll_max_s": poll_max_s, "max_attempts": max_attempts}
         self.on_terminal: list[JobListener] = []
+        self.on_abandoned: list[JobListener] = []  # told when on_terminal listeners are given up on
         self.sweeps = Sweeps(sweep_interval_s)  # status polls answered from one upstream listing per interval
         self._next_check: dict[str, float] = {}
         self._held: set[str] = set()
@@ -358,6 +359,11 @@ class JobDriver:
             return min(120.0, 2.0**attempts)
         if failed:
             log.error("job_listeners_abandoned", video_id=job.id, attempts=attempts)
+            for abandoned in self.on_abandoned:  # last words: e.g. a story's scenes fail instead of waiting
+                try:
+                    await abandoned(job)
+                except Exception:
+                    log.exception("job_abandon_listener_failed", video_id=job.id)
         job.requested.pop(EVENTS_PENDING, None)
         job.requested.pop(EVENTS_ATTEMPTS, None)
         await self.save(job)
@@ -372,7 +378,10 @@ class JobDriver:
                 job, self.store, self.content, retention_s=self.retention_s, poll_s=self.runner_options["poll_min_s"]
             )
         elif self.queue is not None:  # the fair queue decides when a waiting segment may go upstream
-            await self.queue.step(job, lambda: self.runner(job).step(job, self.save))
+            # the runner first: building it may move a never-sent job off a broken upstream (reroute), so
+            # the queue then gates it in its new upstream's lane, not in the dead one's full lane
+            runner = self.runner(job)
+            await self.queue.step(job, lambda: runner.step(job, self.save))
         else:
             await self.runner(job).step(job, self.save)
         if (

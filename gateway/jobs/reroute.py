@@ -5,7 +5,7 @@ refused at the door (a refused connection or a 429: surely nothing was created).
 ever reached the upstream, and another upstream that takes new jobs has the same profile (so the
 plan, price and translation stay valid), the job moves there before its next send; otherwise it
 waits for its own upstream. A job that may have been created upstream never moves: that would be
-the way to pay twice.
+the way to pay twice. Nor does a job whose source video (remix, extend, edit) lives on its upstream.
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ class Routes(Protocol):
 
 
 def never_sent(job: Job) -> bool:
-    """Nothing of this job can exist upstream: no upstream id, and no send whose outcome is unknown."""
+    """Nothing of this job can exist upstream: no upstream id, and no send whose outcome is unknown.
+
+    A job built on a video of its own upstream (remix, extend, edit: ``source_upstream_id``) is not
+    movable either: that video exists only there, another upstream would answer 404 for it.
+    """
     if job.terminal:
         return False
     marks = job.requested.get(NOT_SENT) or {}
     for seg in job.segments:
+        if seg.source_upstream_id is not None:
+            return False
         if seg.upstream_id is not None or seg.status not in (SegStatus.PENDING, SegStatus.SUBMITTING):
             return False
         if seg.status == SegStatus.SUBMITTING and not marks.get(str(seg.index)):

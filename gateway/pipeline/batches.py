@@ -11,7 +11,9 @@ each differently.
 If the first variation is refused (a bad field, content policy, quota) the whole batch is refused
 with that error and nothing is kept. A later refusal (the team's quota ran out half way) does not
 undo the videos already accepted: the batch is accepted and that item carries its error
-(``status: partial`` once the others are done).
+(``status: partial`` once the others are done). So does a later failure inside the gateway (the store
+or a Redis quota backend down): once one video is accepted the batch is always answered, never a 5xx
+that would release its Idempotency-Key (a retry paying twice) and drop the uploads its videos use.
 """
 
 from __future__ import annotations
@@ -48,6 +50,18 @@ def variation_prompts(prompt: str | None, n: int | None, variations: list[str] |
         return [compose_prompt(prompt, v.strip()) if prompt else v.strip() for v in variations]
     count = int(n or 0)
     return [compose_prompt(str(prompt), variation_clause(i, count)) for i in range(1, count + 1)]
+
+
+def item_failure(exc: Exception) -> dict[str, Any]:
+    """The OpenAI-shaped error of an item that failed inside the gateway (a store or quota backend down)."""
+    return {
+        "message": "This variation could not be created: a gateway backend was unavailable "
+        f"({type(exc).__name__}). The other variations are unaffected; retry this one as a new request.",
+        "type": "server_error",
+        "param": None,
+        "code": "item_unavailable",
+        "status": 503,
+    }
 
 
 @dataclass
@@ -111,6 +125,16 @@ class BatchService:
                     raise
                 log.info("batch_item_refused", batch_id=batch.id, item=index, code=exc.code, status=exc.status)
                 batch.items.append({"error": {**exc.body()["error"], "status": exc.status}})
+                jobs.append(None)
+            except Exception as exc:
+                if index == 0:  # nothing accepted yet: the client gets the error itself, nothing is kept
+                    with contextlib.suppress(StoreError):
+                        await self.store.kv_delete(KV_PREFIX + batch.id)
+                    raise
+                # earlier items are accepted, charged and upstream: the batch must still be answered (2xx,
+                # with its id), so this item carries the failure instead of the whole request failing
+                log.error("batch_item_failed", batch_id=batch.id, item=index, error=type(exc).__name__)
+                batch.items.append({"error": item_failure(exc)})
                 jobs.append(None)
             else:
                 batch.items.append({"video_id": created.job.id})

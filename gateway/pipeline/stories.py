@@ -266,6 +266,26 @@ class StoryService:
             if film is not None and film.parent == self.content.scratch(job.id):
                 film.unlink(missing_ok=True)  # a copy fetched from the bucket
 
+    async def listeners_abandoned(self, job: Job) -> None:
+        """The driver gave up on ``job``'s listeners: a story's unfinished scenes fail rather than wait for ever."""
+        if job.kind != "story":
+            return
+        now = int(time.time())
+        for scene_id in job.requested.get(SCENE_IDS) or []:
+            child = await self.store.get(scene_id)
+            if child is None or child.terminal:
+                continue
+            child.status, child.completed_at, child.updated_at = Status.FAILED, now, time.time()
+            if job.status == Status.COMPLETED:
+                child.error = {
+                    "code": "scene_unavailable",
+                    "message": f"The story's film was made ({job.id}) but this scene could not be cut from it.",
+                }
+            else:
+                child.error = dict(job.error or {"code": "story_failed", "message": "The story failed."})
+            await self.store.update(child)
+            log.warning("story_scene_abandoned", video_id=child.id, story=job.id)
+
     async def _local_film(self, story: Job) -> Path | None:
         """The finished film as a local file: the retained one (``file://``) or a copy fetched into scratch."""
         stored = await self.content.find(story.id, "video")
