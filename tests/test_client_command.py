@@ -64,7 +64,7 @@ def test_generate_draws_a_progress_bar_adapts_and_downloads(fast: tuple[Proc, Ga
         assert part in line, (part, line)
     assert "wrote lh.mp4" in line
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stderr)
-    shown = [int(p) for p in re.findall(r"in_progress ━[━╺ ]* +(\d+)%", plain)]
+    shown = [int(p) for p in re.findall(r"in_progress ━[━╸╺ ]* +(\d+)%", plain)]
     assert len(set(shown)) >= 2 and shown == sorted(shown), plain  # redrawn in place as the progress grows
     assert re.search(r"completed ━+ +100%", plain), plain
     assert abs(probe_duration(tmp_path / "lh.mp4") - 10.0) < 0.15
