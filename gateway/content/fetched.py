@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class FetchedUploads:
         self.max_age_s = max_age_s
         self.sweep_every_s = sweep_every_s
         self._swept = 0.0
+        self._lock = threading.Lock()  # a reuse and a sweep never interleave: a refreshed copy is never deleted
 
     def path(self, sha256: str) -> Path:
         return self.directory / sha256
@@ -33,10 +35,11 @@ class FetchedUploads:
     def reuse(self, sha256: str) -> Path | None:
         """The copy if there, its mtime refreshed (a use keeps it off the age rule); else ``None``."""
         path = self.path(sha256)
-        try:
-            os.utime(path)
-        except OSError:
-            return None
+        with self._lock:
+            try:
+                os.utime(path)
+            except OSError:
+                return None
         return path
 
     def sweep(self, now: float | None = None, *, force: bool = False) -> list[str]:
@@ -48,9 +51,10 @@ class FetchedUploads:
         removed: list[str] = []
         if not self.directory.is_dir():
             return removed
-        for path in self.directory.iterdir():
-            with contextlib.suppress(OSError):
-                if path.is_file() and now - path.stat().st_mtime > self.max_age_s:
-                    path.unlink()
-                    removed.append(path.name)
+        with self._lock:
+            for path in self.directory.iterdir():
+                with contextlib.suppress(OSError):
+                    if path.is_file() and now - path.stat().st_mtime > self.max_age_s:
+                        path.unlink()
+                        removed.append(path.name)
         return removed
