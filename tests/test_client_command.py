@@ -65,7 +65,7 @@ def test_generate_draws_a_progress_bar_adapts_and_downloads(fast: tuple[Proc, Ga
     assert "wrote lh.mp4" in line
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stderr)
     # redrawn in place as the progress grows: queued 0%, at least one step in progress, completed 100%
-    shown = [int(p) for p in re.findall(r"(?:queued|in_progress|completed) ━[━╺ ]* +(\d+)%", plain)]
+    shown = [int(p) for p in re.findall(r"(?:queued|in_progress|completed) [━╸╺ ]+ (\d+)%", plain)]
     steps = [p for p in shown if 0 < p < 100]
     assert steps and shown == sorted(shown) and shown[0] == 0 and shown[-1] == 100, plain
     assert re.search(r"completed ━+ +100%", plain), plain
@@ -212,3 +212,64 @@ def test_a_cache_hit_says_so_and_costs_nothing(fast: tuple[Proc, Gateway], tmp_p
     assert "$0.00" in again.stdout and "cache: hit" in again.stdout, again.stdout
     assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "two.mp4").read_bytes()
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_a_reused_idempotency_key_gives_the_same_video_and_one_generation(tmp_path: Path) -> None:
+    sim = start_simulator(time_scale=0.004)
+    gw = start_gateway(sim, tmp_path / "gw", "memory://")
+    try:
+        key = "client-test-" + os.urandom(6).hex()
+        args = ["generate", "one paid lighthouse", "--seconds", "4", "--idempotency-key", key]
+        first = run([*args, "-o", "one.mp4"], client_env(gw), tmp_path)
+        again = run([*args, "-o", "two.mp4"], client_env(gw), tmp_path)
+        assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+        assert first.stdout.split()[0] == again.stdout.split()[0]  # replayed: the same video, not a cache copy
+        assert calls(sim, "create") == 1
+        assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "two.mp4").read_bytes()
+        # the command sent that key: another body under it is refused by the gateway
+        reused = httpx.post(
+            f"{gw.url}/v1/videos",
+            json={"prompt": "another video", "seconds": "4"},
+            headers={"Authorization": f"Bearer {ACME}", "Idempotency-Key": key},
+            timeout=30,
+        )
+        assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+        # without the flag each run sends a fresh key: a different prompt is not refused as a reuse
+        fresh = run(["generate", "a second lighthouse", "--seconds", "4", "-o", "three.mp4"], client_env(gw), tmp_path)
+        assert fresh.returncode == 0, fresh.stderr
+        assert calls(sim, "create") == 2
+    finally:
+        gw.proc.stop()
+        sim.stop()
+
+
+def test_an_unreachable_create_prints_its_key_and_the_retry_command(tmp_path: Path) -> None:
+    gen = ["generate", "a lost answer", "--seconds", "4", "-o", "l.mp4", "--base-url", "http://127.0.0.1:9/v1"]
+    done = run(gen, client_env(None), tmp_path)
+    assert done.returncode == 1 and "cannot reach http://127.0.0.1:9/v1" in done.stderr, done.stderr
+    retry = re.search(r"^  (sora-gateway generate .+)$", done.stderr, re.M)
+    assert retry, done.stderr
+    words = shlex.split(retry.group(1))
+    key = words[words.index("--idempotency-key") + 1]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", key)  # a uuid4
+    assert words[:-2] == ["sora-gateway", *gen]
+    assert ACME not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_create_that_times_out_is_retried_once_with_the_same_key(tmp_path: Path) -> None:
+    # every upstream create takes effect, then its answer is held 7 s: the command's 5 s timeout expires
+    # on the first try; the retry (same key) is answered when the first create's answer comes
+    sim = start_simulator("--faults", "late=1,slow_s=7", time_scale=0.004)
+    gw = start_gateway(sim, tmp_path / "gw", "memory://")
+    try:
+        gen = ["generate", "a slow answer", "--seconds", "4", "-o", "s.mp4", "--timeout", "5"]
+        done = run(gen, client_env(gw), tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert calls(sim, "create") == 1  # one paid generation: the retry was answered with its video
+        video_id = done.stdout.split()[0]
+        assert abs(probe_duration(tmp_path / "s.mp4") - 4.0) < 0.15
+        listed = httpx.get(f"{gw.url}/v1/videos", headers={"Authorization": f"Bearer {ACME}"}, timeout=30).json()
+        assert [v["id"] for v in listed["data"]] == [video_id]
+    finally:
+        gw.proc.stop()
+        sim.stop()

@@ -10,6 +10,7 @@ there (``docs/`` holds the ones the README shows).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -93,6 +94,8 @@ def test_a_team_signs_in_makes_a_video_plays_it_and_sees_usage(
     page.set_default_timeout(TIMEOUT_MS)
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
+    creates: list[dict[str, str]] = []
+    page.on("request", lambda r: creates.append(r.headers) if r.method == "POST" and "/v1/videos" in r.url else None)
 
     sign_in(page, gw.url, "sk-not-a-real-key-000")
     expect(page.locator("#signin-error")).to_contain_text("Incorrect API key")
@@ -105,14 +108,18 @@ def test_a_team_signs_in_makes_a_video_plays_it_and_sees_usage(
 
     page.get_by_label("Prompt").fill("a lighthouse at dawn, seen from the console")
     page.get_by_label("Seconds").fill("5")
-    page.get_by_role("button", name="Create").click()
+    page.get_by_role("button", name="Create").dblclick()  # the button is disabled while a create is in flight
     expect(page.locator("#create-result")).to_contain_text("seconds=5->8(trimmed to 5)")
+    assert len(creates) == 1, creates  # one request for a double click, with its own Idempotency-Key
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", creates[0]["idempotency-key"])
+    expect(page.get_by_role("button", name="Create")).to_be_enabled()
     row = page.locator("#video-rows tr").first
     expect(row).to_have_attribute("data-status", "in_progress")  # live progress while it renders
     expect(row.locator("progress")).to_be_visible()
     expect(row).to_have_attribute("data-status", "completed")
     expect(row.locator("td.cost")).to_have_text("$0.80")  # 8 s generated at $0.10, trimmed to 5
     expect(row.locator("td.adapted")).to_contain_text("seconds=5->8(trimmed to 5)")
+    expect(page.locator("#video-rows tr")).to_have_count(1)  # one video for the double click
     expect(row.locator("img.thumb")).to_have_attribute("src", _blob())
     assert page.evaluate("document.querySelector('#video-rows img.thumb').naturalWidth") > 0
 
@@ -201,6 +208,4 @@ def test_console_is_self_contained(stack: tuple[Proc, Gateway]) -> None:
 
 
 def _blob() -> object:
-    import re
-
     return re.compile(r"^blob:")

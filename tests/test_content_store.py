@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -121,6 +122,43 @@ async def test_uploads_reach_another_replica(backend: ContentStore, tmp_path: Pa
     local = await other.local_upload(ref)
     assert local.path != ref.path and Path(str(local.path)).read_bytes() == b"\x89PNG reference bytes"
     assert replace(local, path=ref.path) == ref
+
+
+async def test_s3_fetched_uploads_are_out_of_the_upload_janitors_reach(s3_server: S3Server, tmp_path: Path) -> None:
+    """In S3 mode work_dir is data_dir: a fetched copy in ``uploads/`` would be swept by the upload janitor
+    (no job names it); it lives in ``scratch/uploads`` instead, under its own age rule refreshed by each use."""
+    from gateway.pipeline.uploads import UploadJanitor
+    from gateway.store import open_store
+
+    bucket = s3_server.new_bucket()
+    first = S3ContentStore(f"s3://{bucket}/gw", work_dir=tmp_path / "replica-1", env=s3_server.env())
+    upload = tmp_path / "replica-1" / "uploads" / "ref.png"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"\x89PNG fetched by the other replica")
+    sha = hashlib.sha256(upload.read_bytes()).hexdigest()
+    ref = Reference(filename="ref.png", content_type="image/png", path=str(upload), sha256=sha)
+    await first.keep_upload(ref)
+    upload.unlink()
+
+    data_dir = tmp_path / "replica-2"
+    other = S3ContentStore(f"s3://{bucket}/gw", work_dir=data_dir, env=s3_server.env())
+    local = Path(str((await other.local_upload(ref)).path))
+    assert local == data_dir / "scratch" / "uploads" / sha and local.read_bytes().startswith(b"\x89PNG fetched")
+    (data_dir / "uploads").mkdir(exist_ok=True)
+    (data_dir / "uploads" / "stale.png").write_bytes(b"old")
+    later = time.time() + 7200  # two hours on: past the upload janitor's hour, inside the copies' day
+    janitor = UploadJanitor(data_dir / "uploads", open_store("memory://"), max_age_s=3600, interval_s=60)
+    assert await janitor.sweep(now=later) == ["stale.png"]  # the janitor works, and never sees the copy
+    assert local.exists()
+    assert other.fetched.sweep(now=later, force=True) == [] and local.exists()
+
+    os.utime(local, (time.time() - 2 * 86400, time.time() - 2 * 86400))  # unused for two days
+    again = await other.local_upload(ref)  # a use refreshes it: the age rule counts from the last use
+    assert Path(str(again.path)) == local and time.time() - local.stat().st_mtime < 600
+    os.utime(local, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    assert other.fetched.sweep(force=True) == [sha] and not local.exists()
+    refetched = await other.local_upload(ref)  # swept: fetched again from the bucket
+    assert Path(str(refetched.path)).read_bytes() == b"\x89PNG fetched by the other replica"
 
 
 async def test_janitor_keeps_the_budget_on_the_backend(backend: ContentStore) -> None:

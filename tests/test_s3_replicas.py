@@ -159,8 +159,10 @@ def test_an_upload_accepted_by_one_replica_is_sent_by_the_other(sim: Proc, s3_se
         two = replica(sim, tmp_path / "two", store, bucket, s3_server)
         video_id = made.json()["id"]
         wait_for(lambda: _status(two, video_id) == "completed", "replica 2 to send and finish the job", 120)
-        fetched = two.data_dir / "uploads" / sha(png)  # replica 2 never received the upload: it came from S3
+        # replica 2 never received the upload: it came from S3, into scratch (out of the upload janitor's folder)
+        fetched = two.data_dir / "scratch" / "uploads" / sha(png)
         assert fetched.read_bytes() == png
+        assert not (two.data_dir / "uploads" / sha(png)).exists()
         assert "segment_upload_unavailable" not in two.proc.logs()
     finally:
         one.proc.stop()

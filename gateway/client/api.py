@@ -14,13 +14,17 @@ VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 
 
 class ClientError(Exception):
-    """A failure to report as ``error: message``: the API's own message when it sent one."""
+    """A failure to report as ``error: message``: the API's own message when it sent one.
+    ``transport`` is true when no answer came (the request may or may not have reached the gateway)."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, transport: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        self.transport = transport
 
 
 @dataclass
@@ -67,13 +71,13 @@ class Connection:
     _http: httpx.Client | None = field(default=None, repr=False)
 
     @classmethod
-    def resolve(cls, base_url: str | None, api_key: str | None) -> Connection:
+    def resolve(cls, base_url: str | None, api_key: str | None, *, timeout: float = 60.0) -> Connection:
         """Flags first, then the SDK's variables; no key is a usage problem (raised as ClientError)."""
         url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             raise ClientError("no API key: pass --api-key or set OPENAI_API_KEY (the key your team got)")
-        return cls(url, key)
+        return cls(url, key, timeout)
 
     @property
     def http(self) -> httpx.Client:
@@ -93,13 +97,27 @@ class Connection:
         try:
             response = self.http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach {self.base_url}: {exc.__class__.__name__}: {exc}") from None
+            raise ClientError(
+                f"cannot reach {self.base_url}: {exc.__class__.__name__}: {exc}", transport=True
+            ) from None
         if response.status_code >= 400:
             raise _api_error(response)
         return response
 
-    def create(self, fields: dict[str, Any]) -> Video:
-        response = self._send("POST", "/videos", json={k: v for k, v in fields.items() if v is not None})
+    def create(self, fields: dict[str, Any], idempotency_key: str) -> Video:
+        """POST /videos with an ``Idempotency-Key``: a create that timed out may have been made, so it is
+        retried once with the same key (the gateway answers that retry with the first one's video)."""
+        body = {k: v for k, v in fields.items() if v is not None}
+        headers = {"Idempotency-Key": idempotency_key}
+        try:
+            response = self.http.post("/videos", json=body, headers=headers)
+        except httpx.TimeoutException:
+            response = self._send("POST", "/videos", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            message = f"cannot reach {self.base_url}: {exc.__class__.__name__}: {exc}"
+            raise ClientError(message, transport=True) from None
+        if response.status_code >= 400:
+            raise _api_error(response)
         return _video(response)
 
     def retrieve(self, video_id: str) -> Video:

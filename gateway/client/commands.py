@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.client.api import VARIANT_SUFFIX, ClientError, Connection, Video
 from gateway.client.progress import stderr_console, wait_for
 
 INTERRUPTED = 130
+DEFAULT_TIMEOUT_S = 60.0
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,23 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         help="the gateway's API base (default: OPENAI_BASE_URL, else http://127.0.0.1:8080/v1)",
     )
     parser.add_argument("--api-key", metavar="KEY", help="your team's key (default: OPENAI_API_KEY)")
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="wait this long for an answer (default 60)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_client_commands(sub: Any) -> None:
@@ -45,6 +64,12 @@ def add_client_commands(sub: Any) -> None:
     gen.add_argument("--style", help="a style preset (cinematic, animation, documentary, ...)")
     gen.add_argument("--negative-prompt", metavar="TEXT", help="what the video should avoid")
     gen.add_argument("-o", "--output", metavar="FILE", help="where to write the MP4 (default ./<video id>.mp4)")
+    gen.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="reuse the key of an earlier create (printed when it could not be confirmed): "
+        "the gateway answers with that create's video instead of making (and charging) another",
+    )
     add_connection_arguments(gen)
 
     status = sub.add_parser("status", help="show a video's status", description="Show a video's status.")
@@ -93,6 +118,24 @@ def _resume_command(args: argparse.Namespace, video_id: str) -> str:
     return shlex.join(words)  # never the key: it comes from the same --api-key / OPENAI_API_KEY as before
 
 
+def _retry_command(args: argparse.Namespace, key: str) -> str:
+    """The same ``generate`` with ``--idempotency-key``: the gateway answers with the first create's video."""
+    words = ["sora-gateway", "generate", args.prompt]
+    for flag, value in (
+        ("--seconds", args.seconds),
+        ("--size", args.size),
+        ("--model", args.model),
+        ("--style", args.style),
+        ("--negative-prompt", args.negative_prompt),
+        ("-o", args.output),
+        ("--base-url", args.base_url),
+        ("--timeout", None if args.timeout == DEFAULT_TIMEOUT_S else f"{args.timeout:g}"),
+    ):
+        if value:
+            words += [flag, value]
+    return shlex.join([*words, "--idempotency-key", key])  # never the API key
+
+
 def _wait_and_download(conn: Connection, args: argparse.Namespace, video: Video, err: Console, variant: str) -> int:
     cache = video.cache  # the create's outcome (hit, coalesced, ...): polls do not repeat it
     try:
@@ -115,10 +158,11 @@ def run_client(args: argparse.Namespace) -> int:
     err = stderr_console()
     prog = f"sora-gateway {args.command}"
     try:
-        conn = Connection.resolve(args.base_url, args.api_key)
+        conn = Connection.resolve(args.base_url, args.api_key, timeout=args.timeout)
     except ClientError as exc:
         err.print(f"{prog}: error: {exc.message}", highlight=False)
         return 2
+    key: str | None = None
     try:
         if args.command == "generate":
             fields = {
@@ -129,7 +173,20 @@ def run_client(args: argparse.Namespace) -> int:
                 "style_preset": args.style,
                 "negative_prompt": args.negative_prompt,
             }
-            video = conn.create(fields)
+            key = args.idempotency_key or str(uuid.uuid4())
+            try:
+                video = conn.create(fields, key)
+            except ClientError as exc:
+                if not exc.transport:
+                    raise
+                err.print(f"{prog}: error: {exc.message}", highlight=False)
+                err.print(
+                    f"the gateway may have made the video (Idempotency-Key {key}); retry with the same key, "
+                    "which answers with that video instead of paying for another:",
+                    highlight=False,
+                )
+                err.print(f"  {_retry_command(args, key)}", highlight=False, soft_wrap=True)
+                return 1
             err.print(f"created {video.id}" + (f" (adapted: {'; '.join(video.adapted)})" if video.adapted else ""))
             return _wait_and_download(conn, args, video, err, "video")
         if args.command == "download":
@@ -152,6 +209,9 @@ def run_client(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:  # before the gateway answered a create: it may or may not have the video
         err.print("\ninterrupted before the gateway answered; GET /v1/videos lists what it has", highlight=False)
+        if args.command == "generate" and key:
+            err.print("or retry with the same key (no second video, no second charge):", highlight=False)
+            err.print(f"  {_retry_command(args, key)}", highlight=False, soft_wrap=True)
         return INTERRUPTED
     finally:
         conn.close()

@@ -181,28 +181,54 @@ async function playVideo(video) {
 }
 
 // -- create ---------------------------------------------------------------------------------
+function newIdempotencyKey() {
+  // randomUUID needs a secure context (https or localhost); plain http on a LAN address still has getRandomValues
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+}
+
 async function createVideo(event) {
   event.preventDefault();
+  const button = $("create-button");
+  if (button.disabled) return; // one create in flight at a time: a double click must not pay twice
   const fields = { prompt: $("prompt").value.trim() };
   for (const [name, id] of [["seconds", "seconds"], ["size", "size"], ["model", "model"], ["style_preset", "style"]]) {
     const value = $(id).value.trim();
     if (value) fields[name] = value;
   }
+  // a fresh key per create: if the answer is lost, the gateway has the video under this key, not a second one
+  const key = newIdempotencyKey();
+  button.disabled = true;
   $("create-result").textContent = "creating...";
-  const response = await api("/v1/videos", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(fields),
-  });
-  let body = null;
-  try { body = await response.json(); } catch (e) { body = null; }
-  if (!response.ok) {
-    $("create-result").textContent = "refused: " + errorText({ status: response.status, body });
-    return;
+  try {
+    let response;
+    try {
+      response = await api("/v1/videos", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+        body: JSON.stringify(fields),
+      });
+    } catch (e) {
+      $("create-result").textContent = "no answer from the gateway; the video may exist: see the list below";
+      refresh();
+      return;
+    }
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (!response.ok) {
+      $("create-result").textContent = "refused: " + errorText({ status: response.status, body });
+      return;
+    }
+    const adapted = response.headers.get("x-sora-gateway-adapted");
+    $("create-result").textContent = "created " + body.id + (adapted ? " (adapted: " + adapted + ")" : "");
+    refresh();
+  } finally {
+    button.disabled = false;
   }
-  const adapted = response.headers.get("x-sora-gateway-adapted");
-  $("create-result").textContent = "created " + body.id + (adapted ? " (adapted: " + adapted + ")" : "");
-  refresh();
 }
 
 // -- usage ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ Layout under the prefix (mirrors :mod:`gateway.content.local`, so replicas need 
   the LRU clock the janitor reads from listings.
 * ``.by-sha256/<sha256>/<job id>``: which jobs hold a video with that checksum.
 * ``uploads/<sha256>``: clients' uploaded files (input references, videos to extend), fetched by
-  whichever replica sends them upstream.
+  whichever replica sends them upstream into ``<work_dir>/scratch/uploads`` (see :mod:`gateway.content.fetched`).
 
 Errors become :class:`ContentStoreError`; a missing object is ``None``, never an error.
 """
@@ -36,6 +36,7 @@ import obstore
 
 from gateway.content.base import ContentRedirect, ContentStoreError, StoredObject
 from gateway.content.entries import Entry
+from gateway.content.fetched import FetchedUploads
 from gateway.content.local import EXTENSIONS, MEDIA_TYPES, check_range
 from gateway.content.ranges import RangeNotSatisfiable, parse_range
 from gateway.content.s3client import (
@@ -77,6 +78,8 @@ class S3ContentStore:
         self.store = open_bucket(self.bucket, self.prefix, env)
         self._digests: OrderedDict[tuple[str, str], str] = OrderedDict()  # (key, etag) -> sha256
         self._touched: dict[str, float] = {}
+        # fetched uploads: not in <work_dir>/uploads, whose janitor deletes what no job names
+        self.fetched = FetchedUploads(self.work_dir / "scratch" / UPLOADS)
 
     # -- helpers -------------------------------------------------------------------
     @staticmethod
@@ -340,8 +343,9 @@ class S3ContentStore:
     async def local_upload(self, ref: Reference) -> Reference:
         if not ref.path or not ref.sha256 or Path(ref.path).exists():
             return ref
-        local = self.work_dir / UPLOADS / ref.sha256
-        if not local.exists():
+        local = await asyncio.to_thread(self.fetched.reuse, ref.sha256)
+        if local is None:
+            local = self.fetched.path(ref.sha256)
             try:
                 result = await obstore.get_async(self.store, f"{UPLOADS}/{ref.sha256}")
             except FileNotFoundError:
@@ -354,6 +358,7 @@ class S3ContentStore:
                 async for chunk in result.stream(min_chunk_size=1 << 20):
                     await asyncio.to_thread(fh.write, bytes(chunk))
             part.replace(local)
+            await asyncio.to_thread(self.fetched.sweep)  # copies unused for a day; never this fresh one
         return Reference(
             filename=ref.filename,
             content_type=ref.content_type,
