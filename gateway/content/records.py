@@ -26,6 +26,7 @@ from gateway.core.models import Job, Status
 from gateway.observability import log
 from gateway.policies.model import ANONYMOUS
 from gateway.store.base import JobStore
+from gateway.tasks import cancel_and_wait
 
 CLAIM = "janitor:records"
 PAGE = 100
@@ -73,11 +74,8 @@ class RecordJanitor:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         wait = min(self.first_after_s, self.interval_s)

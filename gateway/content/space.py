@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from gateway.observability import REGISTRY, log
+from gateway.tasks import cancel_and_wait
 
 P = "sora_gateway_"
 SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -148,10 +149,7 @@ class StorageHealth:
         self._task = asyncio.create_task(self._loop(), name="content-space")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

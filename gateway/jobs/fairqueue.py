@@ -34,6 +34,7 @@ from gateway.jobs.advance import NOT_SENT
 from gateway.jobs.follow import is_follower
 from gateway.observability import REGISTRY, P, log
 from gateway.store.base import JobStore, StoreError
+from gateway.tasks import cancel_and_wait
 
 LIMIT_KEY = "fairq:limit"  # kv: the learned concurrent-generation limit
 PAUSE_KEY = "fairq:paused_until"  # kv: no creates before this wall-clock time (a 429's Retry-After)
@@ -325,10 +326,7 @@ class FairQueue:
         self._task = asyncio.create_task(self._loop(), name="fair-queue")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

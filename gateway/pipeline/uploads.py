@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gateway.observability import log
 from gateway.store.base import JobStore
+from gateway.tasks import cancel_and_wait
 
 
 class UploadJanitor:
@@ -78,7 +79,4 @@ class UploadJanitor:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 
 from gateway.observability import REGISTRY, log
 from gateway.policies.loader import PolicySet, Problem, load_policies, policy_files
+from gateway.tasks import cancel_and_wait
 
 RELOADS = Counter("sora_gateway_policy_reloads_total", "Policy reloads applied after a file change", registry=REGISTRY)
 RELOAD_ERRORS = Counter(
@@ -117,11 +118,8 @@ class PolicyHolder:
             self._task = asyncio.create_task(self._watch(self.reload_s), name="policy-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while a valid set is in force, even when a newer edit was refused."""

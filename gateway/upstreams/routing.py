@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job
 from gateway.observability import log, register_secret
+from gateway.tasks import cancel_and_wait
 from gateway.upstreams.base import Upstream, UpstreamError
 from gateway.upstreams.breaker import CLOSED, HALF_OPEN, Breaker
 from gateway.upstreams.runtime import UpstreamRuntime
@@ -144,10 +145,7 @@ class UpstreamRouter:
                     await route.detect()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for route in self.routes:
             await route.close()
 
