@@ -37,7 +37,7 @@ from gateway.faces import (
 )
 from gateway.faces.http import error_response
 from gateway.faces.openai_videos import video_resource
-from gateway.instrument import instrument_context
+from gateway.instrument import instrument
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.reroute import reroute
@@ -235,7 +235,8 @@ def build_context(settings: Settings) -> Context:
     ctx.extra_ready_checks["webhooks"] = webhooks.sender.status
     ctx.extra_ready_checks["queue"] = queue.status
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
-    instrument_context(ctx)  # store error metrics, quota-limit gauges, secrets the logs mask
+    # store error metrics, quota-limit gauges, secrets the logs mask
+    instrument(store, policies.current, secrets=(settings.upstream_api_key, settings.admin_key))
     return ctx
 
 

@@ -1,4 +1,4 @@
-"""Wire a built :class:`~gateway.app.Context` into the metrics and the log scrubber.
+"""Wire the parts of a built app (its store, its policies, its keys) into the metrics and the log scrubber.
 
 * every public async method of the store counts its :class:`StoreError` s in
   ``sora_gateway_store_errors_total{store,operation}`` and keeps
@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,6 @@ from gateway.observability import STORE_ERRORS, STORE_UP, TENANT_LIMITS, registe
 from gateway.store.base import JobStore, StoreError
 
 if TYPE_CHECKING:
-    from gateway.app import Context
     from gateway.policies.loader import PolicySet
 
 
@@ -89,9 +88,12 @@ def import_metric_modules() -> list[str]:
     return names
 
 
-def instrument_context(ctx: Context) -> None:
+def instrument(store: JobStore, policies: Callable[[], PolicySet], secrets: Iterable[str | None]) -> None:
+    """Count ``store``'s failures, gauge the quota limits of the ``policies()`` in force, mask ``secrets`` in logs.
+
+    Takes the parts, not the app's ``Context``: the app imports this module, never the other way round."""
     import_metric_modules()
-    instrument_store(ctx.store)
-    TENANT_LIMITS.source = lambda: quota_limits(ctx.policies.current())
-    register_secret(ctx.settings.upstream_api_key)
-    register_secret(ctx.settings.admin_key)
+    instrument_store(store)
+    TENANT_LIMITS.source = lambda: quota_limits(policies())
+    for secret in secrets:
+        register_secret(secret)

@@ -21,12 +21,13 @@ from gateway.errors import invalid
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
-from gateway.faces.openai_videos import CREATE_FIELDS, video_request, video_resource
+from gateway.faces.openai_videos import video_resource
+from gateway.faces.requests import CREATE, OPENAI
 from gateway.pipeline.batches import Batch, BatchService, batch_status, variation_prompts
 from gateway.policies.model import Tenant
 
 MAX_N = 16  # the contract's n: 2..16 (and at most as many variations)
-BATCH_FIELDS: dict[str, tuple[type, ...]] = {**CREATE_FIELDS, "n": (int,), "variations": (list,)}
+BATCH_FIELDS = {**OPENAI.fields(CREATE), "n": (int,), "variations": (list,)}
 
 
 def batches(request: Request) -> BatchService:
@@ -87,7 +88,7 @@ async def create_batch(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         prompts = batch_prompts(data, MAX_N)
         # callback_url (checked by the webhook stage like any create's) is every video's: each announces its end
-        base = video_request({k: v for k, v in data.items() if k in CREATE_FIELDS})
+        base = OPENAI.request(data)
         batch, jobs = await batches(request).create(tenant, base, prompts, callback_url=base.callback_url)
         return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
 

@@ -20,6 +20,7 @@ from gateway.content.space import is_space_error, raise_if_simulated_full
 from gateway.core.models import Reference
 from gateway.errors import ApiError, invalid
 from gateway.faces.bodies import check_value, parse_json
+from gateway.faces.requests import check_fields
 from gateway.policies.model import Tenant
 
 MAX_FIELD_BYTES = 1024 * 1024
@@ -60,8 +61,8 @@ async def read_body(
 ) -> dict[str, Any]:
     """A create-like body as a dict, from JSON or multipart; files become References.
 
-    With ``allowed`` the fields are checked (:func:`check_fields`) *before* any file is kept, so a
-    refused body leaves nothing on disk. Files kept for this request are listed on
+    With ``allowed`` the fields are checked (:func:`~gateway.faces.requests.check_fields`) *before* any file
+    is kept, so a refused body leaves nothing on disk. Files kept for this request are listed on
     ``request.state.saved_uploads``; :mod:`gateway.faces.creates` removes them if the create is refused.
     """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -154,49 +155,3 @@ async def save_upload(upload: UploadFile, upload_dir: Path, request: Request | N
         saved.append(final)
         request.state.saved_uploads = saved
     return Reference(filename=upload.filename, content_type=upload.content_type, path=str(final), sha256=sha256)
-
-
-def as_reference(value: Any, param: str = "input_reference") -> Reference | None:
-    if value is None or isinstance(value, Reference):
-        return value
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            raise invalid(
-                f"Invalid '{param}': expected a file or an object with image_url or file_id.", param
-            ) from None
-    if not isinstance(value, dict) or not (value.get("image_url") or value.get("file_id")):
-        raise invalid(f"Invalid '{param}': provide exactly one of image_url or file_id.", param)
-    return Reference(image_url=value.get("image_url"), file_id=value.get("file_id"))
-
-
-def check_fields(data: dict[str, Any], allowed: dict[str, tuple[type, ...]], required: tuple[str, ...]) -> None:
-    """Unknown parameters, missing ones and wrong types are refused, naming the field."""
-    for name, value in data.items():
-        if name not in allowed:
-            raise invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
-        if isinstance(value, UploadFile) and Reference in allowed[name]:
-            continue  # a file, kept once every field has been checked
-        if value is not None and not isinstance(value, allowed[name]):
-            kinds = " or ".join("string" if t is str else "integer" if t is int else t.__name__ for t in allowed[name])
-            raise invalid(f"Invalid type for '{name}': expected {kinds}.", name, "invalid_type")
-    for name in required:
-        if data.get(name) in (None, ""):
-            raise invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
-
-
-def as_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def as_flag(value: Any, param: str) -> bool | None:
-    """A boolean field from JSON (true/false) or a form ("true"/"false"/"1"/"0")."""
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise invalid(f"Invalid '{param}': expected true or false.", param, "invalid_type")

@@ -12,33 +12,22 @@ from starlette.routing import Route
 
 from gateway.content import ContentRedirect, StoredFile
 from gateway.content.local import RangeProblem, check_range
-from gateway.core.models import Job, Reference, Status, VideoRequest
+from gateway.core.models import Job, Reference, Status
 from gateway.errors import ApiError, invalid
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
-from gateway.faces.http import as_flag, as_reference, as_str, tenant_of
-from gateway.faces.resources import accel_redirect, cost_usd, poll_headers, queue_position, service
+from gateway.faces.http import tenant_of
+from gateway.faces.requests import CREATE, EDIT, EXTEND, OPENAI, REFERENCE, REMIX
+from gateway.faces.resources import accel_redirect, cost_usd, created_headers, poll_headers, queue_position, service
 from gateway.pipeline.stages import Created
 from gateway.policies.model import Tenant
 from gateway.store.base import id_position
 
-STR, NUM = (str,), (str, int)
-CREATE_FIELDS: dict[str, tuple[type, ...]] = {
-    "prompt": STR,
-    "model": STR,
-    "seconds": NUM,
-    "size": STR,
-    "input_reference": (str, dict, Reference),
-    "style_preset": STR,
-    "negative_prompt": STR,
-    "output_format": STR,
-    "enhance_prompt": (bool, str),
-    "callback_url": STR,
-}
-REMIX_FIELDS: dict[str, tuple[type, ...]] = {"prompt": STR, "callback_url": STR}
+CREATE_FIELDS = OPENAI.fields(CREATE)
+REMIX_FIELDS = OPENAI.fields(REMIX)
 # ``video``: {"id": ...} (JSON, a JSON string, or ``video[id]`` in a form) or an uploaded file (what the SDK sends)
-DERIVED_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR, "seconds": NUM}
-EDIT_FIELDS: dict[str, tuple[type, ...]] = {"video": (str, dict, Reference), "prompt": STR}
+DERIVED_FIELDS = {"video": REFERENCE, **OPENAI.fields(EXTEND)}
+EDIT_FIELDS = {"video": REFERENCE, **OPENAI.fields(EDIT)}
 
 
 def video_resource(job: Job, queue_position: int | None = None) -> dict[str, Any]:
@@ -84,31 +73,13 @@ def gateway_extras(job: Job) -> dict[str, Any]:
 
 
 def created_response(created: Created, request: Request | None = None) -> JSONResponse:
-    headers = {**poll_headers(created.job), **created.headers}
-    if created.job.cache:
-        headers.setdefault("x-sora-gateway-cache", created.job.cache)
-    return JSONResponse(video_resource(created.job, queue_position(request, created.job)), headers=headers)
-
-
-def video_request(data: dict[str, Any]) -> VideoRequest:
-    """A create body (fields already checked against CREATE_FIELDS) as a VideoRequest."""
-    return VideoRequest(
-        prompt=str(data.get("prompt") or ""),
-        model=as_str(data.get("model")),
-        seconds=as_str(data.get("seconds")),
-        size=as_str(data.get("size")),
-        input_reference=as_reference(data.get("input_reference")),
-        style_preset=as_str(data.get("style_preset")),
-        negative_prompt=as_str(data.get("negative_prompt")),
-        output_format=as_str(data.get("output_format")),
-        enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
-        callback_url=as_str(data.get("callback_url")),
-    )
+    resource = video_resource(created.job, queue_position(request, created.job))
+    return JSONResponse(resource, headers=created_headers(created))
 
 
 async def create_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        req = video_request(data)
+        req = OPENAI.request(data)
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
         return created_response(created, request)
 
@@ -201,8 +172,8 @@ async def serve_content(request: Request, tenant: Tenant) -> Response:
 
 async def remix_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        video_id, callback_url = request.path_params["video_id"], as_str(data.get("callback_url"))
-        created = await service(request).remix(tenant, video_id, data["prompt"], callback_url=callback_url)
+        video_id, prompt = request.path_params["video_id"], OPENAI.read(data, "prompt")
+        created = await service(request).remix(tenant, video_id, prompt, callback_url=OPENAI.read(data, "callback_url"))
         return created_response(created, request)
 
     return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",))
@@ -229,15 +200,16 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
 
 async def extend_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        video, seconds = _video_ref(data), as_str(data.get("seconds"))
-        return created_response(await service(request).extend(tenant, video, data["prompt"], seconds), request)
+        video, prompt, seconds = _video_ref(data), OPENAI.read(data, "prompt"), OPENAI.read(data, "seconds")
+        return created_response(await service(request).extend(tenant, video, prompt, seconds), request)
 
     return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
 
 
 async def edit_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        return created_response(await service(request).edit(tenant, _video_ref(data), data["prompt"]), request)
+        video, prompt = _video_ref(data), OPENAI.read(data, "prompt")
+        return created_response(await service(request).edit(tenant, video, prompt), request)
 
     return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
 

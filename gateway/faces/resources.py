@@ -1,4 +1,4 @@
-"""What every face reaches for on a request: the video service, the uploads directory, poll hints."""
+"""What every face reaches for on a request: the video service, the uploads directory, poll and create headers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,15 @@ from starlette.requests import Request
 from gateway.content import StoredFile
 from gateway.core.models import Job, Status
 from gateway.pipeline.service import VideoService
+from gateway.pipeline.stages import Created
+
+
+def created_headers(created: Created) -> dict[str, str]:
+    """The headers of a create's answer, in any dialect: poll hint, the service's own, the cache outcome."""
+    headers = {**poll_headers(created.job), **created.headers}
+    if created.job.cache:
+        headers.setdefault("x-sora-gateway-cache", created.job.cache)
+    return headers
 
 
 def poll_headers(job: Job) -> dict[str, str]:

@@ -16,25 +16,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.config import public_base_url
-from gateway.core.models import Job, Status, VideoRequest
-from gateway.errors import invalid
+from gateway.core.models import Job, Status
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
-from gateway.faces.http import as_flag, as_str, tenant_of
-from gateway.faces.resources import poll_headers, service
+from gateway.faces.http import tenant_of
+from gateway.faces.requests import CREATE, SEED
+from gateway.faces.resources import created_headers, poll_headers, service
 from gateway.policies.model import Tenant
 
-FIELDS: dict[str, tuple[type, ...]] = {
-    "prompt": (str,),
-    "model": (str,),
-    "duration_seconds": (int, float, str),
-    "resolution": (str,),
-    "output_format": (str,),
-    "style_preset": (str,),
-    "negative_prompt": (str,),
-    "enhance_prompt": (bool, str),
-    "callback_url": (str,),
-}
+FIELDS = SEED.fields(CREATE)
 
 
 def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
@@ -65,26 +55,9 @@ def _base_url(request: Request) -> str:
 
 async def create_generation(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
-        duration = data.get("duration_seconds")
-        if isinstance(duration, bool):
-            raise invalid("Invalid type for 'duration_seconds': expected a number.", "duration_seconds", "invalid_type")
-        req = VideoRequest(
-            prompt=data["prompt"],
-            model=as_str(data.get("model")),
-            seconds=None if duration is None else str(duration),
-            size=as_str(data.get("resolution")),
-            style_preset=as_str(data.get("style_preset")),
-            negative_prompt=as_str(data.get("negative_prompt")),
-            output_format=as_str(data.get("output_format")),
-            enhance_prompt=as_flag(data.get("enhance_prompt"), "enhance_prompt"),
-            callback_url=as_str(data.get("callback_url")),
-            dialect="seed",
-        )
+        req = SEED.request(data)
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
-        headers = {**poll_headers(created.job), **created.headers}
-        if created.job.cache:
-            headers.setdefault("x-sora-gateway-cache", created.job.cache)
-        return JSONResponse(generation_resource(created.job, _base_url(request)), headers=headers)
+        return JSONResponse(generation_resource(created.job, _base_url(request)), headers=created_headers(created))
 
     return await create_like(request, answer, fields=FIELDS, required=("prompt",))
 

@@ -14,24 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.core.models import VideoRequest
 from gateway.errors import invalid
 from gateway.faces.creates import create_like
-from gateway.faces.http import as_str
 from gateway.faces.openai_videos import created_response
+from gateway.faces.requests import OPENAI, STORY, whole_seconds
 from gateway.pipeline.stories import Scene, StoryService
 from gateway.policies.model import Tenant
 
-STR = (str,)
-STORY_FIELDS: dict[str, tuple[type, ...]] = {
-    "scenes": (list,),
-    "model": STR,
-    "size": STR,
-    "style_preset": STR,
-    "negative_prompt": STR,
-    "output_format": STR,
-    "callback_url": STR,
-}
+STORY_FIELDS = {"scenes": (list,), **OPENAI.fields(STORY)}  # the film-wide fields, then its scenes
 SCENE_FIELDS = ("prompt", "seconds")
 
 
@@ -54,29 +44,14 @@ def parse_scenes(value: Any) -> list[Scene]:
         prompt = item.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise invalid(f"Invalid '{where}.prompt': must be a non-empty string.", f"{where}.prompt")
-        seconds = item.get("seconds")
-        text = str(seconds).strip() if isinstance(seconds, (int, str)) and not isinstance(seconds, bool) else ""
-        if not text.isdigit() or int(text) < 1:
-            raise invalid(
-                f"Invalid '{where}.seconds': {seconds!r}; expected a positive whole number of seconds.",
-                f"{where}.seconds",
-            )
-        scenes.append(Scene(prompt=prompt, seconds=int(text)))
+        scenes.append(Scene(prompt=prompt, seconds=whole_seconds(item.get("seconds"), f"{where}.seconds")))
     return scenes
 
 
 async def create_story(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         scenes = parse_scenes(data.get("scenes"))
-        base = VideoRequest(
-            prompt="",
-            model=as_str(data.get("model")),
-            size=as_str(data.get("size")),
-            style_preset=as_str(data.get("style_preset")),
-            negative_prompt=as_str(data.get("negative_prompt")),
-            output_format=as_str(data.get("output_format")),
-            callback_url=as_str(data.get("callback_url")),
-        )
+        base = OPENAI.request(data, STORY)
         return created_response(await stories(request).create(tenant, scenes, base), request)
 
     # Idempotency-Key and the door's request count, as every create
