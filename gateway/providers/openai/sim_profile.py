@@ -1,0 +1,55 @@
+"""The simulated OpenAI API, one :class:`SimProfile` per version: the same routes under ``/v1``, each
+version's table deciding which of them exist (extensions, edits and characters only on ``openai-2026-03``).
+
+The key is a bearer token; statuses are the engine's own words (queued, in_progress, completed,
+failed); refusals are ``{"error": {"message", "type", "param", "code"}}`` and an unknown route is
+404 ``Invalid URL (METHOD /path)`` with code null, as the real API answers.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from gateway.providers.openai import sim_characters, sim_derived, sim_misc, sim_videos
+from gateway.providers.openai.table import PROFILES
+from gateway.simulator.config import SimulatorConfig
+from gateway.simulator.guard import bearer, no_key, wrong_key
+from gateway.simulator.profile import SimProfile
+
+OPS = (
+    "create",
+    "retrieve",
+    "list",
+    "delete",
+    "content",
+    "remix",
+    "extend",
+    "edit",
+    "characters",
+    "models",
+    "moderations",
+    "chat_completions",
+)
+# the item routes (/v1/videos/{video_id}) last: they would match /v1/videos/extensions too
+ROUTES = (
+    *sim_misc.ROUTES,
+    *sim_derived.ROUTES,
+    *sim_characters.ROUTES,
+    *sim_videos.ROUTES,
+    *sim_videos.ITEM_ROUTES,
+)
+
+
+def auth(request: Request, config: SimulatorConfig) -> str:
+    key = bearer(request)
+    if not key:
+        raise no_key()
+    if not config.accepts(key):
+        raise wrong_key(key)
+    return key
+
+
+SIM_PROFILES = [
+    SimProfile(name=name, provider="openai", base_path="/v1", caps=caps, routes=ROUTES, ops=OPS, auth=auth)
+    for name, caps in PROFILES.items()
+]
