@@ -10,7 +10,7 @@ from gateway.simulator.faults import FaultSpec, parse_faults
 QUEUE_SECONDS = 10.0
 RUN_BASE_SECONDS = 30.0
 RUN_PER_SECOND = 5.0
-# openai-poll-after-ms = clamp(POLL_AFTER_MS * time_scale, MIN, MAX)
+# the poll hint a profile sends = clamp(POLL_AFTER_MS * time_scale, MIN, MAX)
 POLL_AFTER_MS = 2000
 POLL_AFTER_MIN_MS = 50
 POLL_AFTER_MAX_MS = 10000

@@ -79,8 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser, profiles: Sequence[str], defa
         "--ignore-idempotency",
         action="store_true",
         default=str(e("ignore_idempotency", "")).lower() in {"1", "true", "yes", "on"},
-        help="ignore Idempotency-Key (the real OpenAI Videos API does not document it): a re-sent create "
-        "starts a second generation",
+        help="ignore Idempotency-Key (not every real API honours it): a re-sent create starts a second generation",
     )
     parser.add_argument("--seed", type=int, default=e("seed"), help="random seed for faults (default: random)")
     parser.add_argument(
