@@ -28,7 +28,7 @@ class Provider:
     probe: Probe | None = None  # how detection recognises it (None: only ever pinned)
     probe_last: bool = False  # its probe concludes for any URL (a baseline): tried after the others
     simulator: Callable[[], Sequence[SimProfile]] | None = None  # its simulator profiles (imported on demand)
-    hosts: tuple[str, ...] = ()  # its public API hostnames
+    hosts: tuple[str, ...] = ()  # its public API hostnames (".example.com": any host under it)
 
 
 class ProviderCatalog:

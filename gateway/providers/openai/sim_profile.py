@@ -2,8 +2,13 @@
 version's table deciding which of them exist (extensions, edits and characters only on ``openai-2026-03``).
 
 The key is a bearer token; statuses are the engine's own words (queued, in_progress, completed,
-failed); refusals are ``{"error": {"message", "type", "param", "code"}}`` and an unknown route is
-404 ``Invalid URL (METHOD /path)`` with code null, as the real API answers.
+failed); every VideoResource answer carries ``openai-poll-after-ms``. Refusals are
+``{"error": {"message", "type", "param", "code"}}``; besides the engine's, the codes are
+``moderation_blocked``, ``not_found`` (unknown id), ``video_not_ready`` / ``video_failed`` (content or
+source not usable), ``video_expired``, ``invalid_api_key``; an unknown route (or one this version
+lacks) is 404 ``Invalid URL (METHOD /path)`` with code null, as the real API answers. Every version
+also answers ``POST /v1/moderations`` (moderation words flagged) and ``POST /v1/chat/completions``
+deterministically (what prompt enhancement calls).
 """
 
 from __future__ import annotations
