@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulator = sub.add_parser(
         "simulator",
         help="a Sora-compatible upstream for development, demos and tests",
-        description="A Sora-compatible upstream serving under /v1 like the real API.\n"
+        description="A simulated upstream: any profile of the provider catalog, each under its own API paths.\n"
         "Every flag also reads SORA_GATEWAY_SIMULATOR_<FLAG>.",
         env_prefix=SIMULATOR_PREFIX,
     )

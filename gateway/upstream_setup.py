@@ -16,7 +16,7 @@ from gateway.upstreams.runtime import UpstreamRuntime
 def router_from_settings(settings: Settings, catalog: Catalog = CATALOG) -> UpstreamRouter:
     """``upstreams:`` in order of preference (each with its circuit breaker), or the one ``upstream``."""
     entries = settings.upstreams or [{"url": settings.upstream}]
-    routes = []
+    routes: list[UpstreamRuntime] = []
     for index, entry in enumerate(entries):
         key = os.environ.get(entry["api_key_env"], "") if "api_key_env" in entry else settings.upstream_api_key
         register_secret(key)  # masked in every log line, like the main key

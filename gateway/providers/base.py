@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.core.capabilities import Capabilities
-from gateway.simulator.profile import SimProfile
 from gateway.upstreams.base import Upstream
 from gateway.upstreams.detect import Probe
+
+if TYPE_CHECKING:  # the simulator is imported only by what runs it, never by the gateway
+    from gateway.simulator.profile import SimProfile
 
 
 @dataclass(frozen=True)

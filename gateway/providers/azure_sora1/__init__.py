@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway.providers.azure_sora1.dialect import AzureSora1Upstream
 from gateway.providers.azure_sora1.probe import probe
 from gateway.providers.azure_sora1.table import PROFILES
 from gateway.providers.base import Provider
-from gateway.simulator.profile import SimProfile
+
+if TYPE_CHECKING:
+    from gateway.simulator.profile import SimProfile
 
 
 def simulator() -> Sequence[SimProfile]:

@@ -7,12 +7,15 @@ tells the versions apart · ``sim_*.py`` the simulated API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway.providers.base import Provider
 from gateway.providers.openai.dialect import OpenAIVideosUpstream
 from gateway.providers.openai.probe import probe
 from gateway.providers.openai.table import PROFILES
-from gateway.simulator.profile import SimProfile
+
+if TYPE_CHECKING:
+    from gateway.simulator.profile import SimProfile
 
 
 def simulator() -> Sequence[SimProfile]:
