@@ -122,9 +122,7 @@ def handlers(render: Render, routes: Callable[[Request], Sequence[BaseRoute]]) -
 
 def provider_app(routes: Sequence[BaseRoute]) -> ASGIApp:
     """One provider's routes, every refusal in the current profile's envelope."""
-    return ExceptionMiddleware(
-        Router(routes=list(routes)), handlers=handlers(_profile_shape, lambda request: sim_of(request).profile.routes)
-    )
+    return ExceptionMiddleware(Router(routes=list(routes)), handlers=handlers(_profile_shape, lambda request: routes))
 
 
 def build_app(config: SimulatorConfig, profiles: Mapping[str, SimProfile]) -> Starlette:
