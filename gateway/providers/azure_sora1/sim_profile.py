@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from gateway.providers.azure_sora1 import sim_jobs
+from gateway.providers.azure_sora1.sim_jobs import ROUTES, job_status
 from gateway.providers.azure_sora1.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
@@ -48,10 +48,10 @@ SIM_PROFILES = [
         provider="azure_sora1",
         base_path="/openai/v1",
         caps=caps,
-        routes=sim_jobs.ROUTES,
+        routes=ROUTES,
         ops=OPS,
         auth=auth,
-        status=sim_jobs.job_status,
+        status=job_status,
     )
     for name, caps in PROFILES.items()
 ]

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from gateway.providers.openai import sim_characters, sim_derived, sim_misc, sim_videos
+from gateway.providers.openai.sim_characters import ROUTES as CHARACTER_ROUTES
+from gateway.providers.openai.sim_derived import ROUTES as DERIVED_ROUTES
+from gateway.providers.openai.sim_misc import ROUTES as MISC_ROUTES
+from gateway.providers.openai.sim_videos import ITEM_ROUTES, VIDEO_ROUTES
 from gateway.providers.openai.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.guard import bearer, no_key, wrong_key
@@ -36,13 +39,7 @@ OPS = (
     "chat_completions",
 )
 # the item routes (/v1/videos/{video_id}) last: they would match /v1/videos/extensions too
-ROUTES = (
-    *sim_misc.ROUTES,
-    *sim_derived.ROUTES,
-    *sim_characters.ROUTES,
-    *sim_videos.ROUTES,
-    *sim_videos.ITEM_ROUTES,
-)
+ROUTES = (*MISC_ROUTES, *DERIVED_ROUTES, *CHARACTER_ROUTES, *VIDEO_ROUTES, *ITEM_ROUTES)
 
 
 def auth(request: Request, config: SimulatorConfig) -> str:

@@ -208,7 +208,7 @@ async def video_content(request: Request) -> Response:
     return file_response(request, path, media_type)
 
 
-ROUTES = [
+VIDEO_ROUTES = [
     Route("/v1/videos", create_video, methods=["POST"]),
     Route("/v1/videos", list_videos, methods=["GET"]),
     Route("/v1/videos/{video_id}/content", video_content, methods=["GET"]),
