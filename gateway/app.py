@@ -64,8 +64,9 @@ from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
 from gateway.store.base import JobStore
 from gateway.store.snapshots import Snapshots
+from gateway.upstream_setup import router_from_settings
 from gateway.upstreams.http import use_transport
-from gateway.upstreams.routing import UpstreamRouter, router_from_settings
+from gateway.upstreams.routing import UpstreamRouter
 from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {

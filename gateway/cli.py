@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from gateway import __version__
 from gateway.cliargs import Parser, env_default, one_of
 from gateway.config import DEFAULT_STORE, DEFAULT_UPSTREAM, Settings
-from gateway.core.capabilities import PROFILES
+from gateway.providers import CATALOG, PROFILES
 
 DEMO_PROFILE = "openai-2026-03"
 
@@ -47,10 +47,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default=env_default("host", "127.0.0.1"), help="interface to bind (default 127.0.0.1)"
     )
     parser.add_argument("--port", type=int, default=env_default("port", 8080), help="gateway port (default 8080)")
+    simulated = list(CATALOG.simulator_profiles())
     parser.add_argument(
         "--profile",
-        type=one_of(PROFILES),
-        choices=list(PROFILES),
+        type=one_of(simulated),
+        choices=simulated,
         default=env_default("profile", DEMO_PROFILE),
         help=f"upstream version the bundled simulator imitates (default {DEMO_PROFILE})",
     )
@@ -137,11 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulator = sub.add_parser(
         "simulator",
         help="a Sora-compatible upstream for development, demos and tests",
-        description="A Sora-compatible upstream serving under /v1 like the real API.\n"
+        description="A simulated upstream: any profile of the provider catalog, each under its own API paths.\n"
         "Every flag also reads SORA_GATEWAY_SIMULATOR_<FLAG>.",
         env_prefix=SIMULATOR_PREFIX,
     )
-    add_simulator_arguments(simulator)
+    add_simulator_arguments(simulator, list(CATALOG.simulator_profiles()), CATALOG.default_profile)
 
     policies = sub.add_parser("policies", help="policy files", description="Policy files.")
     policies_sub = policies.add_subparsers(dest="policies_command", required=True, metavar="ACTION")
@@ -187,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulator":
         from gateway.simulator.server import run_from_args
 
-        return run_from_args(args)
+        return run_from_args(args, CATALOG.simulator_profiles())
     if args.command == "demo":
         from gateway.demo import run_demo
 

@@ -22,8 +22,8 @@ from gateway.cliargs import env_name, env_value
 from gateway.config_upstreams import UpstreamsError
 from gateway.config_upstreams import from_node as upstreams_from_node
 from gateway.config_upstreams import from_value as upstreams_from_value
-from gateway.core.capabilities import PROFILES
 from gateway.core.styles import StyleBook, StyleError
+from gateway.providers import PROFILES
 from gateway.webhooks.urls import parse_nets
 from gateway.yamlfile import YamlError, line_of, top_mapping, value_of
 

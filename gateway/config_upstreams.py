@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from gateway.core.capabilities import PROFILES
+from gateway.providers import PROFILES
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
 KEYS = ("url", "api_key_env", "profile")

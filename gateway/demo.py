@@ -19,9 +19,10 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.observability import configure_logging, log
 from gateway.pipeline.auth import hash_key
+from gateway.providers import CATALOG
+from gateway.simulator.app import build_app as build_simulator
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.server import GracefulServer
-from gateway.simulator.server import build_app as build_simulator
 
 DEMO_KEY = "sk-demo-" + "0" * 24
 DEMO_ADMIN_KEY = "sk-demo-admin-" + "0" * 18
@@ -111,13 +112,15 @@ def demo_policies(root: Path) -> Path:
 async def _serve(args: argparse.Namespace, work: Path) -> None:
     sim_port = _free_port()
     sim_config = SimulatorConfig(profile=args.profile, time_scale=args.time_scale, host="127.0.0.1", port=sim_port)
+    sim_profiles = CATALOG.simulator_profiles()
+    sim_url = f"http://127.0.0.1:{sim_port}{sim_profiles[args.profile].base_path}"
     upstream_key = "sk-sim-" + secrets.token_hex(12)
     settings = Settings(
         host=args.host,
         port=args.port,
         policies=str(demo_policies(work / "policies")),
         admin_key=DEMO_ADMIN_KEY,
-        upstream=f"http://127.0.0.1:{sim_port}/v1",
+        upstream=sim_url,
         upstream_api_key=upstream_key,
         store=f"sqlite:///{work / 'gateway.db'}",
         data_dir=str(work / "data"),
@@ -128,7 +131,13 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         callback_allow_nets="127.0.0.0/8",  # a local receiver may take callbacks (refused by default)
     )
     sim = GracefulServer(
-        uvicorn.Config(build_simulator(sim_config), host="127.0.0.1", port=sim_port, log_config=None, access_log=False)
+        uvicorn.Config(
+            build_simulator(sim_config, sim_profiles),
+            host="127.0.0.1",
+            port=sim_port,
+            log_config=None,
+            access_log=False,
+        )
     )
     gateway = GracefulServer(
         uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
@@ -141,7 +150,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
     while not sim.started and not sim_task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
     server_log.disabled = False
-    log.info("simulator_started", url=f"http://127.0.0.1:{sim_port}/v1", profile=args.profile)
+    log.info("simulator_started", url=sim_url, profile=args.profile)
     root = f"http://{args.host}:{args.port}"
     gw_task = asyncio.create_task(gateway.serve())
     while not gateway.started and not gw_task.done():  # noqa: ASYNC110
@@ -163,7 +172,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
                 if args.data_dir
                 else "Ctrl-C stops it and deletes its videos (--data-dir DIR keeps them)."
             ),
-            sim=f"http://127.0.0.1:{sim_port}/v1",
+            sim=sim_url,
             profile=args.profile,
             scale=args.time_scale,
         ),

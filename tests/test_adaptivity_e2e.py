@@ -18,7 +18,6 @@ import openai
 import pytest
 
 from gateway.content import LocalContentStore
-from gateway.core.capabilities import PROFILES
 from gateway.core.models import Job, SegStatus, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.jobs.advance import SegmentRunner
@@ -28,6 +27,7 @@ from gateway.media.probe import probe_duration, probe_video
 from gateway.media.render import Segment as Clip
 from gateway.media.render import render_video
 from gateway.media.stitch import stitch_sync
+from gateway.providers import PROFILES
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from tests.conftest import UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url
 from tests.procs import Proc, start_simulator

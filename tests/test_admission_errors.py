@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from gateway.content import LocalContentStore
-from gateway.core.capabilities import PROFILES
 from gateway.core.models import Job, SegStatus, Status, VideoRequest
 from gateway.errors import ApiError
 from gateway.jobs.driver import JobDriver
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission
 from gateway.policies.model import Tenant
+from gateway.providers import PROFILES
 from gateway.store.base import StoreError
 from gateway.store.memory import MemoryStore
 from gateway.upstreams.base import GenerationSpec, UpstreamError, UpstreamVideo

@@ -17,7 +17,6 @@ import httpx
 import openai
 import pytest
 
-from gateway.core.capabilities import PROFILES
 from gateway.core.models import Job, Reference, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.media.probe import probe_duration
@@ -25,6 +24,7 @@ from gateway.pipeline.auth import hash_key
 from gateway.pipeline.cache import cache_key, wants_bypass
 from gateway.pipeline.stages import Admission
 from gateway.policies.model import Tenant
+from gateway.providers import PROFILES
 from tests.conftest import FAST_CONFIG, KEYS, UPSTREAM_KEY, Gateway, calls, sim_stats, start_gateway, write_policies
 from tests.procs import REDIS_URL, Proc, require_redis, start_simulator
 

@@ -14,7 +14,6 @@ import httpx
 import openai
 import pytest
 
-from gateway.core.capabilities import get_profile
 from gateway.core.models import Job, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.errors import ApiError
@@ -22,6 +21,7 @@ from gateway.pipeline.content_policy import ContentPolicyStage, Normalized, fold
 from gateway.pipeline.lint import LINT_HEADER, lint_prompt
 from gateway.pipeline.stages import Admission
 from gateway.policies.model import ContentPolicy, RuleSet, Tenant
+from gateway.providers import get_profile
 from tests.conftest import Gateway, calls, start_gateway, write_policies
 from tests.procs import Proc
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.core.capabilities import PROFILES
+from gateway.providers import CATALOG, PROFILES
 from gateway.upstreams.base import UpstreamError
 from gateway.upstreams.detect import detect
 from gateway.upstreams.runtime import narrowed
@@ -131,7 +131,7 @@ def scripted(script: Script, models: list[str] | None = None) -> Callable[[httpx
 
 
 async def run(script: Script, base: str = "https://up.example/v1", models: list[str] | None = None) -> str:
-    found = await detect(base, "sk-k", transport=httpx.MockTransport(scripted(script, models)))
+    found = await detect(base, "sk-k", CATALOG.probes(), transport=httpx.MockTransport(scripted(script, models)))
     return found.profile
 
 
@@ -156,7 +156,9 @@ async def test_detection_decisions() -> None:
 
 async def test_detection_learns_the_model_list() -> None:
     script: Script = {("GET", "/v1/models"): [200], ("POST", "/v1/videos/extensions"): [404]}
-    found = await detect("https://up.example/v1", "k", transport=httpx.MockTransport(scripted(script, ["sora-2"])))
+    found = await detect(
+        "https://up.example/v1", "k", CATALOG.probes(), transport=httpx.MockTransport(scripted(script, ["sora-2"]))
+    )
     caps = narrowed(PROFILES[found.profile], found.models)
     assert list(caps.models) == ["sora-2"] and caps.default_model == "sora-2"
     assert narrowed(PROFILES[O25], ["gpt-4o"]) is PROFILES[O25]  # nothing recognisable: keep the table
@@ -166,7 +168,9 @@ async def test_detection_learns_the_model_list() -> None:
 
 async def test_evidence_lists_every_probe_the_azure_one_too() -> None:
     script: Script = {("GET", "/v1/models"): [200], ("POST", "/v1/videos/extensions"): [404]}
-    found = await detect("https://up.example/v1", "k", transport=httpx.MockTransport(scripted(script)))
+    found = await detect(
+        "https://up.example/v1", "k", CATALOG.probes(), transport=httpx.MockTransport(scripted(script))
+    )
     assert found.evidence == [
         "GET /openai/v1/video/generations/jobs -> 404",
         "GET /v1/models -> 200",

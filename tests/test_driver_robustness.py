@@ -22,12 +22,13 @@ from gateway.jobs.driver import FINALIZE_ERRORS, JobDriver
 from gateway.pipeline.cache import SharedIndex
 from gateway.pipeline.coalesce import InFlight
 from gateway.pipeline.service import VideoService
+from gateway.providers import CATALOG
+from gateway.providers.azure_sora1.dialect import AzureSora1Upstream
+from gateway.providers.openai.dialect import OpenAIVideosUpstream
 from gateway.store.base import EVENTS_PENDING, JobStore, StoreError
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SqliteStore
-from gateway.upstreams.azure_sora1 import AzureSora1Upstream
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
-from gateway.upstreams.openai_videos import OpenAIVideosUpstream
 from gateway.upstreams.runtime import UpstreamRuntime
 
 FAST = {"tick_s": 0.02, "poll_min_s": 0.02, "poll_max_s": 0.5}
@@ -356,7 +357,7 @@ async def test_assembly_error_fails_the_job_after_a_few_attempts(
 
 
 async def test_runtime_keeps_one_adapter_per_dialect() -> None:
-    runtime = UpstreamRuntime("http://127.0.0.1:9/v1", "k", pinned="openai-2025-10")
+    runtime = UpstreamRuntime("http://127.0.0.1:9/v1", "k", catalog=CATALOG, pinned="openai-2025-10")
     openai = runtime.current()
     assert isinstance(openai, OpenAIVideosUpstream)
     assert runtime.adapter_for("openai-2026-03") is openai

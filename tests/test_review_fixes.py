@@ -25,8 +25,8 @@ from gateway.faces.http import error_response, read_body
 from gateway.faces.openai_videos import _video_ref
 from gateway.middleware import GatewayMiddleware
 from gateway.pipeline import coalesce
+from gateway.providers.azure_sora1 import dialect as azure_sora1
 from gateway.store.memory import MemoryStore
-from gateway.upstreams import azure_sora1
 from gateway.upstreams.base import UpstreamVideo
 
 UPSTREAM_SECRET = "sk-upstream-secret-review-19"

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.core.capabilities import PROFILES
 from gateway.media.probe import probe_duration, probe_video
+from gateway.providers import PROFILES
 from tests.conftest import UPSTREAM_KEY, Stack, sim_stats
 from tests.procs import Proc
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.core.capabilities import PROFILES, get_profile
 from gateway.core.models import Reference, VideoRequest
 from gateway.core.plan import Plan, PlanOptions, adaptation_kind, plan_request
 from gateway.core.styles import DEFAULT_STYLES, StyleBook, StyleError, parse_styles
 from gateway.core.translate import balanced, nearest_size, parse_size, split_seconds
 from gateway.errors import ApiError
+from gateway.providers import PROFILES, get_profile
 
 O25, O26, AZ = "openai-2025-10", "openai-2026-03", "azure-sora-1"
 

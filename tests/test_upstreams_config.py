@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, build_settings
+from gateway.upstream_setup import router_from_settings
 from gateway.upstreams.base import UpstreamError
 from gateway.upstreams.breaker import Breaker
-from gateway.upstreams.routing import router_from_settings
 
 
 def settings_from(tmp_path: Path, text: str) -> object:

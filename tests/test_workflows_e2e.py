@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.media.probe import probe_duration
-from gateway.simulator.openai_misc import ENHANCE_DETAILS
+from gateway.providers.openai.sim_misc import ENHANCE_DETAILS
 from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Stack, calls, sim_stats, start_gateway, store_url, write_policies
 from tests.procs import Proc, start_simulator, wait_for
 from tests.receiver import Receiver

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from gateway.content import LocalContentStore
-from gateway.core.capabilities import PROFILES
 from gateway.core.models import Job, Segment, SegStatus, Status, VideoRequest
 from gateway.core.plan import plan_request
 from gateway.errors import ApiError
@@ -19,6 +18,7 @@ from gateway.pipeline.stages import Admission
 from gateway.pipeline.stories import SCENE_IDS, Scene, StoryService, story_plan, story_segments
 from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant
+from gateway.providers import PROFILES
 from gateway.store.base import PASSIVE, JobStore
 from gateway.store.memory import MemoryStore
 

@@ -35,7 +35,7 @@ async def _download(
 ) -> str:
     stream = await upstream.open_content(upstream_id, variant)
     media_type = stream.headers.get("content-type", "").split(";")[0].strip().lower()
-    ext = ext or EXTENSIONS_BY_TYPE.get(media_type)  # e.g. Azure's thumbnails are JPEG, OpenAI's WebP
+    ext = ext or EXTENSIONS_BY_TYPE.get(media_type)  # thumbnails are JPEG from one provider, WebP from another
     try:
         stored = await content.write(job_id, as_variant or variant, stream.chunks, ext)
     finally:

@@ -2,8 +2,8 @@
 
 Polling every in-flight job on its own costs one upstream retrieve per job per
 interval. Instead, a due job asks :class:`StatusSweep` for its status: the sweep
-lists the upstream's newest generations (``GET /videos?order=desc&limit=100``,
-the Azure jobs list the same way), paging on while a page still holds jobs this
+lists the upstream's newest generations (the adapter's ``list_page``, 100 a
+page, newest first), paging on while a page still holds jobs this
 replica is waiting for, and answers every waiting job from that one listing.
 Only a job the listing did not show (older than the pages read, or an upstream
 without a usable listing) is retrieved on its own.
@@ -15,9 +15,9 @@ backwards and never sees a state older than one interval. Sweeps are coalesced
 with N jobs in flight the upstream sees about ``ceil(N / 100) / interval_s``
 status calls per second, whatever N is.
 
-The job's own schedule (``openai-poll-after-ms`` when the upstream sends it,
-else by age) still decides *when* it asks; a listing's ``openai-poll-after-ms``,
-when present, is given to every job it answers.
+The job's own schedule (the upstream's poll hint when it sends one, else by
+age) still decides *when* it asks; a listing's poll hint, when present, is given
+to every job it answers.
 """
 
 from __future__ import annotations

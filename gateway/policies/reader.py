@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from gateway.core.capabilities import PROFILES
 from gateway.policies.model import ContentRules, Quotas, Webhooks
+from gateway.providers import CATALOG
 from gateway.webhooks.signing import SecretError, secret_bytes
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
@@ -21,7 +21,7 @@ CONTENT_FIELDS = tuple(ContentRules.__dataclass_fields__)
 LIST_RULES = ("blocked_terms", "blocked_patterns", "allowed_styles", "include")
 FLAG_RULES = ("sensitive", "moderation")
 CACHE_SCOPES = ("tenant", "shared", "off")
-KNOWN_MODELS = frozenset(m for caps in PROFILES.values() for m in (*caps.models, *caps.model_aliases))
+KNOWN_MODELS = CATALOG.models()
 
 
 @dataclass(frozen=True)

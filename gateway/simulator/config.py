@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.simulator.faults import FaultSpec, parse_faults
-from gateway.simulator.profiles import DEFAULT_PROFILE, get_profile
 
 # Seconds a job stays queued, and the in-progress time = base + per_second * seconds (real time).
 QUEUE_SECONDS = 10.0
 RUN_BASE_SECONDS = 30.0
 RUN_PER_SECOND = 5.0
-# openai-poll-after-ms = clamp(POLL_AFTER_MS * time_scale, MIN, MAX)
+# the poll hint a profile sends = clamp(POLL_AFTER_MS * time_scale, MIN, MAX)
 POLL_AFTER_MS = 2000
 POLL_AFTER_MIN_MS = 50
 POLL_AFTER_MAX_MS = 10000
@@ -20,7 +19,7 @@ RATE_WINDOW_SECONDS = 60.0
 
 @dataclass
 class SimulatorConfig:
-    profile: str = DEFAULT_PROFILE
+    profile: str  # the profile imitated at start (checked against the profiles the app is built with)
     time_scale: float = 1.0
     faults: FaultSpec = field(default_factory=FaultSpec)
     api_keys: tuple[str, ...] = ()  # empty: any non-empty key is accepted
@@ -34,7 +33,6 @@ class SimulatorConfig:
     port: int = 9000
 
     def __post_init__(self) -> None:
-        get_profile(self.profile)
         if self.time_scale <= 0:
             raise ValueError("time-scale must be > 0")
         if self.rpm < 0 or self.max_concurrent < 0:
@@ -49,6 +47,10 @@ class SimulatorConfig:
     @property
     def ttl_seconds(self) -> float:
         return self.content_ttl * self.time_scale
+
+    def accepts(self, key: str) -> bool:
+        """Whether ``key`` may call (any non-empty key when no keys are configured)."""
+        return bool(key) and (not self.api_keys or key in self.api_keys)
 
 
 def split_words(value: str | None) -> tuple[str, ...]:

@@ -1,4 +1,9 @@
-"""Render a job's media on first request (in a thread), cache it on disk, serve byte ranges."""
+"""Render a job's media on first request (in a thread), cache it on disk, serve byte ranges.
+
+Media kinds: ``video`` (H.264 MP4), ``thumbnail`` (WebP), ``thumbnail_jpeg``, ``spritesheet`` (JPEG);
+a provider maps its own variant names onto them. Pictures are small stand-ins (the long side 128 px,
+the job's aspect) unless a profile asks for real pixel sizes.
+"""
 
 from __future__ import annotations
 
@@ -22,15 +27,15 @@ from gateway.media.render import (
 from gateway.simulator.errors import SimError
 from gateway.simulator.jobs import Job
 
-# variant -> (file suffix, media type, renderer)
+# media kind -> (file suffix, media type, renderer)
 Renderer = Callable[..., None]
-VARIANTS: dict[str, tuple[str, str, Renderer]] = {
+MEDIA: dict[str, tuple[str, str, Renderer]] = {
     "video": ("mp4", "video/mp4", render_video),
     "thumbnail": ("webp", IMAGE_MEDIA_TYPES["webp"], render_thumbnail),
+    "thumbnail_jpeg": ("jpg", IMAGE_MEDIA_TYPES["jpeg"], render_thumbnail),
     "spritesheet": ("jpg", IMAGE_MEDIA_TYPES["jpeg"], render_spritesheet),
-    "azure_thumbnail": ("jpg", IMAGE_MEDIA_TYPES["jpeg"], render_thumbnail),
 }
-RENDER_KWARGS: dict[str, dict[str, str]] = {"azure_thumbnail": {"kind": "jpeg"}}
+RENDER_KWARGS: dict[str, dict[str, str]] = {"thumbnail_jpeg": {"kind": "jpeg"}}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -41,16 +46,22 @@ class ContentStore:
         self.root = root or Path(tempfile.mkdtemp(prefix="sora-sim-"))
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, job: Job, variant: str, index: int = 0) -> tuple[Path, str]:
-        """(path, media type) of ``variant`` of ``job`` (generation ``index`` for Azure), rendering once."""
-        suffix, media_type, renderer = VARIANTS[variant]
-        path = self.root / f"{job.id}-{index}-{variant}.{suffix}"
+    async def get(
+        self, job: Job, media: str, index: int = 0, *, width: int | None = None, height: int | None = None
+    ) -> tuple[Path, str]:
+        """(path, media type) of ``media`` of ``job`` (its variant ``index``), rendering once.
+
+        ``width`` x ``height``: the pixel size to render (default: a stand-in, long side 128 px).
+        """
+        suffix, media_type, renderer = MEDIA[media]
+        path = self.root / f"{job.id}-{index}-{media}.{suffix}"
         lock = self._locks.setdefault(str(path), asyncio.Lock())
         async with lock:
             if not path.exists():
-                width, height = preview_size(job.width, job.height)
+                if width is None or height is None:
+                    width, height = preview_size(job.width, job.height)
                 tmp = path.with_name("tmp-" + path.name)
-                kwargs = {"salt": f"{job.id}:{index}" if index else "", **RENDER_KWARGS.get(variant, {})}
+                kwargs = {"salt": f"{job.id}:{index}" if index else "", **RENDER_KWARGS.get(media, {})}
                 await asyncio.to_thread(renderer, tmp, job.segments, width, height, **kwargs)
                 tmp.replace(path)
         return path, media_type

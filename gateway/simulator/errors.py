@@ -1,4 +1,5 @@
-"""Errors in the upstream's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+"""The engine's refusals: :class:`SimError` (the gateway's ``{"error": {...}}`` shape, which a profile
+may render in its provider's own envelope) and the field errors every profile shares."""
 
 from __future__ import annotations
 
@@ -45,7 +46,3 @@ def not_found(what: str, ident: str, param: str | None = None) -> SimError:
 
 def invalid_url(method: str, path: str) -> SimError:
     return SimError(404, f"Invalid URL ({method} {path})")
-
-
-def moderation_blocked() -> SimError:
-    return SimError(400, "Your request was blocked by our moderation system.", code="moderation_blocked")

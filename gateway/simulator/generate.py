@@ -1,7 +1,8 @@
-"""The shared path of every OpenAI call that starts a generation (create, remix, extend, edit).
+"""The shared path of every call that starts a generation, whatever the provider.
 
-guard → parse body → ``Idempotency-Key`` replay → the operation's own validation →
-moderation → concurrency → a new :class:`Job`. Nothing is stored before validation passed.
+guard (by the route) → parse body → ``Idempotency-Key`` replay → the operation's own validation
+(the provider's ``build``) → concurrency → a new :class:`Job` on the clock, maybe doomed by the
+``fail`` fault → the provider's answer (``respond``). Nothing is stored before validation passed.
 """
 
 from __future__ import annotations
@@ -9,44 +10,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gateway.media.render import Segment
 from gateway.simulator.bodies import Body, read_body
-from gateway.simulator.errors import SimError
-from gateway.simulator.guard import Caller, guard, sim_of
-from gateway.simulator.jobs import DONE, FAILED, Job, durations, video_id
-from gateway.simulator.resources import video_resource
+from gateway.simulator.guard import Caller, sim_of
+from gateway.simulator.jobs import Failure, Job, durations
 from gateway.simulator.state import SimState
 
-GENERATION_FAILED = ("video_generation_failed", "Video generation failed. Please try again with a different prompt.")
+EARLY_FAILURE_AT = 0.4  # a job refused by the provider's own checks fails this far into its queue time
 
 Build = Callable[[SimState, Caller, Body], Awaitable[Job]]
-
-
-def video_json(state: SimState, job: Job, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A VideoResource response carrying ``openai-poll-after-ms``."""
-    out = {**(headers or {}), "openai-poll-after-ms": str(state.config.poll_after_ms)}
-    return JSONResponse(video_resource(job, state.now()), headers=out)
-
-
-def require_completed(state: SimState, job: Job, param: str | None) -> None:
-    phase = job.phase(state.now())
-    if phase == DONE and job.content_ready(state.now()):
-        return
-    reason = {DONE: "its content has expired", FAILED: "it failed"}.get(phase, f"it is still {phase}")
-    raise SimError(
-        400,
-        f"Video '{job.id}' cannot be used: {reason}. Only completed videos are accepted.",
-        param=param,
-        code="video_not_ready",
-    )
+Respond = Callable[[SimState, Job, dict[str, str]], Response]
 
 
 def start_job(
     state: SimState,
     owner: str,
     *,
+    job_id: str,
     kind: str,
     model: str,
     base_model: str,
@@ -54,16 +36,28 @@ def start_job(
     size: str,
     segments: Sequence[Segment],
     gen_seconds: float,
-    remixed_from: str | None = None,
+    fault_failure: Failure,
+    slowdown: float = 1.0,
+    variant_ids: tuple[str, ...] = (),
+    source_id: str | None = None,
+    early_failure: Failure | None = None,
 ) -> Job:
-    """Admit (concurrency limit), draw the ``fail`` fault and record a new OpenAI job."""
-    state.admit(owner, "openai")
-    queue_s, run_s = durations(base_model, gen_seconds, state.config.time_scale)
-    fails = state.faults.job_fails()
+    """Admit (concurrency limit), time and record a new job of the current provider.
+
+    ``early_failure``: the job is accepted and then fails while queued (a provider that moderates
+    after accepting); otherwise the ``fail`` fault may make it fail halfway with ``fault_failure``.
+    """
+    state.admit(owner)
+    queue_s, run_s = durations(gen_seconds, state.config.time_scale, slowdown, max(1, len(variant_ids)))
+    failure, fail_after = None, None
+    if early_failure is not None:
+        failure, fail_after = early_failure, EARLY_FAILURE_AT * queue_s
+    elif state.faults.job_fails():
+        failure, fail_after = fault_failure, queue_s + 0.5 * run_s
     job = Job(
-        id=video_id(),
+        id=job_id,
         owner=owner,
-        dialect="openai",
+        provider=state.profile.provider,
         kind=kind,
         model=model,
         base_model=base_model,
@@ -74,22 +68,25 @@ def start_job(
         queue_s=queue_s,
         run_s=run_s,
         ttl_s=state.config.ttl_seconds,
-        fail_after=queue_s + 0.5 * run_s if fails else None,
-        failure=GENERATION_FAILED if fails else None,
-        remixed_from=remixed_from,
+        fail_after=fail_after,
+        failure=failure,
+        source_id=source_id,
+        variant_ids=variant_ids,
     )
     return state.add_job(job)
 
 
-async def generate(request: Request, op: str, build: Build, feature: str | None = None) -> Response:
+async def generation(
+    request: Request, op: str, caller: Caller, build: Build, respond: Respond, *, allow_form: bool = True
+) -> Response:
+    """Answer a create-like call whose guard let ``caller`` through: a replay, or a new job."""
     state = sim_of(request)
-    caller = await guard(request, op, dialect="openai", feature=feature, create_like=True)
-    body = await read_body(request)
+    body = await read_body(request, allow_form=allow_form)
     idem = request.headers.get("idempotency-key")
     replayed = state.replay(caller.key, idem, op)
     if replayed is not None:
-        return video_json(state, state.jobs[replayed], caller.headers)
+        return respond(state, state.jobs[replayed], caller.headers)
     job = await build(state, caller, body)
     state.remember(caller.key, idem, op, job.id)
     await state.faults.delay_response()
-    return video_json(state, job, caller.headers)
+    return respond(state, job, caller.headers)

@@ -1,50 +1,35 @@
 """Jobs and their lifecycle, computed from the clock (no background tasks).
 
-A job is queued for ``queue_s``, then runs for ``run_s``, then is completed (or fails
-at ``fail_after`` seconds after creation). Both dialects read the same timeline:
-OpenAI maps it to ``queued → in_progress → completed | failed``, Azure to
-``preprocessing → queued → running → processing → succeeded | failed``.
+A job is queued for ``queue_s``, then runs for ``run_s``, then is completed (or fails at
+``fail_after`` seconds after creation). Every provider reads the same timeline and names its
+phases in its own words (its profile's ``status``); :meth:`Job.late` says whether a job is in the
+later part of its phase, for providers with more status words than phases.
 """
 
 from __future__ import annotations
 
 import secrets
-import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.media.render import Segment
 from gateway.simulator.config import QUEUE_SECONDS, RUN_BASE_SECONDS, RUN_PER_SECOND
-from gateway.simulator.profiles import MODEL_SLOWDOWN
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "in_progress", "completed", "failed"
 ACTIVE = frozenset({QUEUED, RUNNING})
-
-# Azure status by (phase, whether in the later part of that phase)
-AZURE_STATUS: dict[tuple[str, bool], str] = {
-    (QUEUED, False): "preprocessing",
-    (QUEUED, True): "queued",
-    (RUNNING, False): "running",
-    (RUNNING, True): "processing",
-    (DONE, False): "succeeded",
-    (FAILED, False): "failed",
-}
-AZURE_LATE_SPLIT: dict[str, float] = {QUEUED: 0.4, RUNNING: 0.8}
-
-_ULID_CHARS = string.digits + "abcdefghjkmnpqrstvwxyz"
+Failure = tuple[str, str]  # (code, message)
 
 
-def video_id() -> str:
-    return "video_" + secrets.token_hex(24)
+def random_id(prefix: str, length: int, alphabet: str) -> str:
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def azure_id(prefix: str) -> str:
-    return prefix + "_" + "".join(secrets.choice(_ULID_CHARS) for _ in range(26))
+def durations(gen_seconds: float, time_scale: float, slowdown: float = 1.0, variants: int = 1) -> tuple[float, float]:
+    """(queued seconds, in-progress seconds) of one generation, already time-scaled.
 
-
-def durations(base_model: str, gen_seconds: float, time_scale: float, variants: int = 1) -> tuple[float, float]:
-    """(queued seconds, in-progress seconds) of one generation, already time-scaled."""
-    slowdown = MODEL_SLOWDOWN.get(base_model, 1.0) * (1 + 0.5 * (variants - 1))
-    run = (RUN_BASE_SECONDS + RUN_PER_SECOND * gen_seconds) * slowdown
+    ``slowdown``: the model's generation time relative to the base one; each variant beyond the
+    first adds half.
+    """
+    run = (RUN_BASE_SECONDS + RUN_PER_SECOND * gen_seconds) * slowdown * (1 + 0.5 * (variants - 1))
     return QUEUE_SECONDS * time_scale, run * time_scale
 
 
@@ -52,8 +37,8 @@ def durations(base_model: str, gen_seconds: float, time_scale: float, variants: 
 class Job:
     id: str
     owner: str
-    dialect: str  # openai | azure
-    kind: str  # create | remix | extend | edit | azure_create
+    provider: str  # whose routes made it (and may see it)
+    kind: str  # the provider's name for the operation that made it
     model: str  # as requested
     base_model: str
     prompt: str
@@ -64,14 +49,16 @@ class Job:
     run_s: float
     ttl_s: float
     fail_after: float | None = None  # seconds after creation at which the job fails
-    failure: tuple[str, str] | None = None  # (code, message)
-    remixed_from: str | None = None
-    n_variants: int = 1
-    generation_ids: tuple[str, ...] = ()
+    failure: Failure | None = None
+    source_id: str | None = None  # the job this one was made from (a remix's source)
+    variant_ids: tuple[str, ...] = ()  # ids of the videos it renders, when a provider names each one
     deleted: bool = False
     expired_at: float | None = None  # set by /_sim/expire
     seq: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> int:
+        return max(1, len(self.variant_ids))
 
     @property
     def seconds(self) -> int:
@@ -102,6 +89,14 @@ class Job:
             return RUNNING
         return DONE
 
+    def late(self, now: float, split: float) -> bool:
+        """Whether ``split`` (0..1) of the current phase (queued or in progress) has passed."""
+        phase = self.phase(now)
+        if phase not in ACTIVE:
+            return False
+        start, length = (0.0, self.queue_s) if phase == QUEUED else (self.queue_s, self.run_s)
+        return self._elapsed(now) - start >= split * length
+
     def progress(self, now: float) -> int:
         elapsed = min(self._elapsed(now), self.fail_after if self.fail_after is not None else float("inf"))
         if elapsed >= self.queue_s + self.run_s:
@@ -128,15 +123,6 @@ class Job:
     def content_ready(self, now: float) -> bool:
         expires = self.expires(now)
         return expires is not None and now < expires and not self.deleted
-
-    def azure_status(self, now: float) -> str:
-        phase = self.phase(now)
-        split = AZURE_LATE_SPLIT.get(phase)
-        late = False
-        if split is not None:
-            start, length = (0.0, self.queue_s) if phase == QUEUED else (self.queue_s, self.run_s)
-            late = self._elapsed(now) - start >= split * length
-        return AZURE_STATUS[(phase, late)]
 
     def retry_in(self, now: float) -> float:
         """Seconds until this job stops being active (0 when it is not)."""

@@ -7,10 +7,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.simulator.bodies import read_body
-from gateway.simulator.errors import SimError, invalid_value
+from gateway.simulator.errors import SimError
 from gateway.simulator.faults import parse_faults
 from gateway.simulator.guard import sim_of
-from gateway.simulator.profiles import PROFILES
 
 
 async def stats(request: Request) -> Response:
@@ -25,12 +24,10 @@ async def reset(request: Request) -> Response:
 
 
 async def set_profile(request: Request) -> Response:
+    """Imitate another profile from now on: ``{"profile": "name"}`` (jobs made so far stay their provider's)."""
     body = await read_body(request, allow_form=False)
-    name = body.fields.get("profile")
-    if not isinstance(name, str) or name not in PROFILES:
-        raise invalid_value("profile", name, tuple(PROFILES))
     state = sim_of(request)
-    state.set_profile(name)
+    state.set_profile(body.fields.get("profile"))
     return JSONResponse({"profile": state.profile.name})
 
 
@@ -49,13 +46,13 @@ async def set_faults(request: Request) -> Response:
 
 
 async def expire(request: Request) -> Response:
-    """Expire a video's (or Azure job's / generation's) content now."""
+    """Expire a job's (or one of its variants') content now."""
     state = sim_of(request)
     ident = request.path_params["object_id"]
-    job_id = state.generations[ident][0] if ident in state.generations else ident
+    job_id = state.variants[ident][0] if ident in state.variants else ident
     job = state.jobs.get(job_id)
     if job is None or job.deleted:
-        raise SimError(404, f"No video, job or generation with id '{ident}'.", code="not_found")
+        raise SimError(404, f"No job or variant with id '{ident}'.", code="not_found")
     now = state.now()
     job.expired_at = now
     return JSONResponse({"id": job.id, "expired": True, "expires_at": int(now)})

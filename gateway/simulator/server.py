@@ -1,121 +1,57 @@
-"""The simulator's app factory and command line (``sora-gateway simulator``)."""
+"""The simulator's command line (``sora-gateway simulator``): flags, config, serving.
+
+Which profiles it can imitate is not its to know: the command (``gateway/cli.py``) hands it the
+provider catalog's simulator profiles.
+"""
 
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import logging
-import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.cliargs import SIMULATOR_PREFIX, env_default, env_value, one_of
-from gateway.simulator import azure_api, openai_2026, openai_api, openai_misc, ops
+from gateway.simulator.app import build_app
 from gateway.simulator.config import SimulatorConfig, split_words
-from gateway.simulator.content import ContentStore
-from gateway.simulator.errors import DropConnection, SimError, invalid_url
-from gateway.simulator.faults import FaultSpec, drop_connections, parse_faults
-from gateway.simulator.profiles import DEFAULT_PROFILE, PROFILES
-from gateway.simulator.state import SimState
+from gateway.simulator.errors import DropConnection
+from gateway.simulator.faults import FaultSpec, parse_faults
+from gateway.simulator.profile import SimProfile
 
-log = logging.getLogger("gateway.simulator")
-
-
-class RequestIds:
-    """Adds ``x-request-id`` to every response, as the real API does."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", ("req_" + secrets.token_hex(16)).encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_id)
-
-
-class SimulatorApp(Starlette):
-    """A Starlette app whose outermost layer turns the ``reset`` fault into a dropped connection."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await drop_connections(super().__call__)(scope, receive, send)
+# flag -> (type, default, metavar, help); each also reads SORA_GATEWAY_SIMULATOR_<FLAG>
+TUNING: dict[str, tuple[type, object, str | None, str]] = {
+    "--time-scale": (
+        float,
+        1.0,
+        "X",
+        "multiplies every job duration and the content TTL (default 1.0; 0.01: about 1%% of real time)",
+    ),
+    "--faults": (
+        str,
+        "",
+        "SPEC",
+        "e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,late=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
+    ),
+    "--rpm": (int, 0, None, "create-like requests per minute per key (default 0: unlimited)"),
+    "--max-concurrent": (int, 0, "N", "queued+running jobs per key (default 0: unlimited)"),
+    "--moderation-words": (
+        str,
+        "forbidden,gore",
+        "A,B",
+        "comma list of words that trip moderation (default forbidden,gore)",
+    ),
+    "--content-ttl": (
+        float,
+        3600.0,
+        "S",
+        "seconds content stays downloadable after completion, times time-scale (default 3600)",
+    ),
+}
 
 
-async def _sim_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SimError)
-    return exc.response()
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
-            methods |= route.methods
-    return sorted(methods)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        return invalid_url(request.method, request.url.path).response()
-    if exc.status_code == 405:
-        return SimError(
-            405,
-            f"Method {request.method} is not allowed for {request.url.path}.",
-            code="method_not_allowed",
-            headers={"Allow": ", ".join(_allowed_methods(request))},
-        ).response()
-    return SimError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})).response()
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected simulator error", exc_info=exc)
-    body = SimError(500, "The server had an error while processing your request.", type="server_error").body()
-    return JSONResponse(body, status_code=500)
-
-
-def build_app(config: SimulatorConfig) -> Starlette:
-    state = SimState(config)
-    content = ContentStore()
-    atexit.register(content.close)  # also when mounted inside another app, whose lifespan skips ours
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        content.close()
-
-    routes = [*ops.ROUTES, *openai_misc.ROUTES, *openai_2026.ROUTES, *openai_api.ROUTES, *openai_api.ITEM_ROUTES]
-    app = SimulatorApp(
-        routes=[*routes, *azure_api.ROUTES],
-        middleware=[Middleware(RequestIds)],
-        exception_handlers={SimError: _sim_error, HTTPException: _http_error, Exception: _server_error},
-        lifespan=lifespan,
-    )
-    app.state.sim = state
-    app.state.content = content
-    return app
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, profiles: Sequence[str], default_profile: str) -> None:
     """The simulator's flags; each also reads ``SORA_GATEWAY_SIMULATOR_<FLAG>``."""
 
     def e(flag: str, default: object = None) -> object:
@@ -125,24 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=e("port", 9000), help="port (default 9000)")
     parser.add_argument(
         "--profile",
-        type=one_of(PROFILES),
-        default=e("profile", DEFAULT_PROFILE),
-        choices=list(PROFILES),
-        help=f"upstream version to imitate (default {DEFAULT_PROFILE})",
+        type=one_of(profiles),
+        default=e("profile", default_profile),
+        choices=list(profiles),
+        help=f"upstream version to imitate (default {default_profile})",
     )
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=e("time_scale", 1.0),
-        metavar="X",
-        help="multiplies every job duration and the content TTL (default 1.0; 0.01: about 1%% of real time)",
-    )
-    parser.add_argument(
-        "--faults",
-        default=e("faults", ""),
-        metavar="SPEC",
-        help="e.g. 5xx=0.1,429=0.05,reset=0.01,slow=0.05,late=0.05,fail=0.1 (slow_s=SECONDS sets the delay)",
-    )
+    for flag, (kind, default, metavar, text) in TUNING.items():
+        parser.add_argument(flag, type=kind, default=e(flag[2:], default), metavar=metavar, help=text)
     parser.add_argument(
         "--api-key",
         action="append",
@@ -151,34 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accepted key (repeatable; env: comma list); default: any non-empty key",
     )
     parser.add_argument(
-        "--rpm", type=int, default=e("rpm", 0), help="create-like requests per minute per key (default 0: unlimited)"
-    )
-    parser.add_argument(
-        "--max-concurrent",
-        type=int,
-        default=e("max_concurrent", 0),
-        metavar="N",
-        help="queued+running jobs per key (default 0: unlimited)",
-    )
-    parser.add_argument(
-        "--moderation-words",
-        default=e("moderation_words", "forbidden,gore"),
-        metavar="A,B",
-        help="comma list of words that trip moderation (default forbidden,gore)",
-    )
-    parser.add_argument(
-        "--content-ttl",
-        type=float,
-        default=e("content_ttl", 3600.0),
-        metavar="S",
-        help="seconds content stays downloadable after completion, times time-scale (default 3600)",
-    )
-    parser.add_argument(
         "--ignore-idempotency",
         action="store_true",
         default=str(e("ignore_idempotency", "")).lower() in {"1", "true", "yes", "on"},
-        help="ignore Idempotency-Key (the real OpenAI Videos API does not document it): a re-sent create "
-        "starts a second generation",
+        help="ignore Idempotency-Key (not every real API honours it): a re-sent create starts a second generation",
     )
     parser.add_argument("--seed", type=int, default=e("seed"), help="random seed for faults (default: random)")
     parser.add_argument(
@@ -223,7 +124,7 @@ class GracefulServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def run_from_args(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace, profiles: Mapping[str, SimProfile]) -> int:
     """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests, then exits 0)."""
     try:
         config = config_from_args(args)
@@ -234,13 +135,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     from gateway.observability import log as events
 
     configure_logging(args.log_level, args.log_format)  # the gateway's setup: JSON lines (or console lines)
-    app = build_app(config)
+    app = build_app(config, profiles)
     events.info(
         "simulator_started",
         profile=config.profile,
         time_scale=config.time_scale,
         faults=config.faults.describe(),
-        url=f"http://{config.host}:{config.port}/v1",
+        url=f"http://{config.host}:{config.port}{profiles[config.profile].base_path}",
     )
     server = GracefulServer(
         uvicorn.Config(

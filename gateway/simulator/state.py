@@ -1,64 +1,44 @@
-"""Everything one simulator process remembers: jobs, characters, idempotency, counters."""
+"""Everything one simulator process remembers: the profile imitated, jobs, other objects, idempotency, counters."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gateway.simulator.config import SimulatorConfig
-from gateway.simulator.errors import SimError
+from gateway.simulator.errors import SimError, invalid_value
 from gateway.simulator.faults import FaultInjector
 from gateway.simulator.jobs import Job
 from gateway.simulator.limits import RateLimiter, check_concurrency
-from gateway.simulator.profiles import Profile, get_profile
-
-CALL_OPS: tuple[str, ...] = (
-    "create",
-    "retrieve",
-    "list",
-    "delete",
-    "content",
-    "remix",
-    "extend",
-    "edit",
-    "characters",
-    "models",
-    "moderations",
-    "chat_completions",
-    "azure_create",
-    "azure_retrieve",
-    "azure_list",
-    "azure_delete",
-    "azure_content",
-    "azure_models",
-)
-
-
-@dataclass
-class Character:
-    id: str
-    owner: str
-    name: str
-    created_at: int
+from gateway.simulator.profile import SimProfile
 
 
 class SimState:
-    def __init__(self, config: SimulatorConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: SimulatorConfig, profiles: Mapping[str, SimProfile], clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self.clock = clock
-        self.profile: Profile = get_profile(config.profile)
+        self.profiles = dict(profiles)
+        self.profile: SimProfile = self._profile(config.profile)
+        self.by_provider = {p.provider: p for p in self.profiles.values()}  # whose words a job's status is in
+        self.ops = tuple(dict.fromkeys(op for p in self.profiles.values() for op in p.ops))
         self.faults = FaultInjector(config.faults, config.seed)
         self.limiter = RateLimiter(config.rpm)
         self.jobs: dict[str, Job] = {}
-        self.generations: dict[str, tuple[str, int]] = {}  # generation id -> (job id, variant index)
-        self.characters: dict[str, Character] = {}
+        self.variants: dict[str, tuple[str, int]] = {}  # variant id -> (job id, index)
+        self.objects: dict[str, Any] = {}  # what else a provider keeps by id (e.g. characters)
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}  # (key, idem) -> (operation, object id)
-        self.calls: dict[str, int] = dict.fromkeys(CALL_OPS, 0)
+        self.calls: dict[str, int] = dict.fromkeys(self.ops, 0)
         self.generations_started = 0
         self.rejected: dict[str, int] = {"rpm": 0, "concurrency": 0}
         self._seq = 0
+
+    def _profile(self, name: object) -> SimProfile:
+        if not isinstance(name, str) or name not in self.profiles:
+            raise invalid_value("profile", name, tuple(self.profiles))
+        return self.profiles[name]
 
     def now(self) -> float:
         return self.clock()
@@ -66,24 +46,25 @@ class SimState:
     def count(self, op: str) -> None:
         self.calls[op] = self.calls.get(op, 0) + 1
 
-    def set_profile(self, name: str) -> None:
-        self.profile = get_profile(name)
-        self.config.profile = name
+    def set_profile(self, name: object) -> None:
+        self.profile = self._profile(name)
+        self.config.profile = self.profile.name
 
-    # jobs -------------------------------------------------------------
-    def owned_jobs(self, owner: str, dialect: str) -> Iterator[Job]:
-        return (j for j in self.jobs.values() if j.owner == owner and j.dialect == dialect and not j.deleted)
+    # jobs (those of the current profile's provider) -------------------
+    def owned_jobs(self, owner: str) -> Iterator[Job]:
+        provider = self.profile.provider
+        return (j for j in self.jobs.values() if j.owner == owner and j.provider == provider and not j.deleted)
 
-    def get_job(self, job_id: str, owner: str, dialect: str, what: str = "Video") -> Job:
+    def get_job(self, job_id: str, owner: str, what: str = "Video") -> Job:
         job = self.jobs.get(job_id)
-        if job is None or job.deleted or job.owner != owner or job.dialect != dialect:
+        if job is None or job.deleted or job.owner != owner or job.provider != self.profile.provider:
             raise SimError(404, f"{what} with id '{job_id}' not found.", code="not_found")
         return job
 
-    def admit(self, owner: str, dialect: str) -> None:
+    def admit(self, owner: str) -> None:
         """Refuse a new generation when the caller's concurrency limit is reached."""
         try:
-            check_concurrency(self.config.max_concurrent, self.owned_jobs(owner, dialect), self.now())
+            check_concurrency(self.config.max_concurrent, self.owned_jobs(owner), self.now())
         except SimError:
             self.rejected["concurrency"] += 1
             raise
@@ -92,8 +73,8 @@ class SimState:
         self._seq += 1
         job.seq = self._seq
         self.jobs[job.id] = job
-        for index, gen_id in enumerate(job.generation_ids):
-            self.generations[gen_id] = (job.id, index)
+        for index, variant_id in enumerate(job.variant_ids):
+            self.variants[variant_id] = (job.id, index)
         self.generations_started += 1
         return job
 
@@ -130,7 +111,7 @@ class SimState:
         by_status: dict[str, int] = {}
         for job in self.jobs.values():
             if not job.deleted:
-                status = job.azure_status(now) if job.dialect == "azure" else job.phase(now)
+                status = self.by_provider[job.provider].status(job, now)
                 by_status[status] = by_status.get(status, 0) + 1
         return {
             "calls": dict(self.calls),
@@ -144,13 +125,13 @@ class SimState:
         }
 
     def reset_counters(self, *, jobs: bool = False) -> None:
-        self.calls = dict.fromkeys(CALL_OPS, 0)
+        self.calls = dict.fromkeys(self.ops, 0)
         self.generations_started = 0
         self.rejected = dict.fromkeys(self.rejected, 0)
         self.faults.reset_counts()
         self.limiter.clear()
         if jobs:
             self.jobs.clear()
-            self.generations.clear()
-            self.characters.clear()
+            self.variants.clear()
+            self.objects.clear()
             self.idempotency.clear()

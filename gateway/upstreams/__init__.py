@@ -1,1 +1,3 @@
-"""Upstream adapters (one per dialect), capability detection and the runtime that holds them."""
+"""What every provider shares: the adapter protocol, the pooled HTTP client, circuit breakers,
+routing over several upstreams, detection's orchestrator and the runtime that holds the adapters.
+Which providers exist comes in as a :class:`~gateway.upstreams.catalog.Catalog` (``gateway.providers``)."""

@@ -1,9 +1,10 @@
 """The small protocol every upstream adapter implements.
 
-An adapter speaks one upstream dialect (OpenAI Videos, Azure Sora 1 jobs). It
-knows nothing of tenants, quotas or gateway ids: it takes a
+An adapter speaks one provider's dialect (``gateway/providers/<name>/dialect.py``).
+It knows nothing of tenants, quotas or gateway ids: it takes a
 :class:`GenerationSpec` and returns :class:`UpstreamVideo` s in the gateway's
-normalised vocabulary.
+normalised vocabulary (statuses queued, in_progress, completed, failed; error
+codes as the gateway's own face speaks them).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class UpstreamVideo:
     content_ids: dict[str, str] = field(default_factory=dict)  # adapter-specific content handles
     prompt: str | None = None  # as the upstream recorded it (filled by list_recent)
     created_at: float | None = None  # upstream clock, seconds since the epoch
-    remixed_from: str | None = None  # the upstream id a remix was made from (``remixed_from_video_id``)
+    remixed_from: str | None = None  # the upstream id a remix was made from
 
 
 @dataclass
@@ -54,7 +55,7 @@ class ListPage:
 
     videos: list[UpstreamVideo]
     has_more: bool
-    poll_after_ms: int | None = None  # the upstream's ``openai-poll-after-ms`` on the listing, if any
+    poll_after_ms: int | None = None  # the upstream's poll hint on the listing, if any
 
 
 class UpstreamError(Exception):

@@ -3,7 +3,7 @@
 ``closed``: the upstream answers; new jobs may go to it. After ``failures`` calls in a row that failed
 for the upstream's sake (unreachable, 5xx, 429 capacity), it is ``open``: new jobs go to the next
 upstream (:mod:`gateway.upstreams.routing`). After ``open_s`` it is ``half_open``: the next call is a
-trial (the router's prober sends a free one, ``GET /models``; a running job's poll counts too); a
+trial (the router's prober sends a free one, its model list; a running job's poll counts too); a
 success closes it, a failure opens it again. Jobs already on an upstream stay there whatever its
 state: their calls go through (they back off on errors), only the routing of *new* jobs changes.
 

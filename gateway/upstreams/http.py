@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -22,10 +23,11 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.errors import ApiError
 from gateway.observability import UPSTREAM_CALLS, UPSTREAM_LATENCY, log
-from gateway.upstreams.base import ContentStream, UpstreamError
+from gateway.upstreams.base import ContentStream, ListPage, UpstreamError, UpstreamVideo
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+LIST_PAGES_MAX = 20  # at most this many listing pages back (2000 videos) when looking for a lost create
 TRANSPORTS = ("aiohttp", "httpx")
 # what a transport may raise besides httpx's own errors (httpx-aiohttp maps most, not all, of aiohttp's)
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -66,6 +68,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def error_from_response(response: httpx.Response) -> UpstreamError:
+    """An ``{"error": {"message", "type", "code", "param"}}`` refusal (the OpenAI family's, and the gateway's)."""
     try:
         err = response.json().get("error") or {}
         if not isinstance(err, dict):
@@ -83,11 +86,23 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
     )
 
 
+ErrorReader = Callable[[httpx.Response], UpstreamError]
+
+
 class UpstreamHttp:
+    """``errors`` reads a refusal in the provider's own envelope (default: :func:`error_from_response`)."""
+
     def __init__(
-        self, base_url: str, auth_headers: dict[str, str], *, upstream: str, params: dict[str, str] | None = None
+        self,
+        base_url: str,
+        auth_headers: dict[str, str],
+        *,
+        upstream: str,
+        params: dict[str, str] | None = None,
+        errors: ErrorReader = error_from_response,
     ) -> None:
         self.upstream = upstream
+        self.errors = errors
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers={**auth_headers, "User-Agent": "sora-gateway"},
@@ -112,7 +127,7 @@ class UpstreamHttp:
             raise UpstreamError(0, f"upstream unreachable ({type(exc).__name__})", code=code) from None
         self._observe(operation, response.status_code, started)
         if response.status_code >= 400:
-            raise error_from_response(response)
+            raise self.errors(response)
         return response
 
     async def stream(
@@ -129,7 +144,7 @@ class UpstreamHttp:
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
-            raise error_from_response(response)
+            raise self.errors(response)
         keep = ("content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified")
         return ContentStream(
             status=response.status_code,
@@ -143,13 +158,27 @@ class UpstreamHttp:
 
 
 class HttpAdapter:
-    """What both adapters share: their :class:`UpstreamHttp`, the model list, closing, pass-through refusals."""
+    """What every adapter shares: its :class:`UpstreamHttp`, paging back, closing, pass-through refusals."""
 
     http: UpstreamHttp
 
-    async def list_models(self) -> list[dict[str, Any]]:
-        response = await self.http.request("GET", "/models", operation="models")
-        return list(response.json().get("data", []))
+    async def list_page(self, after: str | None = None) -> ListPage:
+        raise NotImplementedError
+
+    async def list_recent(self, since: float) -> list[UpstreamVideo]:
+        """Every listed generation made at or after ``since``: pages of :meth:`list_page` (newest first),
+        continued with ``after`` while a page still reaches back that far."""
+        found: list[UpstreamVideo] = []
+        after: str | None = None
+        for _ in range(LIST_PAGES_MAX):
+            page = await self.list_page(after)
+            videos = page.videos
+            found += [v for v in videos if v.created_at is not None and v.created_at >= since]
+            oldest = min((v.created_at for v in videos if v.created_at is not None), default=None)
+            if not page.has_more or not videos or oldest is None or oldest < since:
+                break
+            after = videos[-1].id
+        return found
 
     async def close(self) -> None:
         await self.http.close()

@@ -5,33 +5,30 @@ adapters) with its own :class:`Breaker`. A new job is planned for, and sent to, 
 whose breaker is closed (or the first one when none is: it waits there rather than be refused);
 a remix, extension or edit goes where its source video is. A job records its upstream
 (``Job.route``) and keeps it to the end, so an upstream's ids, dialect and translation never mix
-with another's. A prober sends a free ``GET /models`` to each half-open upstream, so one that is
+with another's. A prober asks each half-open upstream for its model list (free), so one that is
 back takes new jobs again without risking a client's job on the trial; after a failed call it probes
 a closed upstream every second too, so a dead one is found in seconds even without traffic. (Jobs
 accepted in those seconds stay on it and are sent once it is back: never sent, never paid twice.)
 
 With one upstream (``--upstream``) this is a thin shell around it: the same behaviour as before.
+The router is built from the settings by :func:`gateway.upstream_setup.router_from_settings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job
-from gateway.observability import log, register_secret
+from gateway.observability import log
 from gateway.tasks import cancel_and_wait
 from gateway.upstreams.base import Upstream, UpstreamError
-from gateway.upstreams.breaker import CLOSED, HALF_OPEN, Breaker
+from gateway.upstreams.breaker import CLOSED, HALF_OPEN
 from gateway.upstreams.runtime import UpstreamRuntime
-
-if TYPE_CHECKING:
-    from gateway.config import Settings
 
 PROBE_S = 1.0  # how often half-open upstreams are tried
 
@@ -148,27 +145,6 @@ class UpstreamRouter:
         await cancel_and_wait(self._task)
         for route in self.routes:
             await route.close()
-
-
-def router_from_settings(settings: Settings) -> UpstreamRouter:
-    """``upstreams:`` in order of preference (each with its circuit breaker), or the one ``upstream``."""
-    entries = settings.upstreams or [{"url": settings.upstream}]
-    routes = []
-    for index, entry in enumerate(entries):
-        key = os.environ.get(entry["api_key_env"], "") if "api_key_env" in entry else settings.upstream_api_key
-        register_secret(key)  # masked in every log line, like the main key
-        name = route_name(entry["url"], index, [r.name for r in routes]) if settings.upstreams else "default"
-        routes.append(
-            UpstreamRuntime(
-                entry["url"],
-                key,
-                pinned=entry.get("profile") if settings.upstreams else settings.upstream_profile,
-                interval_s=settings.detect_interval_s,
-                name=name,
-                breaker=Breaker(name, failures=settings.breaker_failures, open_s=settings.breaker_open_s),
-            )
-        )
-    return UpstreamRouter(routes)
 
 
 def route_name(url: str, index: int, taken: list[str]) -> str:

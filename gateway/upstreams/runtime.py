@@ -6,8 +6,9 @@ every ``detect_interval_s``; while it is inconclusive (and ``/readyz`` says so)
 it is retried after 1, 2, 4 ... 30 s instead. A pinned profile skips it.
 
 One adapter is kept per dialect seen: a job speaks the dialect of the profile it was created
-under (``Job.upstream``, see :meth:`UpstreamRuntime.adapter_for`), so a detected switch (OpenAI
-<-> Azure behind one URL) sends new jobs the new way without re-routing the ones in flight.
+under (``Job.upstream``, see :meth:`UpstreamRuntime.adapter_for`), so a detected switch of dialect
+behind one URL sends new jobs the new way without re-routing the ones in flight. Which profiles,
+dialects and probes exist is the provider catalog's (:class:`~gateway.upstreams.catalog.Catalog`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import dataclasses
 import time
 from typing import Any
 
-from gateway.core.capabilities import DEFAULT_PROFILE, PROFILES, Capabilities, get_profile
+from gateway.core.capabilities import Capabilities
 from gateway.core.models import Job
 from gateway.observability import UPSTREAM_PROFILE, log
 from gateway.upstreams.base import Upstream, UpstreamError
 from gateway.upstreams.breaker import Breaker, GuardedUpstream
+from gateway.upstreams.catalog import Catalog
 from gateway.upstreams.detect import Detection, detect
-from gateway.upstreams.registry import ADAPTERS, make_adapter
 
 RETRY_FIRST_S = 1.0  # an inconclusive detection is retried after 1 s, 2 s, 4 s ... (not detect_interval_s)
 RETRY_MAX_S = 30.0
@@ -47,6 +48,7 @@ class UpstreamRuntime:
         base_url: str,
         api_key: str,
         *,
+        catalog: Catalog,
         pinned: str | None = None,
         interval_s: float = 300.0,
         name: str = "default",
@@ -54,11 +56,12 @@ class UpstreamRuntime:
     ) -> None:
         self.base_url = base_url
         self._api_key = api_key
+        self.catalog = catalog  # the providers: profiles, adapters, probes
         self.pinned = pinned
         self.interval_s = interval_s
         self.name = name  # which configured upstream this is (Job.route); "default" with one
         self.breaker = breaker  # set: every adapter call feeds it (routing of new jobs reads it)
-        self.caps: Capabilities = get_profile(pinned or DEFAULT_PROFILE)
+        self.caps: Capabilities = catalog.capabilities(pinned or catalog.default_profile)
         self._adapters: dict[str, Upstream] = {}  # dialect -> adapter, made on first use
         self.adapter: Upstream = self.adapter_for(self.caps.dialect)
         self.detected_at: float | None = None
@@ -72,12 +75,11 @@ class UpstreamRuntime:
     def adapter_for(self, profile_or_dialect: str | None) -> Upstream:
         """The adapter for a profile's dialect (or a dialect's); the current one for anything else
         (records made before jobs named their profile say ``default``)."""
-        name = profile_or_dialect or ""
-        dialect = PROFILES[name].dialect if name in PROFILES else name
-        if dialect not in ADAPTERS:
+        dialect = self.catalog.dialect_of(profile_or_dialect or "")
+        if dialect is None:
             return self.adapter
         if dialect not in self._adapters:
-            adapter = make_adapter(dialect, self.base_url, self._api_key)
+            adapter = self.catalog.adapter(dialect, self.base_url, self._api_key)
             self._adapters[dialect] = GuardedUpstream(adapter, self.breaker) if self.breaker else adapter
         return self._adapters[dialect]
 
@@ -89,7 +91,7 @@ class UpstreamRuntime:
         return self.adapter_for(job.upstream)
 
     def _switch(self, profile: str, source: str, listed: list[str] | None = None) -> None:
-        caps = narrowed(get_profile(profile), listed or [])
+        caps = narrowed(self.catalog.capabilities(profile), listed or [])
         if caps.dialect != self.caps.dialect:
             self.adapter = self.adapter_for(caps.dialect)  # the previous one stays for the jobs it runs
         if caps.profile != self.caps.profile:
@@ -105,7 +107,7 @@ class UpstreamRuntime:
             self.evidence = ["pinned in configuration"]
             return self.pinned
         try:
-            found: Detection = await detect(self.base_url, self._api_key)
+            found: Detection = await detect(self.base_url, self._api_key, self.catalog.probes())
         except UpstreamError as exc:
             self.last_error = exc.message
             log.warning("upstream_detect_failed", error=exc.message, keeping=self.caps.profile)

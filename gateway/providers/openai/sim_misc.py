@@ -1,4 +1,4 @@
-"""``GET /v1/models``, ``POST /v1/moderations`` and ``POST /v1/chat/completions`` of the OpenAI profiles.
+"""``GET /v1/models``, ``POST /v1/moderations`` and ``POST /v1/chat/completions`` of every OpenAI version.
 
 The chat completion is deterministic (no model behind it): the last user message, stripped of a
 leading ``Basic idea:``, comes back expanded with a fixed set of visual details, so the same input
@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.providers.openai.sim_fields import model_names
+from gateway.providers.openai.table import MODEL_CREATED
 from gateway.simulator.bodies import read_body
 from gateway.simulator.errors import SimError, missing
+from gateway.simulator.fields import flagged
 from gateway.simulator.guard import guard, sim_of
-from gateway.simulator.profiles import MODEL_CREATED, Profile
-from gateway.simulator.validate import flagged
 
 MODERATION_MODEL = "omni-moderation-latest"
 MODERATION_CATEGORIES = (
@@ -41,17 +42,13 @@ MODERATION_CATEGORIES = (
 FLAGGED_CATEGORIES = frozenset({"violence", "violence/graphic"})
 
 
-def model_list(profile: Profile, owned_by: str = "system") -> dict[str, Any]:
-    data = [
-        {"id": name, "object": "model", "created": MODEL_CREATED.get(name, 0), "owned_by": owned_by}
-        for name in profile.model_ids()
-    ]
-    return {"object": "list", "data": data}
-
-
 async def list_models(request: Request) -> Response:
-    await guard(request, "models", dialect="openai")
-    return JSONResponse(model_list(sim_of(request).profile))
+    await guard(request, "models")
+    names = model_names(sim_of(request).profile.caps)
+    data = [
+        {"id": name, "object": "model", "created": MODEL_CREATED.get(name, 0), "owned_by": "system"} for name in names
+    ]
+    return JSONResponse({"object": "list", "data": data})
 
 
 def _result(words: tuple[str, ...], text: str) -> dict[str, Any]:
@@ -67,7 +64,7 @@ def _result(words: tuple[str, ...], text: str) -> dict[str, Any]:
 
 
 async def moderations(request: Request) -> Response:
-    await guard(request, "moderations", dialect="openai", feature="moderations")
+    await guard(request, "moderations")
     state = sim_of(request)
     body = await read_body(request, allow_form=False)
     body.only(("input", "model"))
@@ -116,7 +113,7 @@ def _last_user_text(messages: Any) -> str:
 
 
 async def chat_completions(request: Request) -> Response:
-    await guard(request, "chat_completions", dialect="openai", feature="chat")
+    await guard(request, "chat_completions")
     body = await read_body(request, allow_form=False)
     body.only(("model", "messages", "temperature", "max_tokens", "max_completion_tokens", "n", "seed", "user"))
     model = body.fields.get("model")

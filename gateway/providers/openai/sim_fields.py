@@ -1,15 +1,15 @@
-"""Field checks shared by the OpenAI routes; each raises the real API's 400 error."""
+"""Field checks of the simulated OpenAI Videos API; each raises the real API's 400."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.capabilities import Capabilities
 from gateway.simulator.bodies import Body
-from gateway.simulator.errors import SimError, invalid_value, missing, moderation_blocked
-from gateway.simulator.profiles import Profile
+from gateway.simulator.errors import SimError, invalid_value, missing
+from gateway.simulator.fields import choice, flagged, prompt_of
 
-MAX_PROMPT = 32000
 REFERENCE_KEYS = ("image_url", "file_id")
 
 
@@ -22,29 +22,9 @@ class CreateSpec:
     seconds: int
 
 
-def prompt_of(body: Body, param: str = "prompt") -> str:
-    value = body.fields.get(param)
-    if value is None:
-        raise missing(param)
-    if not isinstance(value, str):
-        raise SimError(400, f"Invalid type for '{param}': expected a string.", param=param, code="invalid_type")
-    if not 1 <= len(value) <= MAX_PROMPT:
-        raise SimError(
-            400,
-            f"Invalid '{param}': string length must be between 1 and {MAX_PROMPT}, got {len(value)}.",
-            param=param,
-            code="invalid_value",
-        )
-    return value
-
-
-def choice(body: Body, param: str, allowed: tuple[str, ...], default: str | None) -> str:
-    value = body.fields.get(param, default)
-    if value is None:
-        raise missing(param)
-    if not isinstance(value, str) or value not in allowed:
-        raise invalid_value(param, value, allowed)
-    return value
+def model_names(caps: Capabilities) -> dict[str, str]:
+    """Every model id the API lists and takes (models and dated snapshots) -> its model."""
+    return {**{m: m for m in caps.models}, **caps.model_aliases}
 
 
 def check_reference(body: Body) -> None:
@@ -65,14 +45,15 @@ def check_reference(body: Body) -> None:
         )
 
 
-def create_spec(profile: Profile, body: Body) -> CreateSpec:
+def create_spec(caps: Capabilities, body: Body) -> CreateSpec:
     prompt = prompt_of(body)
-    model = body.fields.get("model", profile.default_model)
-    base = profile.base_model(model) if isinstance(model, str) else None
+    names = model_names(caps)
+    model = body.fields.get("model", caps.default_model)
+    base = names.get(model) if isinstance(model, str) else None
     if base is None:
-        raise invalid_value("model", model, tuple(profile.model_ids()))
-    size = choice(body, "size", profile.models[base], profile.default_size)
-    seconds = choice(body, "seconds", profile.seconds, profile.default_seconds)
+        raise invalid_value("model", model, tuple(names))
+    size = choice(body, "size", caps.models[base], caps.default_size)
+    seconds = choice(body, "seconds", tuple(str(s) for s in caps.clip_seconds), str(caps.default_seconds))
     check_reference(body)
     return CreateSpec(prompt=prompt, model=model, base_model=base, size=size, seconds=int(seconds))
 
@@ -91,9 +72,4 @@ def video_ref(body: Body, param: str = "video") -> str:
 
 def moderate(words: tuple[str, ...], *texts: str) -> None:
     if any(flagged(words, text) for text in texts):
-        raise moderation_blocked()
-
-
-def flagged(words: tuple[str, ...], text: str) -> bool:
-    lowered = text.lower()
-    return any(word.lower() in lowered for word in words)
+        raise SimError(400, "Your request was blocked by our moderation system.", code="moderation_blocked")

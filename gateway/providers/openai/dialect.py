@@ -14,7 +14,6 @@ from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, Upst
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 LIST_PAGE = 100
-LIST_PAGES_MAX = 20  # at most this many pages back (2000 videos) when looking for a lost create
 _KIND_PATHS = {"create": "/videos", "extend": "/videos/extensions", "edit": "/videos/edits"}
 
 
@@ -109,19 +108,9 @@ class OpenAIVideosUpstream(HttpAdapter):
         videos = [parse_video(item) for item in page.get("data") or []]
         return ListPage(videos, bool(page.get("has_more")), _poll_after(response))
 
-    async def list_recent(self, since: float) -> list[UpstreamVideo]:
-        """``GET /videos?order=desc&limit=100``, paged with ``after`` while the page reaches back to ``since``."""
-        found: list[UpstreamVideo] = []
-        after: str | None = None
-        for _ in range(LIST_PAGES_MAX):
-            page = await self.list_page(after)
-            videos = page.videos
-            found += [v for v in videos if v.created_at is not None and v.created_at >= since]
-            oldest = min((v.created_at for v in videos if v.created_at is not None), default=None)
-            if not page.has_more or not videos or oldest is None or oldest < since:
-                break
-            after = videos[-1].id
-        return found
+    async def list_models(self) -> list[dict[str, Any]]:
+        response = await self.http.request("GET", "/models", operation="models")
+        return list(response.json().get("data", []))
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         headers = {"Range": range_header} if range_header else {}

@@ -37,7 +37,6 @@ FAILURES: dict[str, str] = {
 }
 VARIANTS = {"video": "video", "thumbnail": "thumbnail"}
 LIST_PAGE = 100
-LIST_PAGES_MAX = 20  # at most this many pages back when looking for a lost create
 GENERATIONS_MAX = 10_000  # remembered job -> generation ids (an LRU; older ones are retrieved again)
 
 
@@ -129,19 +128,9 @@ class AzureSora1Upstream(HttpAdapter):
         jobs = [self._remember(parse_job(item)) for item in page.get("data") or []]
         return ListPage(jobs, bool(page.get("has_more")))
 
-    async def list_recent(self, since: float) -> list[UpstreamVideo]:
-        """``GET …/jobs?limit=100`` (newest first), paged with ``after`` while a page reaches back to ``since``."""
-        found: list[UpstreamVideo] = []
-        after: str | None = None
-        for _ in range(LIST_PAGES_MAX):
-            page = await self.list_page(after)
-            jobs = page.videos
-            found += [j for j in jobs if j.created_at is not None and j.created_at >= since]
-            oldest = min((j.created_at for j in jobs if j.created_at is not None), default=None)
-            if not page.has_more or not jobs or oldest is None or oldest < since:
-                break
-            after = jobs[-1].id
-        return found
+    async def list_models(self) -> list[dict[str, Any]]:
+        response = await self.http.request("GET", "/models", operation="models")
+        return list(response.json().get("data", []))
 
     async def _generation(self, upstream_id: str) -> str:
         known = self._generations.get(upstream_id)
