@@ -22,6 +22,7 @@ from gateway.cliargs import env_name, env_value
 from gateway.config_upstreams import UpstreamsError
 from gateway.config_upstreams import from_node as upstreams_from_node
 from gateway.config_upstreams import from_value as upstreams_from_value
+from gateway.config_upstreams import model_map as read_model_map
 from gateway.core.styles import StyleBook, StyleError
 from gateway.providers import PROFILES
 from gateway.webhooks.urls import parse_nets
@@ -93,7 +94,9 @@ class Settings:
     webhook_retry_max_s: float = 3600.0  # ... up to this
     upstream_max_concurrent: int = 0  # upstream generations at once; 0: learn the limit from the upstream's 429s
     # several upstreams in order of preference ([{url, api_key_env, profile?}]); None: just ``upstream``
-    upstreams: list[dict[str, str]] | None = None
+    upstreams: list[dict[str, Any]] | None = None
+    # client model name -> provider model, over each profile's default map (an upstreams entry's own wins)
+    model_map: dict[str, str] | None = None
     breaker_failures: int = 5  # calls failing in a row (unreachable, 5xx, 429) that open an upstream's breaker
     breaker_open_s: float = 30.0  # an open breaker half-opens (a free trial call) after this long
     public_base_url: str | None = None  # every URL handed out (seed data[0].url); default http://<host>:<port>
@@ -227,9 +230,11 @@ def _typed(name: str, value: Any) -> Any:
 
 def coerce(name: str, value: Any, where: str) -> Any:
     """One setting's value, typed and checked on its own; errors say ``where: name must be ...``."""
-    if name == "upstreams":
+    if name in ("upstreams", "model_map"):
         try:
-            return None if value is None else upstreams_from_value(value)
+            if value is None:
+                return None
+            return upstreams_from_value(value) if name == "upstreams" else read_model_map(value, name)
         except UpstreamsError as exc:
             line = f" (line {exc.line} of its value)" if exc.line else ""
             raise ConfigError(f"{where}: {exc.reason}{line}") from None

@@ -8,7 +8,9 @@ upstreams:
 
 ``api_key_env`` names the environment variable holding that upstream's key (a key itself never
 goes into a file); it must be set when the gateway starts. ``profile`` pins the upstream's profile
-(default: detected). ``SORA_GATEWAY_UPSTREAMS`` takes the same list as JSON or YAML flow text.
+(default: detected). ``model_map`` (``{sora-2: <provider model>, ...}``) overrides the profile's default map of
+client model names to the provider's models. ``SORA_GATEWAY_UPSTREAMS`` takes the same list as JSON or YAML flow
+text. The top-level ``model_map`` setting is the same map for every upstream (an entry's own wins).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import yaml
 from gateway.providers import PROFILES
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
-KEYS = ("url", "api_key_env", "profile")
+KEYS = ("url", "api_key_env", "profile", "model_map")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -33,7 +35,25 @@ class UpstreamsError(ValueError):
         self.reason = reason
 
 
-def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | None) -> dict[str, str]:
+def model_map(value: Any, label: str, line: int | None = None) -> dict[str, str]:
+    """A ``model_map``: client model name -> provider model name, both non-empty strings."""
+    if isinstance(value, str):
+        try:
+            root = compose(value)
+        except YamlError as exc:
+            raise UpstreamsError(line, f"{label}: {exc.reason}") from None
+        value = value_of(root) if root is not None else None
+    if not isinstance(value, dict) or not value:
+        raise UpstreamsError(line, f"{label} must be a mapping of client model -> provider model")
+    result: dict[str, str] = {}
+    for name, target in value.items():
+        if not isinstance(name, str) or not isinstance(target, str) or not name.strip() or not target.strip():
+            raise UpstreamsError(line, f"{label}: {name!r}: {target!r} must map a model name to a model name")
+        result[name.strip()] = target.strip()
+    return result
+
+
+def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | None) -> dict[str, Any]:
     """One checked entry; ``fields`` maps key -> (value, line)."""
     label = f"upstreams[{index}]"
     for key, (_, at) in fields.items():
@@ -50,7 +70,9 @@ def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | No
         raise UpstreamsError(env_line, f"{label}: api_key_env must name an environment variable, got {env!r}")
     if not os.environ.get(env):
         raise UpstreamsError(env_line, f"{label}: api_key_env {env} is not set in the environment")
-    entry = {"url": url, "api_key_env": env}
+    entry: dict[str, Any] = {"url": url, "api_key_env": env}
+    if "model_map" in fields:
+        entry["model_map"] = model_map(fields["model_map"][0], f"{label}.model_map", fields["model_map"][1])
     if "profile" in fields and fields["profile"][0] is not None:
         profile, at = str(fields["profile"][0]).strip(), fields["profile"][1]
         if profile not in PROFILES:
@@ -59,7 +81,7 @@ def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | No
     return entry
 
 
-def from_node(node: yaml.Node) -> list[dict[str, str]]:
+def from_node(node: yaml.Node) -> list[dict[str, Any]]:
     """The list from a config file's node; problems carry the line they are at."""
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise UpstreamsError(line_of(node), "upstreams must be a non-empty list of {url, api_key_env, profile?}")
@@ -75,7 +97,7 @@ def from_node(node: yaml.Node) -> list[dict[str, str]]:
     return result
 
 
-def from_value(value: Any) -> list[dict[str, str]]:
+def from_value(value: Any) -> list[dict[str, Any]]:
     """The list from an environment value (JSON or YAML text) or an already parsed list."""
     if isinstance(value, str):
         try:

@@ -27,6 +27,7 @@ def router_from_settings(settings: Settings, catalog: Catalog = CATALOG) -> Upst
                 key,
                 catalog=catalog,
                 pinned=entry.get("profile") if settings.upstreams else settings.upstream_profile,
+                model_map={**(settings.model_map or {}), **(entry.get("model_map") or {})},
                 interval_s=settings.detect_interval_s,
                 name=name,
                 breaker=Breaker(name, failures=settings.breaker_failures, open_s=settings.breaker_open_s),

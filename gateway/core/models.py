@@ -63,6 +63,9 @@ class VideoRequest:
     dialect: str = "openai"
     enhance_prompt: bool | None = None  # None: the team's default
     callback_url: str | None = None  # where video.completed / video.failed is delivered
+    seed: int | None = None  # sent where the provider takes one, else dropped and reported
+    last_frame: Reference | None = None  # the last frame, where the provider takes one (Veo, Kling)
+    reference_images: list[Reference] | None = None  # images the video should show (Veo), where taken
 
 
 @dataclass

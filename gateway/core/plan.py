@@ -12,7 +12,7 @@ change is one entry of ``Plan.adapted``, e.g. ``seconds=30->12+12+8(stitched,tri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.core.capabilities import Capabilities
@@ -36,6 +36,7 @@ from gateway.errors import ApiError, invalid
 MAX_PROMPT_CHARS = 32000
 OUTPUT_FORMATS = ("mp4", "webm")
 REFERENCE_KINDS = {"path": "file", "image_url": "image_url", "file_id": "file_id"}
+IMAGE_EXTRAS = ("last_frame", "reference_images")  # image fields of our API a provider may take natively
 
 
 @dataclass
@@ -82,30 +83,49 @@ def _model(req: VideoRequest, caps: Capabilities) -> tuple[str, str, list[str]]:
 
 def _size(
     req: VideoRequest, caps: Capabilities, model: str, upstream_model: str, options: PlanOptions, allowed: list[str]
-) -> tuple[str, str, list[str]]:
-    """(size, upstream model, adaptations); the model changes only by an allowed upgrade."""
+) -> tuple[str, str, str, list[str]]:
+    """(size the client gets, size the upstream makes, upstream model, adaptations); the model changes only by an
+    allowed upgrade. A provider that scales (``scales_output``) makes the nearest size it can and the gateway scales
+    the video to the one asked; the others hand the nearest size over as it is (and say so)."""
     sizes = caps.models[upstream_model]
     if not req.size:
-        return (caps.default_size if caps.default_size in sizes else sizes[0]), upstream_model, []
+        size = caps.default_size if caps.default_size in sizes else sizes[0]
+        return size, size, upstream_model, []
     param = param_name("size", req.dialect)
     width, height = parse_size(req.size, param)
+    asked = f"{width}x{height}"
     adapted: list[str] = []
     if options.allow_model_upgrade:
-        better = upgrade_model(f"{width}x{height}", upstream_model, caps.models, allowed)
+        better = upgrade_model(asked, upstream_model, caps.models, allowed)
         if better is not None:
             adapted.append(f"model={model}->{better}")
             upstream_model = better
-    size = nearest_size(width, height, caps.models[upstream_model])
-    if size != f"{width}x{height}":
-        adapted.append(f"{param}={req.size}->{size}")
-    return size, upstream_model, adapted
+    made = nearest_size(width, height, caps.models[upstream_model])
+    shape = caps.shape(upstream_model, made)
+    label = shape.label if shape is not None and shape.label else ""
+    scaled = caps.scales_output and made != asked
+    if scaled and (width % 2 or height % 2):  # H.264 frames have even sides
+        asked = f"{width + width % 2}x{height + height % 2}"
+    if scaled:
+        adapted.append(
+            f"{param}={req.size}->{label or made}({made},scaled to {asked})"
+            if label
+            else f"{param}={req.size}->{made}(scaled to {asked})"
+        )
+        return asked, made, upstream_model, adapted
+    if label:
+        adapted.append(f"{param}={req.size}->{label}" + (f"({made})" if made != asked else ""))
+    elif made != asked:
+        adapted.append(f"{param}={req.size}->{made}")
+    return made, made, upstream_model, adapted
 
 
-def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tuple[str, list[str], dict[str, str]]:
-    """The prompt sent upstream, with style and negative clauses where the upstream has no such field."""
+def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tuple[str, list[str], dict[str, Any]]:
+    """The prompt sent upstream, with style and negative clauses where the upstream has no such field, and the
+    fields it takes as its own (``native``: sent in its own terms by its dialect)."""
     clauses: list[str] = []
     adapted: list[str] = []
-    native: dict[str, str] = {}
+    native: dict[str, Any] = {}
     if req.style_preset is not None:
         description = options.styles.get(req.style_preset)
         if description is None:
@@ -120,9 +140,28 @@ def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tupl
     if req.negative_prompt is not None and req.negative_prompt.strip():
         if "negative_prompt" in caps.native_fields:
             native["negative_prompt"] = req.negative_prompt
+            if caps.shapes:  # a live provider: say where it went
+                adapted.append("negative_prompt->native")
         else:
             clauses.append(avoid_clause(req.negative_prompt))
             adapted.append("negative_prompt->prompt")
+    if req.seed is not None:
+        if "seed" in caps.native_fields:
+            native["seed"] = req.seed
+        else:
+            adapted.append(f"seed={req.seed}->dropped(not offered by {caps.profile})")
+    for name in IMAGE_EXTRAS:
+        value = getattr(req, name)
+        if not value:
+            continue
+        if name not in caps.native_fields:
+            raise ApiError(
+                400,
+                f"The upstream behind this gateway ({caps.profile}) does not take '{name}'.",
+                param=name,
+                code="unsupported_by_upstream",
+            )
+        native[name] = [asdict(ref) for ref in value] if isinstance(value, list) else asdict(value)
     return compose_prompt(req.prompt, *clauses), adapted, native
 
 
@@ -154,17 +193,17 @@ def _check_reference(req: VideoRequest, caps: Capabilities) -> None:
 
 
 def _segments(
-    seconds: int, prompt: str, caps: Capabilities, param: str
+    seconds: int, prompt: str, caps: Capabilities, clips: tuple[int, ...], param: str
 ) -> tuple[list[Segment], str, list[str], int | None]:
-    """(segments, strategy, adaptations, trim_seconds)."""
-    if seconds in caps.clip_seconds:
+    """(segments, strategy, adaptations, trim_seconds); ``clips``: the lengths one create may take here."""
+    if seconds in clips:
         return [Segment(index=0, seconds=seconds, prompt=prompt)], "single", [], None
-    clip = round_up(seconds, caps.clip_seconds)
+    clip = round_up(seconds, clips)
     if clip is not None:
         segment = Segment(index=0, seconds=clip, prompt=prompt)
         return [segment], "single", [f"{param}={seconds}->{clip}(trimmed to {seconds})"], seconds
     extend = caps.has("extensions") and bool(caps.extension_seconds)
-    lengths = split_seconds(seconds, caps.clip_seconds, caps.extension_seconds if extend else caps.clip_seconds)
+    lengths = split_seconds(seconds, clips, caps.extension_seconds if extend else clips)
     strategy, kind = ("extend", "extend") if extend else ("chain", "create")
     segments = [Segment(index=0, seconds=lengths[0], prompt=prompt)]
     for index, length in enumerate(lengths[1:], start=1):
@@ -191,7 +230,7 @@ def plan_request(
     model, upstream_model, adapted = _model(req, caps)
     allowed = [m for m in caps.models if allowed_models is None or m in allowed_models]
     base = upstream_model
-    size, upstream_model, size_notes = _size(req, caps, model, upstream_model, options, allowed)
+    size, made, upstream_model, size_notes = _size(req, caps, model, upstream_model, options, allowed)
     if upstream_model != base:  # an upgrade the operator allowed: the client sees the model it got
         model = upstream_model
     _check_reference(req, caps)
@@ -205,8 +244,12 @@ def plan_request(
             "prompt",
         )
     fmt, format_notes = _output(req, options)
-    segments, strategy, seconds_notes, trim = _segments(seconds, prompt, caps, seconds_param)
+    clips = caps.clips(upstream_model, made)
+    segments, strategy, seconds_notes, trim = _segments(seconds, prompt, caps, clips, seconds_param)
     extras: dict[str, Any] = {}
+    if made != size:  # the upstream makes another size; the gateway scales its video to the one asked
+        extras["upstream_size"] = made
+        extras["scale_to"] = size
     if trim is not None:
         extras["trim_seconds"] = trim
     if fmt != "mp4":
@@ -222,7 +265,7 @@ def plan_request(
         seconds=seconds,
         segments=segments,
         adapted=[*adapted, *size_notes, *seconds_notes, *prompt_notes, *format_notes],
-        price_per_second=caps.price_per_second(upstream_model, size),
+        price_per_second=caps.price_per_second(upstream_model, made),
         strategy=strategy,
         extras=extras,
     )

@@ -49,6 +49,8 @@ def video_resource(job: Job, queue_position: int | None = None) -> dict[str, Any
         "error": job.error,
         "adapted": job.adapted,
         "cost_usd": cost_usd(job),
+        "provider": job.upstream,  # the upstream profile that made it (gemini-veo, kling, openai-2026-03, ...)
+        "upstream_model": job.requested.get("upstream_model") or job.model,
         **gateway_extras(job),
     }
     if job.status == Status.QUEUED:

@@ -21,9 +21,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from gateway.content import ContentStore, ContentStoreError
-from gateway.core.models import Job, Segment, SegStatus, Status
+from gateway.core.models import Job, Reference, Segment, SegStatus, Status
 from gateway.jobs.continuity import (
     drop_references,
     needs_reference,
@@ -85,6 +86,7 @@ class SegmentRunner:
             reference=segment_reference(job, seg),
             idempotency_key=idempotency_key(job, seg),
             source_file=job.requested_source_file() if seg.index == 0 and source is None else None,
+            **native_fields(job),
         )
 
     async def submit(self, job: Job, seg: Segment, save: Save) -> None:
@@ -248,6 +250,23 @@ class SegmentRunner:
                 self.retry_or_fail(job, seg, seg.error or {"code": "video_generation_failed", "message": "failed"})
             if seg.status != SegStatus.COMPLETED:
                 return
+
+
+def native_fields(job: Job) -> dict[str, Any]:
+    """What the plan left for the provider's own fields (``Plan.extras["native"]``), as GenerationSpec takes it."""
+    native = job.requested.get("native") or {}
+    fields: dict[str, Any] = {}
+    if native.get("negative_prompt"):
+        fields["negative_prompt"] = str(native["negative_prompt"])
+    if native.get("seed") is not None:
+        fields["seed"] = int(native["seed"])
+    if isinstance(native.get("last_frame"), dict):
+        fields["last_frame"] = Reference(**native["last_frame"])
+    if native.get("reference_images"):
+        fields["reference_images"] = tuple(Reference(**ref) for ref in native["reference_images"])
+    if native.get("enhance_prompt"):
+        fields["enhance_prompt"] = True
+    return fields
 
 
 def _not_sent(job: Job, seg: Segment, value: bool) -> None:

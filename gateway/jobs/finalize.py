@@ -47,8 +47,9 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
     """The one video the client gets: stitched from chained parts, trimmed to the asked length, transcoded."""
     trim = job.requested.get("trim_seconds")
     webm = job.requested.get("output_format") == "webm"
+    scale = scale_size(job)
     segments = job.segments if needs_stitch(job) else [job.segments[-1]]
-    if len(segments) == 1 and not trim and not webm:
+    if len(segments) == 1 and not trim and not webm and scale is None:
         return await _download(upstream, content, job.id, str(segments[0].upstream_id), "video")
     from gateway.media.stitch import stitch_files
     from gateway.media.transcode import transcode_webm
@@ -56,9 +57,9 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
     parts = [await fetch_part(job, seg, upstream, content) for seg in segments]
     video = parts[0]
     each = job.requested.get("part_seconds")  # a story: what each scene's generation keeps
-    if len(parts) > 1 or trim:
+    if len(parts) > 1 or trim or scale is not None:
         video = content.scratch(job.id) / "video.mp4"
-        await stitch_files(parts, video, seconds=float(trim) if trim else None, each=each)
+        await stitch_files(parts, video, seconds=float(trim) if trim else None, each=each, size=scale)
     if webm:
         encoded = content.scratch(job.id) / "video.webm"
         await transcode_webm(video, encoded)
@@ -73,6 +74,13 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
         seg.content_path = None
     drop_references(job)
     return stored.ref
+
+
+def scale_size(job: Job) -> tuple[int, int] | None:
+    """(width, height) the video is scaled to: the size asked, where the provider made the nearest it could."""
+    wanted = str(job.requested.get("scale_to") or "")
+    width, _, height = wanted.partition("x")
+    return (int(width), int(height)) if width.isdigit() and height.isdigit() else None
 
 
 async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore) -> None:

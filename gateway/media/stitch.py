@@ -166,14 +166,16 @@ def _remux(parts: Sequence[Part], keep: Sequence[Fraction], out: Path) -> None:
             offset += budget
 
 
-def _reencode(parts: Sequence[Part], keep: Sequence[Fraction], out: Path) -> None:
+def _reencode(parts: Sequence[Part], keep: Sequence[Fraction], out: Path, size: tuple[int, int] | None = None) -> None:
+    """Decode every kept frame and encode them once (at ``size``, scaled, when given)."""
     first = parts[0]
+    width, height = size or (first.video.width, first.video.height)
     fps = first.fps
     frame_tb = 1 / fps
     with_audio = all(p.audio for p in parts)
     with av.open(str(out), "w", format="mp4") as dst:
         ovideo = dst.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "18"})
-        ovideo.width, ovideo.height, ovideo.pix_fmt = first.video.width, first.video.height, "yuv420p"
+        ovideo.width, ovideo.height, ovideo.pix_fmt = width, height, "yuv420p"
         ovideo.codec_context.time_base = frame_tb
         oaudio = None
         resampler = None
@@ -217,16 +219,23 @@ def _head(frame: av.AudioFrame, samples: int) -> av.AudioFrame:
 
 
 def stitch_sync(
-    parts: Sequence[Path], out: Path, seconds: float | None = None, each: Sequence[float] | None = None
+    parts: Sequence[Path],
+    out: Path,
+    seconds: float | None = None,
+    each: Sequence[float] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> str:
     """Join ``parts`` into ``out`` (MP4) keeping exactly ``seconds`` (all when None) and at most ``each[i]``
-    seconds of part i; returns the method."""
+    seconds of part i, scaled to ``size`` (width, height) when the parts have another; returns the method."""
     if not parts:
         raise ValueError("nothing to stitch")
     infos = [inspect_part(Path(p)) for p in parts]
     keep = _budgets(infos, seconds, each)
     used = [(info, budget) for info, budget in zip(infos, keep, strict=True) if budget > 0]
     infos, keep = [u[0] for u in used], [u[1] for u in used]
+    if size is not None and any((i.video.width, i.video.height) != size for i in infos):
+        _reencode(infos, keep, out, size)
+        return "scale"
     if len(infos) == 1 and keep[0] == infos[0].duration:
         shutil.copyfile(infos[0].path, out)
         return "copy"
@@ -238,11 +247,16 @@ def stitch_sync(
 
 
 async def stitch_files(
-    parts: list[Path], out: Path, *, seconds: float | None = None, each: Sequence[float] | None = None
+    parts: list[Path],
+    out: Path,
+    *,
+    seconds: float | None = None,
+    each: Sequence[float] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> None:
     """``stitch_sync`` in a worker thread, timed (``sora_gateway_stitch_duration_seconds{method}``)."""
     started = time.perf_counter()
-    method = await asyncio.to_thread(stitch_sync, parts, out, seconds, each)
+    method = await asyncio.to_thread(stitch_sync, parts, out, seconds, each, size)
     elapsed = time.perf_counter() - started
     STITCH_SECONDS.labels(method).observe(elapsed)
     log.info("stitch", parts=len(parts), seconds=seconds, method=method, took_s=round(elapsed, 3))

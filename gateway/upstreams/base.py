@@ -30,6 +30,13 @@ class GenerationSpec:
     idempotency_key: str | None = None
     # extend / edit of a video the client uploaded (not one the upstream made): sent as the ``video`` file
     source_file: Reference | None = None
+    # what the provider takes in its own fields (Capabilities.native_fields), its dialect's to name
+    negative_prompt: str | None = None
+    seed: int | None = None
+    last_frame: Reference | None = None
+    reference_images: tuple[Reference, ...] = ()
+    enhance_prompt: bool = False  # the provider's own prompt enhancement (Veo's enhancePrompt)
+    callback_url: str | None = None  # where the provider announces the end (provider callbacks)
 
 
 @dataclass

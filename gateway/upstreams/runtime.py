@@ -53,6 +53,7 @@ class UpstreamRuntime:
         interval_s: float = 300.0,
         name: str = "default",
         breaker: Breaker | None = None,
+        model_map: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self._api_key = api_key
@@ -61,7 +62,8 @@ class UpstreamRuntime:
         self.interval_s = interval_s
         self.name = name  # which configured upstream this is (Job.route); "default" with one
         self.breaker = breaker  # set: every adapter call feeds it (routing of new jobs reads it)
-        self.caps: Capabilities = catalog.capabilities(pinned or catalog.default_profile)
+        self.model_map = dict(model_map or {})  # the operator's client model -> provider model, over the defaults
+        self.caps: Capabilities = catalog.capabilities(pinned or catalog.default_profile).with_model_map(self.model_map)
         self._adapters: dict[str, Upstream] = {}  # dialect -> adapter, made on first use
         self.adapter: Upstream = self.adapter_for(self.caps.dialect)
         self.detected_at: float | None = None
@@ -91,7 +93,7 @@ class UpstreamRuntime:
         return self.adapter_for(job.upstream)
 
     def _switch(self, profile: str, source: str, listed: list[str] | None = None) -> None:
-        caps = narrowed(self.catalog.capabilities(profile), listed or [])
+        caps = narrowed(self.catalog.capabilities(profile), listed or []).with_model_map(self.model_map)
         if caps.dialect != self.caps.dialect:
             self.adapter = self.adapter_for(caps.dialect)  # the previous one stays for the jobs it runs
         if caps.profile != self.caps.profile:
