@@ -67,6 +67,8 @@ async def expected_seconds(upstream: Upstream, spec: GenerationSpec) -> int | No
 
 
 def matches(video: UpstreamVideo, spec: GenerationSpec, since: float, seconds: int | None) -> bool:
+    if video.client_token is not None:  # the provider kept our idempotency key: exact
+        return video.client_token == spec.idempotency_key
     if video.prompt != spec.prompt or video.created_at is None or video.created_at < since:
         return False
     if seconds is not None and (video.seconds is None or str(video.seconds) != str(seconds)):

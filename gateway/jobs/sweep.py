@@ -154,6 +154,7 @@ class SweptUpstream:
         self.sweep = sweep
         self.name = adapter.name
         self.base_url = adapter.base_url
+        self.lists = True
 
     async def retrieve(self, upstream_id: str) -> UpstreamVideo:
         return await self.sweep.retrieve(upstream_id)
@@ -197,7 +198,7 @@ class Sweeps:
         self._by_adapter: weakref.WeakKeyDictionary[Any, SweptUpstream] = weakref.WeakKeyDictionary()
 
     def wrap(self, adapter: Upstream) -> Upstream:
-        if self.interval_s <= 0 or isinstance(adapter, SweptUpstream) or not hasattr(adapter, "list_page"):
+        if self.interval_s <= 0 or isinstance(adapter, SweptUpstream) or not getattr(adapter, "lists", False):
             return adapter  # off, already swept, or an upstream without a listing: per-job retrieves
         swept = self._by_adapter.get(adapter)
         if swept is None:

@@ -54,6 +54,9 @@ class UpstreamVideo:
     prompt: str | None = None  # as the upstream recorded it (filled by list_recent)
     created_at: float | None = None  # upstream clock, seconds since the epoch
     remixed_from: str | None = None  # the upstream id a remix was made from
+    # the client token the provider keeps with it (Kling's external_task_id): the segment's idempotency key,
+    # which identifies a lost create exactly when the provider lists it back
+    client_token: str | None = None
 
 
 @dataclass
@@ -114,6 +117,7 @@ class ContentStream:
 class Upstream(Protocol):
     name: str
     base_url: str
+    lists: bool  # it has a listing (list_page/list_recent): the status sweep and reconciliation can use it
 
     async def create(self, spec: GenerationSpec) -> UpstreamVideo: ...
 

@@ -114,6 +114,7 @@ class GuardedUpstream:
         self.breaker = breaker
         self.name = inner.name
         self.base_url = inner.base_url
+        self.lists = getattr(inner, "lists", True)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:

@@ -161,9 +161,13 @@ class HttpAdapter:
     """What every adapter shares: its :class:`UpstreamHttp`, paging back, closing, pass-through refusals."""
 
     http: UpstreamHttp
+    name: str
+    lists = False  # a dialect with a listing says True and implements list_page
 
     async def list_page(self, after: str | None = None) -> ListPage:
-        raise NotImplementedError
+        """No listing: the sweep polls each job on its own; a lost create cannot be looked up (the job fails
+        ``upstream_outcome_unknown`` rather than be sent again blind)."""
+        raise UpstreamError(405, f"The {self.name} upstream does not list its generations.", code="no_listing")
 
     async def list_recent(self, since: float) -> list[UpstreamVideo]:
         """Every listed generation made at or after ``since``: pages of :meth:`list_page` (newest first),

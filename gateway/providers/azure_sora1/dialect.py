@@ -81,6 +81,7 @@ class AzureSora1Upstream(HttpAdapter):
     """Speaks the Azure jobs API; one generation (``n_variants: 1``) per job."""
 
     name = "azure"
+    lists = True
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
         self.base_url = azure_base(base_url)

@@ -55,6 +55,7 @@ class OpenAIVideosUpstream(HttpAdapter):
     """Speaks ``POST/GET/DELETE /videos…`` to an OpenAI-compatible base URL."""
 
     name = "openai"
+    lists = True
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
         self.base_url = base_url.rstrip("/")
