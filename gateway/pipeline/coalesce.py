@@ -18,11 +18,11 @@ import time
 from gateway.core.models import Job, SegStatus, Status
 from gateway.errors import ApiError
 from gateway.jobs.follow import FOLLOWS
+from gateway.jobs.shared import mark_shared
 from gateway.store.base import JobStore
 
 INFLIGHT = "cache:inflight:"  # cache key -> leader job id
 REFUSED = "cache:refused:"  # leader job id -> the upstream's refusal (JSON), for its followers
-SHARED = "cache:shared:"  # job id -> "1": other jobs use its upstream video; a delete leaves it upstream
 REFUSAL_TTL_S = 120.0
 
 
@@ -62,7 +62,7 @@ class InFlight:
         await self.store.kv_set(REFUSED + job_id, json.dumps(error), ttl_s=REFUSAL_TTL_S)
 
     async def share(self, job_id: str, ttl_s: float) -> None:
-        await self.store.kv_set(SHARED + job_id, "1", ttl_s=ttl_s)
+        await mark_shared(self.store, job_id, ttl_s)
 
     async def settle(self, key: str, leader_id: str) -> Job | None:
         """The leader once its first upstream create is decided; None when it is gone (claim again).
@@ -130,8 +130,3 @@ def _as_error(data: dict[str, object]) -> ApiError:
         param=data.get("param") if isinstance(data.get("param"), str) else None,  # type: ignore[arg-type]
         code=data.get("code") if isinstance(data.get("code"), str) else None,  # type: ignore[arg-type]
     )
-
-
-async def upstream_shared(store: JobStore, job_id: str) -> bool:
-    """Whether other jobs (cache hits, coalesced creates) use this job's upstream video."""
-    return await store.kv_get(SHARED + job_id) is not None

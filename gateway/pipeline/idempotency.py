@@ -10,9 +10,10 @@ SQLite, Redis), so it is durable where the store is, and shared by every replica
   first is still running, it waits for it (one upstream generation, whichever replica it reached);
 * the same key with another body is a 409 ``idempotency_key_reused``;
 * a create that was refused (or failed) releases the key: nothing was made, a retry may succeed;
-* once the create's job is stored (:func:`note_stored`, called by the service before any upstream call) the
-  claim names it and lasts as long as an answer would: if the replica dies before answering, a retry is told
-  which video its first request made (409 ``idempotency_key_in_progress``), never sent upstream again.
+* once the create's job is stored (:func:`note_stored`, the ``on_stored`` callback admission hands the jobs
+  layer with the job: it runs before any upstream call) the claim names it and lasts as long as an answer
+  would: if the replica dies before answering, a retry is told which video its first request made (409
+  ``idempotency_key_in_progress``), never sent upstream again.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ _CLAIM: ContextVar[_Claim | None] = ContextVar("idempotency_claim", default=None
 
 async def note_stored(job_id: str) -> None:
     """The create holding an Idempotency-Key stored job ``job_id``: keep that in the claim, for as long as
-    the answer would be kept. Called by the service right after the job is stored; a no-op without a key."""
+    the answer would be kept. Called (through admission's ``on_stored``) right after the job is stored, before any
+    upstream call; a no-op without a key."""
     claim = _CLAIM.get()
     if claim is None:
         return

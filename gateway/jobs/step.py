@@ -1,0 +1,136 @@
+"""One job's step on this replica: its upstream, the first create, a step, and the guarded save.
+
+A step moves a job as far as it can now (:mod:`gateway.jobs.advance` for a job's own segments,
+:mod:`gateway.jobs.follow` for a coalesced follower, :mod:`gateway.jobs.finalize` once every segment
+is done), then saves it. Every save is conditional: nothing is written under a lost lease, and
+:meth:`JobStore.update` does not bring back a job a client deleted meanwhile (the files fetched and
+the generations created since are cleaned up instead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gateway.content import ContentStore
+from gateway.core.models import Job
+from gateway.jobs.advance import SegmentRunner, aggregate
+from gateway.jobs.fairqueue import FairQueue
+from gateway.jobs.finalize import FETCH_AFTER, all_segments_done, finalize_job
+from gateway.jobs.follow import follow_leader, is_follower
+from gateway.jobs.leases import Leases
+from gateway.jobs.listeners import TerminalListeners
+from gateway.jobs.shared import delete_generations, owns_upstream_video
+from gateway.jobs.sweep import Sweeps
+from gateway.jobs.transitions import moved
+from gateway.observability import log
+from gateway.store.base import EVENTS_PENDING, JobStore
+from gateway.upstreams.base import Upstream
+
+ORPHANS_DELETED = "orphans_deleted"  # Job.requested: upstream ids already deleted for a job deleted mid-step
+
+
+class JobSteps:
+    def __init__(
+        self,
+        store: JobStore,
+        content: ContentStore,
+        leases: Leases,
+        listeners: TerminalListeners,
+        *,
+        upstream: Callable[[], Upstream],
+        adapter_for: Callable[[str], Upstream] | None,
+        adapter_of: Callable[[Job], Upstream] | None,
+        sweeps: Sweeps,
+        runner_options: dict[str, Any],
+        retention_s: int,
+    ) -> None:
+        self.store = store
+        self.content = content
+        self.leases = leases
+        self.listeners = listeners
+        self.upstream = upstream  # the current adapter, for new jobs
+        self.adapter_for = adapter_for  # a job's adapter by the profile it was created under
+        self.adapter_of = adapter_of  # or by the job itself (its upstream and profile): wins when set
+        self.sweeps = sweeps
+        self.runner_options = runner_options
+        self.retention_s = retention_s
+        self.queue: FairQueue | None = None  # when set, waiting segments go upstream in fair order
+
+    def adapter(self, job: Job | None = None) -> Upstream:
+        """The adapter that speaks ``job``'s dialect (a dialect switch does not re-route jobs in flight)."""
+        if job is not None and self.adapter_of is not None:
+            return self.adapter_of(job)
+        if job is not None and self.adapter_for is not None:
+            return self.adapter_for(job.upstream)
+        return self.upstream()
+
+    def runner(self, job: Job | None = None) -> SegmentRunner:
+        return SegmentRunner(
+            self.sweeps.wrap(self.adapter(job)),
+            content=self.content,
+            claims=self.store,
+            **self.runner_options,
+        )
+
+    async def submit_first(self, job: Job) -> None:
+        """A new job's first create, unless the fair queue holds it back. Raises the upstream's
+        :class:`~gateway.upstreams.base.UpstreamError` when it refuses the create as the client's fault."""
+        seg = job.segments[0]
+        runner = self.runner(job)  # the job's own upstream (its route)
+        if self.queue is None:
+            await runner.submit(job, seg, self.save)
+        elif await self.queue.may_submit(job):
+            await self.queue.sent(job, seg, lambda: runner.submit(job, seg, self.save))
+
+    async def advance(self, job: Job) -> float | None:
+        """Drive ``job`` one step and persist what changed; returns when to retry its listeners, if due."""
+        before = (job.status, job.progress)
+        following = is_follower(job)  # a coalesced create mirrors its leader's record, never the upstream
+        if following:
+            await follow_leader(
+                job, self.store, self.content, retention_s=self.retention_s, poll_s=self.runner_options["poll_min_s"]
+            )
+        elif self.queue is not None:  # the fair queue decides when a waiting segment may go upstream
+            # the runner first: building it may move a never-sent job off a broken upstream (reroute), so
+            # the queue then gates it in its new upstream's lane, not in the dead one's full lane
+            runner = self.runner(job)
+            await self.queue.step(job, lambda: runner.step(job, self.save))
+        else:
+            await self.runner(job).step(job, self.save)
+        if (
+            not following
+            and not job.terminal
+            and all_segments_done(job)
+            and float(job.requested.get(FETCH_AFTER) or 0.0) <= time.time()
+        ):
+            await finalize_job(job, self.adapter(job), self.content, self.retention_s)
+        aggregate(job)
+        if job.terminal:
+            job.requested[EVENTS_PENDING] = True  # in the same write as the end: listeners survive a crash
+        if not await self.save(job):
+            return None
+        moved(job, before)
+        if job.terminal:
+            return await self.listeners.run(job, self.save)
+        return None
+
+    async def save(self, job: Job) -> bool:
+        """Write ``job`` if this replica still holds it and the record still exists; False otherwise."""
+        job.updated_at = time.time()
+        if self.leases.lost(job.id):
+            log.warning("job_save_skipped_lease_lost", video_id=job.id, owner=self.leases.owner)
+            return False
+        if await self.store.update(job):
+            return True
+        await self._orphaned(job)  # a client deleted it while we were talking to the upstream
+        return False
+
+    async def _orphaned(self, job: Job) -> None:
+        """Clean up after a job deleted mid-step: the files fetched since, the upstream jobs created since."""
+        await self.content.remove(job.id)
+        if not await owns_upstream_video(self.store, job):
+            return  # another job's upstream video
+        done = await delete_generations(job, self.adapter(job), job.requested.setdefault(ORPHANS_DELETED, []))
+        log.info("job_deleted_while_driven", video_id=job.id, upstream_ids=len(done))

@@ -1,0 +1,158 @@
+"""Admission: a create runs the stages, then hands one job to the jobs layer.
+
+A mixin of :class:`~gateway.pipeline.service.VideoService`. The stages (``pipeline/stages.py``: auth
+and policy before, then storage, content policy, rate limit, enhancement, cache, quota) may refuse,
+answer at once (a cache hit, a coalesced create) or let the create go on; then
+:meth:`JobDriver.launch <gateway.jobs.driver.JobDriver.launch>` stores the job and starts it. That
+call is where admission ends: from there only ``gateway/jobs`` moves the job.
+
+What admission keeps: the stages' undo. Whatever goes wrong before the job is stored, and an upstream
+refusal of its first create (the jobs layer has removed the record), gives back what the stages took
+(quota, the coalescing claim; the Idempotency-Key's claim is released by its own wrapper) and reaches
+the client. Once the job is stored it is the jobs layer's: the client gets its job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from gateway.core.ids import new_video_id
+from gateway.core.models import Job, VideoRequest
+from gateway.core.plan import Plan
+from gateway.errors import ApiError, invalid
+from gateway.jobs.driver import JobDriver
+from gateway.jobs.launch import Refused
+from gateway.observability import log
+from gateway.pipeline.idempotency import note_stored
+from gateway.pipeline.stages import Admission, Created, Stage
+from gateway.policies.model import Tenant
+from gateway.upstreams.base import UpstreamError
+from gateway.upstreams.routing import UpstreamRouter
+from gateway.upstreams.runtime import UpstreamRuntime
+
+Planner = Callable[..., Plan]  # (request, caps, *, allowed_models) -> Plan; see gateway.pipeline.planning.Planner
+
+
+def upstream_refusal(exc: UpstreamError) -> ApiError:
+    """An upstream error the client should see, in the client's terms."""
+    if exc.client_fault:
+        return ApiError(
+            exc.status, exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code
+        )
+    if exc.status in (401, 403):
+        return ApiError(
+            502, "The upstream refused the gateway's credentials.", type="server_error", code="upstream_auth"
+        )
+    return ApiError(
+        503, "The upstream is unavailable; try again shortly.", type="server_error", code="upstream_unavailable"
+    )
+
+
+class Creates:
+    """Needs from the service: ``upstream``, ``driver``, ``stages`` and ``planner``."""
+
+    upstream: UpstreamRouter | UpstreamRuntime
+    driver: JobDriver
+    stages: list[Stage]
+    planner: Planner
+
+    def new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
+        """The job record of a planned request, not yet admitted (workflows build their own plans)."""
+        return self._new_job(tenant, req, plan, kind, route)
+
+    def _new_job(
+        self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
+    ) -> Job:
+        requested: dict[str, Any] = {
+            k: v for k, v in asdict(req).items() if v is not None and k not in ("input_reference", "prompt")
+        }
+        if req.input_reference is not None:
+            requested["input_reference"] = asdict(req.input_reference)
+        requested["upstream_model"] = plan.upstream_model
+        requested.update(plan.extras)  # trim_seconds, continuity, output_format: read by the job driver
+        return Job(
+            id=new_video_id(),
+            tenant=tenant.name,
+            model=plan.model,
+            prompt=req.prompt,
+            size=plan.size,
+            seconds=str(plan.seconds),
+            kind=kind,
+            segments=plan.segments,
+            adapted=list(plan.adapted),
+            upstream=(route or self.upstream.pick()).caps.profile,
+            route=(route or self.upstream.pick()).name,
+            requested=requested,
+            cost_usd=plan.cost_usd,
+            remixed_from_video_id=req.remix_of,
+        )
+
+    async def create(
+        self,
+        tenant: Tenant,
+        req: VideoRequest,
+        *,
+        cache_control: str | None = None,
+        fresh: bool = False,
+        tags: dict[str, Any] | None = None,
+    ) -> Created:
+        """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
+        route = self.upstream.pick()  # the first upstream that is up: planned for it, sent to it
+        caps = route.caps
+        plan = self.planner(req, caps, allowed_models=tenant.models)
+        if tenant.models is not None and plan.model not in tenant.models:
+            raise invalid(
+                f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: {', '.join(tenant.models)}.",
+                "model",
+                "model_not_allowed",
+            )
+        job = self._new_job(tenant, req, plan, route=route)
+        job.requested.update(tags or {})
+        return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
+
+    async def admit(self, adm: Admission, kind: str | None = None) -> Created:
+        """Run the stages, then hand the job (or the one a stage answered with) to the jobs layer."""
+        if kind:
+            adm.job.kind = kind
+        stored = False
+
+        async def on_stored(job: Job) -> None:
+            nonlocal stored
+            stored = True
+            await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
+
+        try:
+            ready = await self._run_stages(adm)
+            job = await self.driver.launch(ready or adm.job, on_stored=on_stored)
+        except Refused as refused:  # the upstream refused the first create: the record is gone
+            refusal = upstream_refusal(refused.error)
+            adm.job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
+            await self._undo(adm)
+            raise refusal from None
+        except BaseException:  # a stage refused, or anything failed before the job was stored
+            if not stored:
+                await self._undo(adm)
+            raise
+        if ready is None and job.adapted:
+            adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
+        return Created(job, adm.headers)
+
+    async def _run_stages(self, adm: Admission) -> Job | None:
+        for stage in self.stages:
+            ready = await stage.admit(adm)
+            if ready is not None:
+                return ready  # answered at once (a cache hit, a coalesced create)
+        return None
+
+    async def _undo(self, adm: Admission) -> None:
+        """Give back what the stages took; one failing undo does not stop the others."""
+        for stage in reversed(self.stages):
+            if stage.name in adm.charged:
+                try:
+                    await stage.undo(adm)
+                except Exception:
+                    log.exception("admission_undo_failed", video_id=adm.job.id, stage=stage.name)
