@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from gateway.faces.openai_videos import video_resource
 from gateway.instrument import instrument
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
+from gateway.jobs.replan import replanner
 from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
@@ -102,7 +104,6 @@ def build_context(settings: Settings) -> Context:
     use_transport(settings.upstream_transport)  # before any adapter (and its client) is made
     store = open_store(settings.store)
     upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
-    upstream.on_route = reroute  # a job that never reached its (now broken) upstream may move to a twin
     content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
     # a full local disk (content, or with s3:// the scratch and upload directory) stops admission
     storage = StorageHealth(
@@ -179,6 +180,8 @@ def build_context(settings: Settings) -> Context:
             styles=styles,
         )
     )
+    # a job that never reached its upstream (down, or turned away for capacity) may move to the next one
+    upstream.on_route = functools.partial(reroute, replan=replanner(planner))
     snapshots = Snapshots(store, max_age_s=settings.poll_snapshot_s).attach()  # polls from memory
     service = VideoService(
         store, upstream, driver, content, stages=stages, events=events, planner=planner, snapshots=snapshots

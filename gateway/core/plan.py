@@ -36,6 +36,8 @@ from gateway.errors import ApiError, invalid
 MAX_PROMPT_CHARS = 32000
 OUTPUT_FORMATS = ("mp4", "webm")
 REFERENCE_KINDS = {"path": "file", "image_url": "image_url", "file_id": "file_id"}
+# what a plan keeps on its job (Job.requested) for the jobs layer; a job planned again drops them all first
+PLAN_EXTRAS = ("trim_seconds", "output_format", "continuity", "native", "upstream_size", "scale_to")
 IMAGE_EXTRAS = ("last_frame", "reference_images")  # image fields of our API a provider may take natively
 
 
@@ -75,7 +77,9 @@ def _model(req: VideoRequest, caps: Capabilities) -> tuple[str, str, list[str]]:
     upstream_model = caps.base_model(model)
     if upstream_model is None:
         raise invalid(
-            f"Invalid 'model': {model!r} is not available; available: {', '.join(caps.known_models())}.", "model"
+            f"Invalid 'model': {model!r} is not available; available: {', '.join(caps.known_models())}.",
+            "model",
+            "model_not_found",
         )
     adapted = [f"model={model}->{upstream_model}"] if model in caps.model_substitutes else []
     return model, upstream_model, adapted
@@ -269,6 +273,11 @@ def plan_request(
         strategy=strategy,
         extras=extras,
     )
+
+
+def fits_elsewhere(error: ApiError) -> bool:
+    """A refusal that says "not this upstream" rather than "not this request": another upstream may take it."""
+    return error.code in ("unsupported_by_upstream", "model_not_found")
 
 
 def adaptation_kind(note: str) -> str:

@@ -21,6 +21,7 @@ from gateway.jobs.finalize import FETCH_AFTER, all_segments_done, finalize_job
 from gateway.jobs.follow import follow_leader, is_follower
 from gateway.jobs.leases import Leases
 from gateway.jobs.listeners import TerminalListeners
+from gateway.jobs.reroute import turned_away
 from gateway.jobs.shared import delete_generations, owns_upstream_video
 from gateway.jobs.sweep import Sweeps
 from gateway.jobs.transitions import moved
@@ -28,6 +29,7 @@ from gateway.observability import log
 from gateway.store.base import EVENTS_PENDING, JobStore
 from gateway.upstreams.base import Upstream
 
+MAX_MOVES = 3  # upstreams one first create may be moved through while its client waits
 ORPHANS_DELETED = "orphans_deleted"  # Job.requested: upstream ids already deleted for a job deleted mid-step
 
 
@@ -76,13 +78,34 @@ class JobSteps:
 
     async def submit_first(self, job: Job) -> None:
         """A new job's first create, unless the fair queue holds it back. Raises the upstream's
-        :class:`~gateway.upstreams.base.UpstreamError` when it refuses the create as the client's fault."""
+        :class:`~gateway.upstreams.base.UpstreamError` when it refuses the create as the client's fault.
+
+        Turned away for capacity (a 429: nothing was made), the job moves to the next upstream that can do it
+        at once (:mod:`gateway.jobs.reroute`) and is sent there, while its client still waits."""
+        for _ in range(MAX_MOVES + 1):
+            await self._submit_first_here(job)
+            if not self._moved(job):
+                return
+
+    async def _submit_first_here(self, job: Job) -> None:
         seg = job.segments[0]
-        runner = self.runner(job)  # the job's own upstream (its route)
+        runner = self.runner(job)  # the job's own upstream (its route); building it may move the job
         if self.queue is None:
             await runner.submit(job, seg, self.save)
         elif await self.queue.may_submit(job):
             await self.queue.sent(job, seg, lambda: runner.submit(job, seg, self.save))
+
+    def _moved(self, job: Job) -> bool:
+        """After a send that made nothing: move the job if its upstream takes no new jobs; due at once if it did."""
+        if not turned_away(job):
+            return False
+        route = job.route
+        self.adapter(job)  # the router's reroute hook runs here
+        if job.route == route:
+            return False
+        for seg in job.segments:
+            seg.next_poll_at = 0.0
+        return True
 
     async def advance(self, job: Job) -> float | None:
         """Drive ``job`` one step and persist what changed; returns when to retry its listeners, if due."""
@@ -99,6 +122,7 @@ class JobSteps:
             await self.queue.step(job, lambda: runner.step(job, self.save))
         else:
             await self.runner(job).step(job, self.save)
+        self._moved(job)  # turned away for capacity: to the next upstream, sent on the next tick
         if (
             not following
             and not job.terminal

@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, VideoRequest
-from gateway.core.plan import Plan
+from gateway.core.plan import Plan, fits_elsewhere
 from gateway.errors import ApiError, invalid
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.launch import Refused
@@ -101,10 +101,9 @@ class Creates:
         tags: dict[str, Any] | None = None,
     ) -> Created:
         """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
-        route = self.upstream.pick()  # the first upstream that is up: planned for it, sent to it
+        route, plan = self._plan(tenant, req)
         caps = route.caps
-        plan = self.planner(req, caps, allowed_models=tenant.models)
-        if tenant.models is not None and plan.model not in tenant.models:
+        if tenant.models is not None and plan.model not in tenant.models and plan.upstream_model not in tenant.models:
             raise invalid(
                 f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: {', '.join(tenant.models)}.",
                 "model",
@@ -113,6 +112,20 @@ class Creates:
         job = self._new_job(tenant, req, plan, route=route)
         job.requested.update(tags or {})
         return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
+
+    def _plan(self, tenant: Tenant, req: VideoRequest) -> tuple[UpstreamRuntime, Plan]:
+        """The first upstream (in order of preference, those taking new jobs first) whose capabilities fit the
+        request, and the plan made for it; a request no upstream can do gets the first upstream's refusal."""
+        refusal: ApiError | None = None
+        for route in self.upstream.candidates():
+            try:
+                return route, self.planner(req, route.caps, allowed_models=tenant.models)
+            except ApiError as exc:
+                if not fits_elsewhere(exc):
+                    raise
+                refusal = refusal or exc
+        assert refusal is not None
+        raise refusal
 
     async def admit(self, adm: Admission, kind: str | None = None) -> Created:
         """Run the stages, then hand the job (or the one a stage answered with) to the jobs layer."""

@@ -7,6 +7,10 @@ trial (the router's prober sends a free one, its model list; a running job's pol
 success closes it, a failure opens it again. Jobs already on an upstream stay there whatever its
 state: their calls go through (they back off on errors), only the routing of *new* jobs changes.
 
+A create answered 429 (the provider's rate limit, concurrency cap or spent quota) also marks the upstream
+*saturated* for its ``Retry-After`` (else ``SATURATED_S``): it takes no new jobs meanwhile, so they go to
+the next upstream that can do them at once instead of waiting in this one's queue.
+
 :class:`GuardedUpstream` wraps an adapter and reports each call's outcome; it changes nothing else.
 """
 
@@ -23,6 +27,8 @@ from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, Upst
 
 P = "sora_gateway_"
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
+SATURATED_S = 10.0  # no new jobs after a create's 429 that gave no Retry-After
+SATURATED_MAX_S = 300.0
 STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 BREAKER_STATE = Gauge(
@@ -56,6 +62,7 @@ class Breaker:
         self._state = CLOSED
         self.in_a_row = 0
         self.opened_at = 0.0
+        self.saturated_until = 0.0  # clock time until which a create's 429 keeps new jobs away
         self.last_error: str | None = None
         BREAKER_STATE.labels(name).set(0)
 
@@ -77,7 +84,13 @@ class Breaker:
 
     @property
     def accepts_new_jobs(self) -> bool:
-        return self.state == CLOSED
+        return self.state == CLOSED and self.clock() >= self.saturated_until
+
+    def saturate(self, retry_after: float | None) -> None:
+        """A create was turned away for capacity: no new jobs for ``retry_after`` seconds."""
+        wait = min(max(retry_after or SATURATED_S, 0.0), SATURATED_MAX_S)
+        self.saturated_until = max(self.saturated_until, self.clock() + wait)
+        log.info("upstream_saturated", upstream=self.name, for_s=round(wait, 3))
 
     def success(self) -> None:
         self.in_a_row = 0
@@ -103,7 +116,13 @@ class Breaker:
                 self.success()  # it answered; the request was refused
 
     def status(self) -> dict[str, Any]:
-        return {"state": self.state, "failures_in_a_row": self.in_a_row, "last_error": self.last_error}
+        saturated = max(0.0, self.saturated_until - self.clock())
+        return {
+            "state": self.state,
+            "failures_in_a_row": self.in_a_row,
+            "last_error": self.last_error,
+            "saturated_for_s": round(saturated, 3),
+        }
 
 
 class GuardedUpstream:
@@ -126,7 +145,12 @@ class GuardedUpstream:
         return result
 
     async def create(self, spec: GenerationSpec) -> UpstreamVideo:
-        return await self._call(self.inner.create, spec)  # type: ignore[no-any-return]
+        try:
+            return await self._call(self.inner.create, spec)  # type: ignore[no-any-return]
+        except UpstreamError as exc:
+            if exc.status == 429:
+                self.breaker.saturate(exc.retry_after)
+            raise
 
     async def retrieve(self, upstream_id: str) -> UpstreamVideo:
         return await self._call(self.inner.retrieve, upstream_id)  # type: ignore[no-any-return]

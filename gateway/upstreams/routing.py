@@ -45,12 +45,16 @@ class UpstreamRouter:
     # -- which upstream ---------------------------------------------------------------------
     def pick(self, source: Job | None = None) -> UpstreamRuntime:
         """Where a new job goes: its source's upstream, else the first one detected and not broken, else the first."""
+        return self.candidates(source)[0]
+
+    def candidates(self, source: Job | None = None) -> list[UpstreamRuntime]:
+        """Where a new job may go, best first: its source's upstream alone; else every upstream taking new
+        jobs (detected, breaker closed, not saturated) in order of preference, then the others (a job that
+        fits none of the first waits on one of these rather than be refused)."""
         if source is not None:
-            return self.route_of(source)
-        for route in self.routes:
-            if (route.breaker is None or route.breaker.accepts_new_jobs) and route.detected_at is not None:
-                return route
-        return self.routes[0]
+            return [self.route_of(source)]
+        ready = [route for route in self.routes if accepts_new_jobs(route)]
+        return ready + [route for route in self.routes if route not in ready]
 
     def route_of(self, job: Job) -> UpstreamRuntime:
         """The upstream a job is on (records made before jobs named one: the first)."""
@@ -145,6 +149,10 @@ class UpstreamRouter:
         await cancel_and_wait(self._task)
         for route in self.routes:
             await route.close()
+
+
+def accepts_new_jobs(route: UpstreamRuntime) -> bool:
+    return (route.breaker is None or route.breaker.accepts_new_jobs) and route.detected_at is not None
 
 
 def route_name(url: str, index: int, taken: list[str]) -> str:

@@ -89,6 +89,9 @@ class UpstreamRuntime:
     def pick(self, source: Job | None = None) -> UpstreamRuntime:
         return self
 
+    def candidates(self, source: Job | None = None) -> list[UpstreamRuntime]:
+        return [self]
+
     def adapter_of(self, job: Job) -> Upstream:
         return self.adapter_for(job.upstream)
 
