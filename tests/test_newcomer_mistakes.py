@@ -19,6 +19,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.core.translate import parse_size
 from gateway.errors import ApiError
 from gateway.faces.batches import BATCH_FIELDS
 from gateway.faces.hints import DIALECT_ROUTES, ELSEWHERE
@@ -173,6 +174,20 @@ def test_k_labels_are_sizes_and_the_adaptation_is_reported(stacks: Callable[[str
         for bad in ("3K", "4KK", "K"):
             error = refused(http.post("/v1/videos", json={"prompt": "a fox", "size": bad}))
             assert error["param"] == "size" and "4K" in error["message"]
+
+
+def test_parse_size_reads_k_labels_and_only_ascii_digits() -> None:
+    assert [parse_size(v) for v in ("2K", "4k", " 5K ", "8K")] == [
+        (2560, 1440),
+        (3840, 2160),
+        (5120, 2880),
+        (7680, 4320),
+    ]
+    assert parse_size("2160p") == (3840, 2160) and parse_size("1280x720") == (1280, 720)
+    for written in ("\u0661\u0662\u0668\u0660x\u0667\u0662\u0660", "\u0667\u0662\u0660p", "\uff14K", "3K", "12K"):
+        with pytest.raises(ApiError) as err:
+            parse_size(written, "resolution")
+        assert err.value.param == "resolution" and "4K" in err.value.message
 
 
 def test_sizes_in_other_scripts_digits_are_refused(stacks: Callable[[str], Stack]) -> None:
