@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, build_settings
-from gateway.simulator.openai_misc import ENHANCE_DETAILS
+from gateway.providers.openai.sim_misc import ENHANCE_DETAILS
 from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Stack, calls, start_gateway
 from tests.procs import Proc, start_simulator
 
