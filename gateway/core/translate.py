@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from gateway.errors import invalid
 
 MAX_SIDE = 8192
-_WXH = re.compile(r"^\s*(\d{1,5})\s*[xX*\u00d7]\s*(\d{1,5})\s*$")
-_PROGRESSIVE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$")
+# ASCII digits only (re.ASCII): ``\d`` also matches ``٣`` or ``U+FF15``, which ``int`` reads but no header may carry
+_WXH = re.compile(r"^\s*(\d{1,5})\s*[xX*\u00d7]\s*(\d{1,5})\s*$", re.ASCII)
+_PROGRESSIVE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$", re.ASCII)
 
 # (field, dialect) -> the client's name for it
 PARAM_NAMES: dict[tuple[str, str], str] = {("seconds", "seed"): "duration_seconds", ("size", "seed"): "resolution"}
@@ -85,7 +86,10 @@ def parse_seconds(value: object, default: int, maximum: int, param: str = "secon
     if value is None or value == "":
         return default
     try:
-        number = float(str(value).strip())
+        text = str(value).strip()
+        if not text.isascii():  # float() reads "٣" and "U+FF15" as digits: a count is written in ASCII
+            raise ValueError(text)
+        number = float(text)
     except ValueError:
         raise invalid(f"Invalid '{param}': {value!r} is not a number of seconds.", param) from None
     if not math.isfinite(number) or number <= 0 or number != int(number):
