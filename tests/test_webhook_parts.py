@@ -16,6 +16,7 @@ import pytest
 
 from gateway.errors import ApiError
 from gateway.pipeline.auth import hash_key
+from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant, Webhooks
 from gateway.store.base import JobStore
 from gateway.webhooks.outbox import OUTBOX, Outbox
@@ -180,3 +181,37 @@ def test_policies_check_explains_webhook_mistakes(tmp_path: Path) -> None:
     assert "env.yaml:3: webhooks.secret_env: the environment variable 'SG_TEST_UNSET' is not set" in out
     assert "good.yaml" not in out
     assert SECRET not in out
+
+
+def test_policies_check_takes_webhooks_without_url_and_checks_the_rest(tmp_path: Path) -> None:
+    """A team may have only a secret: its per-request callback_url deliveries are signed (the url is optional)."""
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    signer = f'tenant: signer\napi_keys: ["{hash_key("k1")}"]\nwebhooks:\n  secret: {SECRET}\n'
+    (tenants / "signer.yaml").write_text(signer)
+    bad = (
+        f'tenant: bad\napi_keys: ["{hash_key("k2")}"]\nwebhooks:\n  secret: not-a-secret\n  events: [video.exploded]\n'
+    )
+    (tenants / "bad.yaml").write_text(bad)
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", "policies", "check", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=60,
+        )
+
+    run = check()
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "bad.yaml:4: webhooks.secret: a webhook secret must look like 'whsec_<base64>'" in out
+    assert "bad.yaml:5: webhooks.events: unknown event 'video.exploded'" in out
+    assert "signer.yaml" not in out and "needs a 'url'" not in out, out
+    (tenants / "bad.yaml").unlink()
+    run = check()
+    assert run.returncode == 0, run.stdout + run.stderr
+    policies, problems = load_policies(tmp_path)
+    loaded = policies.tenants["signer"].webhooks
+    assert problems == [] and loaded is not None and loaded.url is None and loaded.secret == SECRET

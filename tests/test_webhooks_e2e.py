@@ -179,3 +179,22 @@ def test_failed_video_is_announced(tmp_path: Path) -> None:
         gw.proc.stop()
         sim.stop()
         receiver.stop()
+
+
+def test_a_team_secret_without_url_signs_its_callback_url_deliveries(simulator: Proc, tmp_path: Path) -> None:
+    """``webhooks: {secret}`` alone loads; the request's callback_url delivery is signed with that secret."""
+    receiver = Receiver().start()
+    policies = write_policies(tmp_path / "policies", {"acme": f"webhooks:\n  secret: {SECRET}\n"})
+    gw = start_gateway(simulator, tmp_path, store_url("sqlite", tmp_path), config=CONFIG, policies=policies)
+    try:
+        video = gw.client().videos.create(
+            prompt="a signed callback", seconds="4", extra_body={"callback_url": receiver.url + "/signed"}
+        )
+        wait_for(lambda: len(receiver.acked("/signed")) == 1, "the signed callback", 60)
+        check_signed(receiver.at("/signed"), video.id)
+        time.sleep(1.0)  # a team webhook would be a second delivery: there is none (no url)
+        assert {r.path for r in receiver.received} == {"/signed"} and len(receiver.received) == 1
+    finally:
+        gw.proc.stop()
+        receiver.stop()
+    assert SECRET not in gw.proc.logs()
