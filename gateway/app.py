@@ -66,6 +66,7 @@ from gateway.store.base import JobStore
 from gateway.store.snapshots import Snapshots
 from gateway.upstreams.http import use_transport
 from gateway.upstreams.routing import UpstreamRouter, router_from_settings
+from gateway.urls import redact_url
 from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {
@@ -283,7 +284,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=ctx.upstream.base_url,
+            upstream=redact_url(ctx.upstream.base_url),
             upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
