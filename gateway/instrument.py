@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.observability import STORE_ERRORS, STORE_UP, TENANT_LIMITS, register_secret
 from gateway.store.base import JobStore, StoreError
-from gateway.urls import register_url_secrets
 
 if TYPE_CHECKING:
     from gateway.app import Context
@@ -96,4 +95,3 @@ def instrument_context(ctx: Context) -> None:
     TENANT_LIMITS.source = lambda: quota_limits(ctx.policies.current())
     register_secret(ctx.settings.upstream_api_key)
     register_secret(ctx.settings.admin_key)
-    register_url_secrets(ctx.settings.upstream, *(entry["url"] for entry in ctx.settings.upstreams or ()))
