@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import urls
 from gateway.bodyslots import tenant_or_address
 from gateway.config import Settings
 from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
@@ -67,7 +68,6 @@ from gateway.store.base import JobStore
 from gateway.store.snapshots import Snapshots
 from gateway.upstreams.http import use_transport
 from gateway.upstreams.routing import UpstreamRouter, router_from_settings
-from gateway.urls import redact_url
 from gateway.webhooks.build import Webhooks, build_webhooks
 
 HTTP_CODES = {
@@ -295,7 +295,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=redact_url(ctx.upstream.base_url),
+            upstream=urls.redact_url(ctx.upstream.base_url),
             upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
