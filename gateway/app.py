@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import urls
+from gateway.bodyslots import tenant_or_address
 from gateway.config import Settings
 from gateway.config_enhance import chat_key
 from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
@@ -45,7 +47,7 @@ from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
-from gateway.pipeline.auth import Authenticator
+from gateway.pipeline.auth import Authenticator, hash_key
 from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.chat import ChatEndpoint
@@ -282,6 +284,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, message, code=code), headers)
 
 
+def _tenant_of_key(ctx: Context) -> Callable[[str], str | None]:
+    """The tenant an API key belongs to under the policies in force (whose body slots a request uses)."""
+
+    def lookup(key: str) -> str | None:
+        tenant = ctx.policies.current().by_key_hash.get(hash_key(key))
+        return tenant.name if tenant is not None else None
+
+    return lookup
+
+
 def create_app(settings: Settings, *, context: Context | None = None) -> Starlette:
     ctx = context or build_context(settings)
 
@@ -299,7 +311,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=ctx.upstream.base_url,
+            upstream=urls.redact_url(ctx.upstream.base_url),
             upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
@@ -338,8 +350,12 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
                     body_timeout_s=settings.body_timeout_s,
                     body_idle_timeout_s=settings.body_idle_timeout_s,
                     max_concurrent=settings.max_concurrent_requests,
+                    body_min_rate_bps=settings.body_min_rate_bps,
+                    body_min_rate_grace_s=settings.body_min_rate_grace_s,
+                    max_bodies_per_tenant=settings.max_bodies_per_tenant,
                 ),
                 log_poll_sample=settings.log_poll_sample,
+                client_of=tenant_or_address(_tenant_of_key(ctx)),
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

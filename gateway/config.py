@@ -107,6 +107,9 @@ class Settings:
     body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
     body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
     max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
+    max_bodies_per_tenant: int = 64  # request bodies one team (or key-less address) sends at once per process; 429
+    body_min_rate_bps: float = 500.0  # a body slower than this after the grace period is cut (408); 0: none
+    body_min_rate_grace_s: float = 20.0
     max_connections: int = 2048  # open connections per process; past it a request gets 503 server_busy
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
@@ -174,6 +177,9 @@ BOUNDS: dict[str, Bound] = {
     "body_timeout_s": POSITIVE,
     "body_idle_timeout_s": POSITIVE,
     "max_concurrent_requests": AT_LEAST_1,
+    "max_bodies_per_tenant": NOT_NEGATIVE,
+    "body_min_rate_bps": NOT_NEGATIVE,
+    "body_min_rate_grace_s": NOT_NEGATIVE,
     "max_connections": AT_LEAST_1,
 }
 CHOICES: dict[str, tuple[str, ...]] = {

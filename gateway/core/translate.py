@@ -90,7 +90,10 @@ def parse_seconds(value: object, default: int, maximum: int, param: str = "secon
     if value is None or value == "":
         return default
     try:
-        number = float(str(value).strip())
+        text = str(value).strip()
+        if not text.isascii():  # float() reads "٣" and "U+FF15" as digits: a count is written in ASCII
+            raise ValueError(text)
+        number = float(text)
     except ValueError:
         raise invalid(f"Invalid '{param}': {value!r} is not a number of seconds.", param) from None
     if not math.isfinite(number) or number <= 0 or number != int(number):
