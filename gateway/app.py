@@ -16,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import urls
+from gateway.bodyslots import tenant_or_address
 from gateway.config import Settings
+from gateway.config_enhance import chat_key
 from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
@@ -37,7 +40,7 @@ from gateway.faces import (
     usage,
 )
 from gateway.faces.http import error_response
-from gateway.faces.openai_videos import video_resource
+from gateway.faces.paths import did_you_mean
 from gateway.instrument import instrument
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
@@ -46,9 +49,10 @@ from gateway.jobs.reroute import reroute
 from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
-from gateway.pipeline.auth import Authenticator
+from gateway.pipeline.auth import Authenticator, hash_key
 from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
+from gateway.pipeline.chat import ChatEndpoint
 from gateway.pipeline.content_policy import ContentPolicyStage
 from gateway.pipeline.enhance import EnhanceStage, PromptEnhancer
 from gateway.pipeline.idempotency import IdempotencyKeys
@@ -148,15 +152,19 @@ def build_context(settings: Settings) -> Context:
     # stage, so they are never charged)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
+    # enhancement's chat model: its own OpenAI-compatible endpoint (enhance_url), else the first upstream's
+    chat = ChatEndpoint(settings.enhance_url, chat_key(settings.enhance_api_key_env)) if settings.enhance_url else None
     enhancer = PromptEnhancer(
-        upstream.current,
+        (lambda: chat) if chat is not None else upstream.current,
         store,
         model=settings.enhance_model,
         timeout_s=settings.enhance_timeout_s,
         ttl_s=settings.enhance_cache_ttl_s,
         max_chars=settings.max_prompt_chars,
     )
-    webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), video_resource)
+    # a webhook's data is the video as its client reads it: the seed shape for a seed-dialect create
+    render = seed_generations.resource_in_dialect(settings)
+    webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), render)
     # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
     # is the enhanced request) and the quota
     stages: list[Stage] = [
@@ -201,6 +209,8 @@ def build_context(settings: Settings) -> Context:
     )
     ctx.starters.append(storage.start)
     ctx.closers.append(storage.stop)
+    if chat is not None:
+        ctx.closers.append(chat.close)
     kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
     ctx.batches = BatchService(service, store, ttl_s=kept_s)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
@@ -240,7 +250,11 @@ def build_context(settings: Settings) -> Context:
     ctx.extra_ready_checks["queue"] = queue.status
     ctx.extra_ready_checks["styles"] = lambda: {"ok": True, "presets": len(styles.names()), "error": styles.error}
     # store error metrics, quota-limit gauges, secrets the logs mask
-    instrument(store, policies.current, secrets=(settings.upstream_api_key, settings.admin_key))
+    instrument(
+        store,
+        policies.current,
+        secrets=(settings.upstream_api_key, settings.admin_key, chat_key(settings.enhance_api_key_env)),
+    )
     return ctx
 
 
@@ -259,6 +273,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, template = HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     message = template.format(method=request.method, path=request.url.path)
+    if exc.status_code == 404:  # a path that exists under /v1, or without its trailing slash, is named
+        message += did_you_mean(request.app.router.routes, request.scope)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # every method the path takes, not only the first route's
         allowed = {
@@ -269,6 +285,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         }
         headers["Allow"] = ", ".join(sorted(allowed)) or headers.get("Allow", "")
     return error_response(ApiError(exc.status_code, message, code=code), headers)
+
+
+def _tenant_of_key(ctx: Context) -> Callable[[str], str | None]:
+    """The tenant an API key belongs to under the policies in force (whose body slots a request uses)."""
+
+    def lookup(key: str) -> str | None:
+        tenant = ctx.policies.current().by_key_hash.get(hash_key(key))
+        return tenant.name if tenant is not None else None
+
+    return lookup
 
 
 def create_app(settings: Settings, *, context: Context | None = None) -> Starlette:
@@ -288,7 +314,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
         await ctx.driver.start()
         log.info(
             "gateway_started",
-            upstream=ctx.upstream.base_url,
+            upstream=urls.redact_url(ctx.upstream.base_url),
             upstreams=len(ctx.upstream.routes) if isinstance(ctx.upstream, UpstreamRouter) else 1,
             profile=ctx.upstream.caps.profile,
             store=ctx.store.url,
@@ -327,12 +353,17 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
                     body_timeout_s=settings.body_timeout_s,
                     body_idle_timeout_s=settings.body_idle_timeout_s,
                     max_concurrent=settings.max_concurrent_requests,
+                    body_min_rate_bps=settings.body_min_rate_bps,
+                    body_min_rate_grace_s=settings.body_min_rate_grace_s,
+                    max_bodies_per_tenant=settings.max_bodies_per_tenant,
                 ),
                 log_poll_sample=settings.log_poll_sample,
+                client_of=tenant_or_address(_tenant_of_key(ctx)),
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # a 404 naming the path (faces/paths.py), never a redirect built from Host
     app.state.ctx = ctx
     return app

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gateway.cliargs import env_name, env_value
+from gateway.config_enhance import chat_key_problem
 from gateway.config_upstreams import UpstreamsError
 from gateway.config_upstreams import from_node as upstreams_from_node
 from gateway.config_upstreams import from_value as upstreams_from_value
@@ -84,7 +85,9 @@ class Settings:
     quota_fail_mode: str = "closed"  # Redis unreachable: closed (503) | open (per-replica limits)
     policy_reload_s: float = 1.0  # how often policy files are checked for changes (0: never)
     shutdown_grace_s: float = 10.0
-    enhance_model: str = "gpt-4o-mini"  # the upstream chat model that rewrites prompts (enhance_prompt: true)
+    enhance_model: str = "gpt-4o-mini"  # the chat model that rewrites prompts (enhance_prompt: true)
+    enhance_url: str | None = None  # an OpenAI-compatible API base for that chat; None: the first upstream's
+    enhance_api_key_env: str | None = None  # the environment variable holding enhance_url's key (none: no key)
     enhance_timeout_s: float = 20.0  # a slower enhancement falls back to the original prompt
     enhance_cache_ttl_s: float = 86400.0  # an enhanced prompt is reused for the same original this long
     callback_allow_nets: str = ""  # CIDRs a callback URL may resolve to despite the SSRF guard (e.g. 127.0.0.0/8)
@@ -107,6 +110,9 @@ class Settings:
     body_timeout_s: float = 300.0  # a request body must arrive within this (else 408)
     body_idle_timeout_s: float = 30.0  # ... and never pause longer than this
     max_concurrent_requests: int = 1000  # in flight at once per process; more get 503 server_busy
+    max_bodies_per_tenant: int = 64  # request bodies one team (or key-less address) sends at once per process; 429
+    body_min_rate_bps: float = 500.0  # a body slower than this after the grace period is cut (408); 0: none
+    body_min_rate_grace_s: float = 20.0
     max_connections: int = 2048  # open connections per process; past it a request gets 503 server_busy
     replica_id: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
@@ -174,6 +180,9 @@ BOUNDS: dict[str, Bound] = {
     "body_timeout_s": POSITIVE,
     "body_idle_timeout_s": POSITIVE,
     "max_concurrent_requests": AT_LEAST_1,
+    "max_bodies_per_tenant": NOT_NEGATIVE,
+    "body_min_rate_bps": NOT_NEGATIVE,
+    "body_min_rate_grace_s": NOT_NEGATIVE,
     "max_connections": AT_LEAST_1,
 }
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -190,6 +199,7 @@ PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
     "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
     "content_store": (("file://", "s3://"), "file://DIR or s3://bucket[/prefix]"),
     "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
+    "enhance_url": (("http://", "https://"), "an http(s) API base such as https://api.openai.com/v1"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -389,6 +399,9 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
             StyleBook(settings.styles_file, required=True)
         except StyleError as exc:
             raise ConfigError(str(exc)) from None
+    enhance_problem = chat_key_problem(settings.enhance_url, settings.enhance_api_key_env)
+    if enhance_problem:
+        raise ConfigError(f"{where('enhance_api_key_env')}: {enhance_problem}")
     if not settings.upstream_api_key and not settings.upstreams:
         raise ConfigError(
             "no upstream API key: set SORA_GATEWAY_UPSTREAM_API_KEY (or OPENAI_API_KEY) to the key the gateway "

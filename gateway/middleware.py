@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.bodyslots import BodySlots, ClientOf, address_of
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
 from gateway.observability import REQUEST_LATENCY, REQUESTS, log
@@ -32,6 +34,7 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 VIDEO_ID = re.compile(rb'"id"\s*:\s*"(video_[0-9a-f]{8,64})"')
 SNIFF_BYTES = 512  # a response's video id is looked for in the first bytes of a JSON body
+CLIENT_CLOSED = 499  # logged (never sent) for a client that left before its body was in, as nginx does
 
 
 def request_id_of(headers: dict[bytes, bytes]) -> str:
@@ -62,18 +65,23 @@ class PollLogSampler:
 
 
 class _TooSlow(Exception):
-    pass
+    """A body too slow for a rule; the text names it."""
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    """What one client may hold: a body must arrive within ``body_timeout_s`` and never pause longer
-    than ``body_idle_timeout_s`` (a 408 otherwise); at most ``max_concurrent`` requests run at once
-    per process (a 503 ``server_busy`` beyond; health and metrics are never refused)."""
+    """What one client may hold: a body must arrive within ``body_timeout_s``, never pause longer
+    than ``body_idle_timeout_s`` and, after ``body_min_rate_grace_s``, keep up ``body_min_rate_bps``
+    (a 408 otherwise); at most ``max_concurrent`` requests run at once per process (a 503 ``server_busy``
+    beyond; health and metrics are never refused), and each client at most ``max_bodies_per_tenant``
+    bodies (a 429, :mod:`gateway.bodyslots`)."""
 
     body_timeout_s: float = 300.0
     body_idle_timeout_s: float = 30.0
     max_concurrent: int = 1000
+    body_min_rate_bps: float = 500.0  # 0: no minimum rate
+    body_min_rate_grace_s: float = 20.0
+    max_bodies_per_tenant: int = 64  # 0: no limit
 
 
 class Exchange:
@@ -94,7 +102,10 @@ class Exchange:
         self.limits = limits or RequestLimits()
         # a request without a body (most GETs) reads one empty message: no timer needed for it
         self._body_done = self.headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in self.headers
-        self._body_deadline = time.monotonic() + self.limits.body_timeout_s
+        self.has_body = not self._body_done
+        self._body_started = time.monotonic()
+        self._body_deadline = self._body_started + self.limits.body_timeout_s
+        self.on_body_done: Callable[[], None] | None = None  # called once, when the last body byte is in
         scope.setdefault("state", {})["request_id"] = self.request_id
 
     def declared_too_large(self) -> int | None:
@@ -110,13 +121,18 @@ class Exchange:
         async def limited() -> Message:
             if self._body_done:  # e.g. a streaming response listening for the client's disconnect
                 return await receive()
-            wait = min(self.limits.body_idle_timeout_s, self._body_deadline - time.monotonic())
+            wait, rule = self._next_wait()
+            if wait <= 0:
+                raise _TooSlow(rule)
             try:
-                message = await asyncio.wait_for(receive(), max(wait, 0.001))
+                message = await asyncio.wait_for(receive(), wait)
             except TimeoutError:
-                raise _TooSlow() from None
+                raise _TooSlow(rule) from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 self._body_done = True
+                if self.on_body_done is not None:
+                    self.on_body_done()
+                    self.on_body_done = None
             if message["type"] == "http.request":
                 self._received += len(message.get("body", b""))
                 if self._received > self.max_body_bytes:
@@ -124,6 +140,22 @@ class Exchange:
             return message
 
         return limited
+
+    def _next_wait(self) -> tuple[float, str]:
+        """How long the next body bytes may take, and the rule that says so (named in the 408)."""
+        limits, now = self.limits, time.monotonic()
+        waits = [
+            (limits.body_idle_timeout_s, f"pauses of at most {limits.body_idle_timeout_s:g}s (body_idle_timeout_s)"),
+            (self._body_deadline - now, f"at most {limits.body_timeout_s:g}s in all (body_timeout_s)"),
+        ]
+        if limits.body_min_rate_bps > 0:
+            behind_s = self._body_started + limits.body_min_rate_grace_s + self._received / limits.body_min_rate_bps
+            rule = (
+                f"at least {limits.body_min_rate_bps:g} bytes/s after the first "
+                f"{limits.body_min_rate_grace_s:g}s (body_min_rate_bps)"
+            )
+            waits.append((behind_s - now, rule))
+        return min(waits)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -202,11 +234,13 @@ class GatewayMiddleware:
         profile: Callable[[], str | None] = lambda: None,
         limits: RequestLimits | None = None,
         log_poll_sample: float = 1.0,
+        client_of: ClientOf = address_of,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.profile = profile  # the upstream profile in force, for the access log
         self.limits = limits or RequestLimits()
+        self.body_slots = BodySlots(self.limits.max_bodies_per_tenant, client_of)
         self.inflight = 0
         self.sampler = PollLogSampler(log_poll_sample)
 
@@ -228,16 +262,17 @@ class GatewayMiddleware:
                 limit = f"Request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes."
                 await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
                 return
+            if exchange.has_body and not await self._hold_body_slot(exchange):
+                return
             await self.app(scope, exchange.limit(receive), exchange.send)
         except _TooLarge:
             limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
             await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
-        except _TooSlow:
-            slow = (
-                f"The request body did not arrive in time (at most {self.limits.body_timeout_s:g}s in all, "
-                f"pauses of at most {self.limits.body_idle_timeout_s:g}s)."
-            )
+        except _TooSlow as exc:
+            slow = f"The request body did not arrive in time: {exc}."
             await exchange.fail(408, slow, "invalid_request_error", "request_timeout", [(b"connection", b"close")])
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer, nothing went wrong here
+            exchange.status = CLIENT_CLOSED
         except StoreError as exc:
             log.error("store_unavailable", path=scope.get("path"), error=str(exc))
             unavailable = "The gateway's store is unavailable; try again shortly."
@@ -248,5 +283,23 @@ class GatewayMiddleware:
             await exchange.fail(500, internal, "server_error", "internal_error")
         finally:
             self.inflight -= 1
+            if exchange.on_body_done is not None:  # the body never finished: its slot is free all the same
+                exchange.on_body_done()
             exchange.record(self.profile, self.sampler)
             structlog.contextvars.clear_contextvars()
+
+    async def _hold_body_slot(self, exchange: Exchange) -> bool:
+        """Take one of the client's body slots until the body is in; False (and a 429 sent) when it has none."""
+        slots = self.body_slots
+        client = slots.client_of(exchange.scope)
+        if not slots.take(client):
+            who = "this API key's team" if client.startswith("tenant:") else "this client address"
+            busy = (
+                f"Too many request bodies in flight for {who}: at most {slots.limit} at once "
+                "(max_bodies_per_tenant); finish sending one, then retry."
+            )
+            extra = [(b"retry-after", b"1"), (b"connection", b"close")]
+            await exchange.fail(429, busy, "rate_limit_error", "too_many_request_bodies", extra)
+            return False
+        exchange.on_body_done = lambda: slots.give_back(client)
+        return True

@@ -202,6 +202,7 @@ class DrivenJobs:
 # -- logs --------------------------------------------------------------------
 
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+|(Bearer\s+)\S+", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"']+@", re.IGNORECASE)  # http://user:pass@host
 _SECRET_KEYS = {"authorization", "api_key", "api-key", "key", "upstream_api_key", "admin_key", "password", "token"}
 _KNOWN_SECRETS: set[str] = set()
 
@@ -213,7 +214,8 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(value: str) -> str:
-    """Mask anything shaped like a key, or registered as a secret, in free text."""
+    """Mask anything shaped like a key, a URL's userinfo, or registered as a secret, in free text."""
+    value = _URL_USERINFO.sub(r"\1***@", value)
     for secret in _KNOWN_SECRETS:
         if secret in value:
             value = value.replace(secret, "***")

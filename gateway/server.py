@@ -25,6 +25,7 @@ from gateway.config import SECRETS, ConfigError, Settings, apply_secrets_from_en
 from gateway.connections import GuardedProtocol, set_limits
 from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
 from gateway.policies.holder import PolicyHolder
+from gateway.urls import register_url_secrets
 
 SETTINGS_ENV = "SORA_GATEWAY__SETTINGS_JSON"  # the validated settings, without the keys
 
@@ -38,6 +39,7 @@ def _configure(settings: Settings) -> None:
     set_limits(settings.header_timeout_s, settings.max_connections)
     register_secret(settings.upstream_api_key)
     register_secret(settings.admin_key)
+    register_url_secrets(settings.upstream, *(entry["url"] for entry in settings.upstreams or ()))
     configure_logging(settings.log_level, settings.log_format)
 
 

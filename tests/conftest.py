@@ -79,6 +79,7 @@ def start_gateway(
     port: int | None = None,
     policies: Path | None = None,
     env: dict[str, str] | None = None,
+    wrap: list[str] | None = None,
 ) -> Gateway:
     tmp.mkdir(parents=True, exist_ok=True)
     policies = policies or write_policies(tmp / "policies")
@@ -100,7 +101,7 @@ def start_gateway(
         str(tmp / "gateway.yaml"),
         *extra,
     ]
-    proc = Proc(args, int(args[2]), env={"SORA_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, **(env or {})})
+    proc = Proc(args, int(args[2]), env={"SORA_GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, **(env or {})}, wrap=wrap or [])
     proc.log_path = tmp / f"gateway-{proc.port}.log"
     return Gateway(proc.start(), store, data_dir)
 

@@ -62,6 +62,7 @@ class Proc:
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
+    wrap: list[str] = field(default_factory=list)  # a command prefix, e.g. tests.dnsserver.resolving_with
 
     @property
     def url(self) -> str:
@@ -75,7 +76,7 @@ class Proc:
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "gateway", *self.args], env=env, stdout=log, stderr=subprocess.STDOUT
+            [*self.wrap, sys.executable, "-m", "gateway", *self.args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         deadline = time.monotonic() + timeout

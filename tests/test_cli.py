@@ -95,6 +95,8 @@ STRING_VALUES = {
     "quota_fail_mode": "open",
     "replica_id": "replica-from-env",
     "enhance_model": "gpt-4.1-mini",
+    "enhance_url": "https://chat.example/v1",
+    "enhance_api_key_env": "SORA_GATEWAY_UPSTREAM_API_KEY",  # set by the same test (it must be, at start)
     "public_base_url": "https://videos.example.com",
     "callback_allow_nets": "127.0.0.0/8,10.20.0.0/16",
     "upstream_transport": "httpx",

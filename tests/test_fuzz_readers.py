@@ -118,3 +118,35 @@ def test_multipart_reader_never_fails_otherwise_and_keeps_no_file_when_refusing(
         assert kept == []  # checked before kept: nothing on disk for a refused body
     else:
         assert "prompt" in got and utf8_clean({k: v for k, v in got.items() if isinstance(v, str)})
+
+
+# ``start-end`` parts written with ASCII digits, Unicode ones (² passes isdigit, int refuses it; ٣ and U+FF15 int
+# reads) and odd spacing; the byte 0xB2 arrives as ``²`` (raw header bytes are latin-1 text)
+RANGE_NUMBER = st.text(alphabet=st.sampled_from("0123456789²٣\uff15Ⅻ \xa0+_"), max_size=5)
+RANGE_PART = st.builds(lambda a, d, b: a + d + b, RANGE_NUMBER, st.sampled_from(["-", "", "--"]), RANGE_NUMBER)
+RANGE_SPEC = st.lists(RANGE_PART, min_size=1, max_size=3).map(",".join)
+RANGE_TEXT = st.builds(str.__add__, st.sampled_from(["bytes=", "bytes =", "BYTES=", "", "items="]), RANGE_SPEC)
+
+
+@FUZZ
+@given(RANGE_TEXT | st.binary(max_size=24).map(lambda b: b.decode("latin-1")), st.integers(0, 5000))
+def test_range_header_is_served_or_refused_never_raises_otherwise(header: str, size: int) -> None:
+    """Any ``Range`` text (raw bytes arrive as latin-1: 0xB2 is ``²``): refused as a ``RangeProblem`` or
+    accepted; when accepted, both the S3 parser and Starlette's file response read it without error."""
+    from starlette.responses import FileResponse, MalformedRangeHeader
+    from starlette.responses import RangeNotSatisfiable as StarletteUnsatisfiable
+
+    from gateway.content.local import RangeProblem, check_range
+    from gateway.content.ranges import parse_range
+
+    try:
+        check_range(header, size)
+    except RangeProblem as exc:
+        assert exc.status in (400, 416), exc.message
+        return
+    wanted = parse_range(header, size)  # what the S3 backend streams: one range or the whole object
+    assert wanted is None or 0 <= wanted[0] <= wanted[1] < size
+    try:
+        FileResponse._parse_range_header(header, size)
+    except (MalformedRangeHeader, StarletteUnsatisfiable):
+        raise AssertionError(f"check_range accepted {header!r} that the file response refuses") from None

@@ -205,3 +205,64 @@ def test_demo_logs_are_human_readable_lines() -> None:
         demo.stop()
     line = next(line for line in demo.logs().splitlines() if "request_id=demo-check" in line)
     assert re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z \[info\s*\] request\s", line), line
+
+
+SHORT_PASSWORD = "Pw9z"  # too short to register as a secret: the URL's userinfo itself must be hidden
+LONG_PASSWORD = "url-Password-0123456789"
+QUERY_KEY = "AIzaQueryKey0123456789abcdef"
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_upstream_url_credentials_are_never_shown(simulator: Proc, tmp_path: Path, how: str) -> None:
+    """``--upstream http://user:PASS@host/v1`` (or an ``upstreams:`` entry with a ``?key=``): the unauthenticated
+    /readyz and every log line show the URL with its userinfo and query secrets masked."""
+    port = simulator.url.rsplit(":", 1)[1]
+    extra: list[str] = []
+    config = "detect_interval_s: 0\n"
+    if how == "flag":
+        extra = ["--upstream", f"http://alice:{SHORT_PASSWORD}@127.0.0.1:{port}/v1"]
+    else:
+        config += (
+            "upstreams:\n"
+            f"  - {{url: 'http://bob:{LONG_PASSWORD}@127.0.0.1:{port}/v1', api_key_env: SG_TEST_UP_KEY}}\n"
+            f"  - {{url: 'http://127.0.0.1:{port}/v1?key={QUERY_KEY}&region=eu', api_key_env: SG_TEST_UP_KEY}}\n"
+        )
+    gw = start_gateway(simulator, tmp_path, "memory://", *extra, config=config, env={"SG_TEST_UP_KEY": UPSTREAM_KEY})
+    try:
+        ready = httpx.get(gw.url + "/readyz", timeout=10)
+        shown = [u["url"] for u in ready.json()["checks"]["upstream"]["upstreams"]]
+        names = [u["name"] for u in ready.json()["checks"]["upstream"]["upstreams"]]
+    finally:
+        gw.proc.stop()
+    logs = gw.proc.logs()
+    started = next(json.loads(line) for line in logs.splitlines() if '"gateway_started"' in line)
+    for secret in (SHORT_PASSWORD, LONG_PASSWORD, QUERY_KEY, "alice", "bob"):
+        assert secret not in ready.text, (secret, ready.text)
+        assert secret not in logs, secret
+    if how == "flag":
+        assert shown == [f"http://***@127.0.0.1:{port}/v1"]
+    else:
+        assert shown == [f"http://***@127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}/v1?key=***&region=eu"]
+        assert names == [f"127.0.0.1:{port}", f"127.0.0.1:{port}#2"]
+    assert started["upstream"] in shown  # the upstream new jobs go to, masked as /readyz shows it
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:PASS@host:8/v1", "http://***@host:8/v1"),
+        ("https://host/v1beta?key=AIza123&alt=json", "https://host/v1beta?key=***&alt=json"),
+        (
+            "https://h/v1?access_token=t&x-amz-signature=s&region=eu&flag",
+            "https://h/v1?access_token=***&x-amz-signature=***&region=eu&flag",
+        ),
+        ("https://u%40x:p%3Aw@h/p", "https://***@h/p"),
+        ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ],
+)
+def test_redact_url_masks_userinfo_and_secret_query_values(url: str, shown: str) -> None:
+    from gateway.observability import redact
+    from gateway.urls import redact_url
+
+    assert redact_url(url) == shown
+    assert "PASS" not in redact(f"could not reach {url}: refused")  # free text in a log line too

@@ -48,10 +48,11 @@ def test_each_face_takes_the_shared_fields_of_its_use() -> None:
     assert set(CREATE_FIELDS) == openai
     assert set(BATCH_FIELDS) == openai | {"n", "variations"}
     assert set(SEED_FIELDS) == openai - {"seconds", "size", "input_reference"} | {"duration_seconds", "resolution"}
-    film = {"model", "size", "style_preset", "negative_prompt", "output_format", "callback_url"}
+    film = {"model", "size", "style_preset", "negative_prompt", "output_format", "callback_url", "enhance_prompt"}
     assert set(STORY_FIELDS) == film | {"scenes"}
     assert set(REMIX_FIELDS) == {"prompt", "callback_url"}
-    assert set(DERIVED_FIELDS) == {"video", "prompt", "seconds"} and set(EDIT_FIELDS) == {"video", "prompt"}
+    assert set(DERIVED_FIELDS) == {"video", "prompt", "seconds", "callback_url"}
+    assert set(EDIT_FIELDS) == {"video", "prompt", "callback_url"}
 
 
 def test_the_dialects_differ_only_in_names_and_the_seed_seconds_types() -> None:

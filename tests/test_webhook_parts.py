@@ -16,6 +16,7 @@ import pytest
 
 from gateway.errors import ApiError
 from gateway.pipeline.auth import hash_key
+from gateway.policies.loader import load_policies
 from gateway.policies.model import Tenant, Webhooks
 from gateway.store.base import JobStore
 from gateway.webhooks.outbox import OUTBOX, Outbox
@@ -56,6 +57,21 @@ def test_signature_matches_the_standard_webhooks_vector() -> None:
         ("http:///nohost", "", "no host"),
         ("http://8.8.8.8/" + "x" * 2048, "", "2048 bytes"),
         ("http://no-such-host.invalid/", "", "could not be resolved"),
+        # IPv6 addresses that carry an IPv4 one are judged by it (NAT64 and 6to4 networks carry it there)
+        ("http://[::127.0.0.1]/", "", "::7f00:1 (which carries 127.0.0.1), a loopback"),
+        ("http://[::127.0.0.1]/", "127.0.0.0/8", None),
+        ("http://[::ffff:0:7f00:1]/", "", "(which carries 127.0.0.1), a loopback"),
+        ("http://[::ffff:0:a00:1]/", "", "(which carries 10.0.0.1), a private"),
+        ("http://[64:ff9b::7f00:1]/", "", "(which carries 127.0.0.1), a loopback"),
+        ("http://[64:ff9b::7f00:1]/", "127.0.0.0/8", None),
+        ("http://[64:ff9b::a9fe:a9fe]/", "", "(which carries 169.254.169.254), a cloud metadata"),
+        ("http://[64:ff9b::808:808]/", "", None),  # NAT64 to a public address: fine
+        ("http://[64:ff9b:1::7f00:1]/", "", "a local-use NAT64 address"),
+        ("http://[2002:7f00:1::]/", "", "(which carries 127.0.0.1), a loopback"),
+        ("http://[2002:c0a8:10a::1]/", "", "(which carries 192.168.1.10), a private"),
+        ("http://[2002:808:808::1]/", "", None),  # 6to4 of a public address: fine
+        ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "", "a private or reserved"),  # Teredo, refused whole
+        ("http://[::]/", "", "a private or reserved"),
     ],
 )
 async def test_guard(url: str, allowed: str, reason: str | None) -> None:
@@ -180,3 +196,108 @@ def test_policies_check_explains_webhook_mistakes(tmp_path: Path) -> None:
     assert "env.yaml:3: webhooks.secret_env: the environment variable 'SG_TEST_UNSET' is not set" in out
     assert "good.yaml" not in out
     assert SECRET not in out
+
+
+def test_policies_check_takes_webhooks_without_url_and_checks_the_rest(tmp_path: Path) -> None:
+    """A team may have only a secret: its per-request callback_url deliveries are signed (the url is optional)."""
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    signer = f'tenant: signer\napi_keys: ["{hash_key("k1")}"]\nwebhooks:\n  secret: {SECRET}\n'
+    (tenants / "signer.yaml").write_text(signer)
+    bad = (
+        f'tenant: bad\napi_keys: ["{hash_key("k2")}"]\nwebhooks:\n  secret: not-a-secret\n  events: [video.exploded]\n'
+    )
+    (tenants / "bad.yaml").write_text(bad)
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", "policies", "check", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=60,
+        )
+
+    run = check()
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "bad.yaml:4: webhooks.secret: a webhook secret must look like 'whsec_<base64>'" in out
+    assert "bad.yaml:5: webhooks.events: unknown event 'video.exploded'" in out
+    assert "signer.yaml" not in out and "needs a 'url'" not in out, out
+    (tenants / "bad.yaml").unlink()
+    run = check()
+    assert run.returncode == 0, run.stdout + run.stderr
+    policies, problems = load_policies(tmp_path)
+    loaded = policies.tenants["signer"].webhooks
+    assert problems == [] and loaded is not None and loaded.url is None and loaded.secret == SECRET
+
+
+def _certificate(name: str, folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (its own CA) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+async def test_a_pinned_delivery_keeps_the_hostname_for_host_sni_and_certificate(tmp_path: Path) -> None:
+    """The delivery client connects to the pinned address only, yet speaks TLS to the URL's name: SNI and the
+    Host header name it and the certificate is verified for it. No pin (or another name's): no connection."""
+    import ssl
+
+    import httpx
+
+    from gateway.webhooks.pinning import delivery_client, pinned
+    from gateway.webhooks.urls import Vetted
+
+    cert, key = _certificate("hooks.test", tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    receiver = Receiver(host="127.0.0.2", tls=server_tls).start()
+    port = receiver.server.server_address[1]  # type: ignore[union-attr]
+    client = delivery_client(5.0, {}, verify=ssl.create_default_context(cafile=str(cert)))
+    try:
+        with pinned(Vetted("hooks.test", port, ("127.0.0.2",))):
+            response = await client.post(f"https://hooks.test:{port}/tls", content=b"{}")
+        assert response.status_code == 200
+        assert receiver.at("/tls")[0].headers["host"] == f"hooks.test:{port}"
+        assert receiver.server_names == ["hooks.test"]
+        # the same address for a name the certificate does not cover: verification refuses it
+        with pinned(Vetted("other.test", port, ("127.0.0.2",))), pytest.raises(httpx.TransportError) as caught:
+            await client.post(f"https://other.test:{port}/tls", content=b"{}")
+        assert "certificate" in repr(caught.value.__cause__).lower(), repr(caught.value.__cause__)
+        # no pin for this name: the client resolves nothing itself, so it never connects
+        before = len(receiver.server_names)
+        with pinned(Vetted("other.test", port, ("127.0.0.2",))), pytest.raises(httpx.TransportError) as caught:
+            await client.post(f"https://hooks.test:{port}/tls", content=b"{}")
+        assert "not vetted" in repr(caught.value.__cause__), repr(caught.value.__cause__)
+        with pytest.raises(httpx.TransportError):
+            await client.post(f"http://localhost:{port}/plain", content=b"{}")
+        assert len(receiver.server_names) == before and len(receiver.received) == 1
+    finally:
+        await client.aclose()
+        receiver.stop()

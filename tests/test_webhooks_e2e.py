@@ -17,6 +17,7 @@ import pytest
 
 from gateway.webhooks.signing import verify
 from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Gateway, start_gateway, store_url, write_policies
+from tests.dnsserver import DnsServer, resolving_with
 from tests.procs import Proc, start_simulator, wait_for
 from tests.receiver import Receiver
 
@@ -128,6 +129,10 @@ def test_callback_url_on_create_remix_and_seed(simulator: Proc, tmp_path: Path) 
         ("ftp://example.com/hook", "http:// or https://"),
         ("http://example.com/" + "a" * 2100, "2048 bytes"),
         ("http://localhost:9/hook", "loopback"),
+        ("http://[::127.0.0.1]:9/hook", "carries 127.0.0.1), a loopback"),  # IPv4-compatible
+        ("http://[::ffff:0:7f00:1]:9/hook", "carries 127.0.0.1), a loopback"),  # IPv4-translated
+        ("http://[64:ff9b::a9fe:a9fe]:9/hook", "carries 169.254.169.254), a cloud metadata"),  # NAT64
+        ("http://[2002:a01:203::]:9/hook", "carries 10.1.2.3), a private"),  # 6to4
     ],
 )
 def test_ssrf_guard_refuses(simulator: Proc, tmp_path_factory: pytest.TempPathFactory, url: str, reason: str) -> None:
@@ -179,3 +184,62 @@ def test_failed_video_is_announced(tmp_path: Path) -> None:
         gw.proc.stop()
         sim.stop()
         receiver.stop()
+
+
+def test_a_team_secret_without_url_signs_its_callback_url_deliveries(simulator: Proc, tmp_path: Path) -> None:
+    """``webhooks: {secret}`` alone loads; the request's callback_url delivery is signed with that secret."""
+    receiver = Receiver().start()
+    policies = write_policies(tmp_path / "policies", {"acme": f"webhooks:\n  secret: {SECRET}\n"})
+    gw = start_gateway(simulator, tmp_path, store_url("sqlite", tmp_path), config=CONFIG, policies=policies)
+    try:
+        video = gw.client().videos.create(
+            prompt="a signed callback", seconds="4", extra_body={"callback_url": receiver.url + "/signed"}
+        )
+        wait_for(lambda: len(receiver.acked("/signed")) == 1, "the signed callback", 60)
+        check_signed(receiver.at("/signed"), video.id)
+        time.sleep(1.0)  # a team webhook would be a second delivery: there is none (no url)
+        assert {r.path for r in receiver.received} == {"/signed"} and len(receiver.received) == 1
+    finally:
+        gw.proc.stop()
+        receiver.stop()
+    assert SECRET not in gw.proc.logs()
+
+
+def test_dns_rebinding_cannot_move_a_delivery_to_another_address(simulator: Proc, tmp_path: Path) -> None:
+    """The guard allows 127.0.0.2 only; ``rebind.test`` answers 127.0.0.2 and 127.0.0.1 in turn (TTL 0). The
+    delivery goes to the address the guard vetted, never to a second answer; an AAAA that carries a loopback
+    IPv4 (NAT64 ``64:ff9b::7f00:1``) is refused at the create."""
+    allowed = Receiver(host="127.0.0.2").start()  # the address the guard allows
+    port = allowed.server.server_address[1]  # type: ignore[union-attr]
+    target = Receiver(host="127.0.0.1", port=port).start()  # the same port where the second answer points
+    dns = DnsServer(
+        {
+            "rebind.test": {"A": [["127.0.0.2"], ["127.0.0.1"]]},
+            "nat64.test": {"AAAA": [["64:ff9b::7f00:1"]]},
+        },
+        cycle=True,
+    ).start()
+    hook = f"webhooks:\n  url: http://rebind.test:{port}/team\n  secret: {SECRET}\n"
+    policies = write_policies(tmp_path / "policies", {"acme": hook})
+    config = CONFIG.replace("callback_allow_nets: 127.0.0.0/8", "callback_allow_nets: 127.0.0.2/32")
+    gw = start_gateway(
+        simulator, tmp_path, "memory://", config=config, policies=policies, wrap=resolving_with(dns, tmp_path)
+    )
+    try:
+        http = gw.http()
+        refused = http.post("/v1/videos", json={"prompt": "nat64", "callback_url": f"http://nat64.test:{port}/x"})
+        err = refused.json()["error"]
+        assert refused.status_code == 400 and err["code"] == "invalid_callback_url", refused.text
+        assert "64:ff9b::7f00:1 (which carries 127.0.0.1), a loopback address" in err["message"], err
+        video = http.post("/v1/videos", json={"prompt": "a rebinding lighthouse", "seconds": "4"}).json()
+        wait_for(lambda: bool(allowed.acked("/team") or target.received), "a delivery", 60)
+        time.sleep(1.0)  # a delivery to the second answer would come within a retry period
+        assert target.received == [], "a delivery reached the address the guard never vetted"
+        assert len(allowed.acked("/team")) == 1
+        check_signed(allowed.at("/team"), video["id"])
+        assert dns.asked("rebind.test") >= 1  # the gateway did ask our DNS
+    finally:
+        gw.proc.stop()
+        dns.stop()
+        allowed.stop()
+        target.stop()

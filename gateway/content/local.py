@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.content.entries import Entry, scan
+from gateway.content.ranges import is_digits
 from gateway.content.space import raise_if_simulated_full
 from gateway.core.models import Reference
 
@@ -309,7 +310,7 @@ def check_range(header: str | None, size: int) -> None:
     for part in parts:
         first, dash, last = part.partition("-")
         first, last = first.strip(), last.strip()
-        if not dash or (not first and not last) or not (first or "0").isdigit() or not (last or "0").isdigit():
+        if not dash or (not first and not last) or not all(is_digits(p) for p in (first, last) if p):
             raise RangeProblem(400, f"Invalid Range {header[:64]!r}: expected bytes=start-end.", size)
         if first and last and int(first) > int(last):
             raise RangeProblem(400, f"Invalid Range {header[:64]!r}: a range's start is after its end.", size)

@@ -13,6 +13,11 @@ def new_video_id() -> str:
     return f"video_{time.time_ns() // 1000:014x}{secrets.token_hex(17)}"
 
 
+def new_batch_id() -> str:
+    """``batch_`` + 32 hex digits, time-prefixed like a video id: batches list newest first by id."""
+    return f"batch_{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
+
+
 class _RequestIds:
     """``req_`` + 32 hex digits: a random per-process prefix and a counter (no syscall per request)."""
 

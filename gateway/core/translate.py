@@ -14,8 +14,13 @@ from collections.abc import Iterable, Sequence
 from gateway.errors import invalid
 
 MAX_SIDE = 8192
-_WXH = re.compile(r"^\s*(\d{1,5})\s*[xX*\u00d7]\s*(\d{1,5})\s*$")
-_PROGRESSIVE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$")
+# ASCII only: ``\d`` would also take other scripts' digits (Arabic-Indic 1280x720), which ``int()`` then reads
+_WXH = re.compile(r"^\s*(\d{1,5})\s*[xX*\u00d7]\s*(\d{1,5})\s*$", re.ASCII)
+_PROGRESSIVE = re.compile(r"^\s*(\d{3,4})\s*[pP]\s*$", re.ASCII)
+_K_LABEL = re.compile(r"^\s*(\d{1,2})\s*[kK]\s*$", re.ASCII)
+# the "nK" labels of 16:9 video: 2K as the 1440p of monitors and phones, 4K UHD, 5K, 8K UHD
+K_LABELS: dict[int, tuple[int, int]] = {2: (2560, 1440), 4: (3840, 2160), 5: (5120, 2880), 8: (7680, 4320)}
+SIZE_FORMS = "WIDTHxHEIGHT (e.g. 1280x720), 480p, 720p, 1080p, or 2K, 4K, 5K, 8K"
 
 # (field, dialect) -> the client's name for it
 PARAM_NAMES: dict[tuple[str, str], str] = {("seconds", "seed"): "duration_seconds", ("size", "seed"): "resolution"}
@@ -27,18 +32,18 @@ def param_name(field: str, dialect: str) -> str:
 
 # -- sizes ---------------------------------------------------------------------------------------------------------
 def parse_size(value: str, param: str = "size") -> tuple[int, int]:
-    """``WxH`` or ``480p``/``720p``/``1080p`` (16:9 landscape) as (width, height)."""
+    """``WxH``, ``480p``/``720p``/``1080p`` or ``2K``/``4K``/``5K``/``8K`` (16:9 landscape) as (width, height)."""
     match = _WXH.match(value)
+    k_label = _K_LABEL.match(value)
     if match:
         width, height = int(match.group(1)), int(match.group(2))
     elif progressive := _PROGRESSIVE.match(value):
         height = int(progressive.group(1))
         width = round(height * 16 / 9 / 2) * 2
+    elif k_label and int(k_label.group(1)) in K_LABELS:
+        width, height = K_LABELS[int(k_label.group(1))]
     else:
-        raise invalid(
-            f"Invalid '{param}': {value!r} is not a size; expected WIDTHxHEIGHT (e.g. 1280x720) or 480p, 720p, 1080p.",
-            param,
-        )
+        raise invalid(f"Invalid '{param}': {value!r} is not a size; expected {SIZE_FORMS}.", param)
     if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
         raise invalid(f"Invalid '{param}': {value!r}; each side must be between 16 and {MAX_SIDE} pixels.", param)
     return width, height
@@ -85,7 +90,10 @@ def parse_seconds(value: object, default: int, maximum: int, param: str = "secon
     if value is None or value == "":
         return default
     try:
-        number = float(str(value).strip())
+        text = str(value).strip()
+        if not text.isascii():  # float() reads "٣" and "U+FF15" as digits: a count is written in ASCII
+            raise ValueError(text)
+        number = float(text)
     except ValueError:
         raise invalid(f"Invalid '{param}': {value!r} is not a number of seconds.", param) from None
     if not math.isfinite(number) or number <= 0 or number != int(number):

@@ -1,4 +1,5 @@
-"""``POST /v1/gateway/batches`` and ``GET /v1/gateway/batches/{id}``: several variations in one request.
+"""``POST /v1/gateway/batches``, ``GET /v1/gateway/batches`` and ``GET /v1/gateway/batches/{id}``: several
+variations in one request.
 
 Body: ``{"prompt", "n": 2..16}`` or ``{"variations": [str, ...]}`` (with an optional ``prompt`` each
 variation is added to), plus any create field (``model``, ``seconds``, ``size``, ``style_preset``,
@@ -6,10 +7,14 @@ variation is added to), plus any create field (``model``, ``seconds``, ``size``,
 (``video.completed`` / ``video.failed``, the webhook module's deliveries). Answer: ``{"id": "batch_…",
 "object": "video.batch", "status", "videos": [video objects]}``; a variation refused after others were
 accepted appears as a video object with ``id: null``, ``status: failed`` and its ``error``.
+
+``GET /v1/gateway/batches?limit=20&after=batch_…`` lists the calling team's batches, newest first, as an OpenAI
+list: ``{"object": "list", "data": [batches], "first_id", "last_id", "has_more"}``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +31,7 @@ from gateway.faces.requests import CREATE, OPENAI
 from gateway.pipeline.batches import Batch, BatchService, batch_status, variation_prompts
 from gateway.policies.model import Tenant
 
+BATCH_ID = re.compile(r"^batch_[0-9a-f]{32}$")
 MAX_N = 16  # the contract's n: 2..16 (and at most as many variations)
 BATCH_FIELDS = {**OPENAI.fields(CREATE), "n": (int,), "variations": (list,)}
 
@@ -96,6 +102,31 @@ async def create_batch(request: Request) -> Response:
     return await create_like(request, answer, fields=BATCH_FIELDS)
 
 
+async def list_batches(request: Request) -> Response:
+    tenant = tenant_of(request)
+    q = request.query_params
+    try:
+        limit = int(q.get("limit", "20"))
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= 100:
+        raise invalid("Invalid 'limit': expected an integer between 1 and 100.", "limit")
+    after = q.get("after")
+    if after is not None and not BATCH_ID.match(after):
+        raise invalid(f"Invalid 'after': {after[:80]!r} is not a batch id (batch_...).", "after")
+    page, has_more = await batches(request).list(tenant, after=after, limit=limit)
+    data = [batch_resource(batch, jobs) for batch, jobs in page]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )
+
+
 async def retrieve_batch(request: Request) -> Response:
     batch, jobs = await batches(request).get(tenant_of(request), request.path_params["batch_id"])
     return JSONResponse(batch_resource(batch, jobs))
@@ -103,5 +134,6 @@ async def retrieve_batch(request: Request) -> Response:
 
 routes = [
     Route("/v1/gateway/batches", create_batch, methods=["POST"]),
+    Route("/v1/gateway/batches", list_batches, methods=["GET"]),
     Route("/v1/gateway/batches/{batch_id}", retrieve_batch, methods=["GET"]),
 ]

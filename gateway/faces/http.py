@@ -21,6 +21,7 @@ from gateway.core.models import Reference
 from gateway.errors import ApiError, invalid
 from gateway.faces.bodies import check_value, parse_json
 from gateway.faces.requests import check_fields
+from gateway.pipeline.auth import is_admin_key
 from gateway.policies.model import Tenant
 
 MAX_FIELD_BYTES = 1024 * 1024
@@ -45,12 +46,44 @@ def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JSON
 
 def tenant_of(request: Request) -> Tenant:
     """Authenticate once per request; the tenant is kept on the request for logs and metrics."""
-    tenant: Tenant = request.app.state.ctx.auth.authenticate(request.headers.get("authorization"))
+    try:
+        tenant: Tenant = request.app.state.ctx.auth.authenticate(request.headers.get("authorization"))
+    except ApiError as exc:
+        if exc.status == 401 and is_admin_key(
+            request.app.state.ctx.settings.admin_key, request.headers.get("authorization")
+        ):
+            raise admin_key_refusal(request) from None
+        raise
     request.state.tenant = tenant.name
     quota = getattr(request.app.state.ctx, "quota", None)
     if quota is not None:  # x-ratelimit-* on every response (the middleware adds them)
         request.state.response_headers = quota.headers_for(tenant)
     return tenant
+
+
+# a team route -> the admin route that shows the same for every team (the admin key's routes: faces/usage.py,
+# faces/admin_videos.py)
+ADMIN_COUNTERPARTS = (
+    (re.compile(r"^/v1/gateway/usage$"), "GET /v1/gateway/admin/usage"),
+    (re.compile(r"^/v1/videos$"), "GET /v1/gateway/admin/videos"),
+    (re.compile(r"^/v1/videos/([^/]+)/content$"), "GET /v1/gateway/admin/videos/{}/content"),
+)
+
+
+def admin_key_refusal(request: Request) -> ApiError:
+    """The admin key on a team's route: say what it is, and where the admin view of the same thing is."""
+    path = request.url.path
+    pointer = "the admin key opens GET /v1/gateway/admin/usage and GET /v1/gateway/admin/videos"
+    for pattern, admin_route in ADMIN_COUNTERPARTS:
+        matched = pattern.match(path)
+        if matched and request.method == "GET":
+            pointer = f"use {admin_route.format(*matched.groups())} with the admin key"
+            break
+    return ApiError(
+        401,
+        f"This is the gateway's admin key, not a team's API key: {path} needs a team key; {pointer}.",
+        code="admin_key_not_a_team_key",
+    )
 
 
 async def read_body(
@@ -66,6 +99,8 @@ async def read_body(
     ``request.state.saved_uploads``; :mod:`gateway.faces.creates` removes them if the create is refused.
     """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
+        _refuse_json_as_form(await request.body(), ctype)  # read once: form() parses the same bytes
     if ctype == "multipart/form-data" or ctype == "application/x-www-form-urlencoded":
         try:
             form = await request.form(max_files=4, max_fields=50, max_part_size=MAX_FIELD_BYTES)
@@ -98,6 +133,18 @@ async def read_body(
     if allowed is not None:
         check_fields(data, allowed, required)
     return data
+
+
+def _refuse_json_as_form(raw: bytes, ctype: str) -> None:
+    """A JSON object sent as a form (``curl -d '{...}'`` without ``-H 'Content-Type: application/json'``) would be
+    read as one parameter named after the whole body: refused, naming the header to send."""
+    if raw.lstrip()[:1] in (b"{", b"["):
+        raise invalid(
+            f"The body looks like JSON but was sent as {ctype}; send the header Content-Type: application/json "
+            "(with curl: -H 'Content-Type: application/json'), or send a form without JSON.",
+            "Content-Type",
+            "invalid_content_type",
+        )
 
 
 def _upload_refusal(request: Request, field: str, exc: OSError) -> ApiError:

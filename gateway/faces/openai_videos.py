@@ -203,7 +203,9 @@ def _video_ref(data: dict[str, Any]) -> str | Reference:
 async def extend_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         video, prompt, seconds = _video_ref(data), OPENAI.read(data, "prompt"), OPENAI.read(data, "seconds")
-        return created_response(await service(request).extend(tenant, video, prompt, seconds), request)
+        callback_url = OPENAI.read(data, "callback_url")  # the extended video's end is announced there
+        created = await service(request).extend(tenant, video, prompt, seconds, callback_url=callback_url)
+        return created_response(created, request)
 
     return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
 
@@ -211,7 +213,8 @@ async def extend_video(request: Request) -> Response:
 async def edit_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         video, prompt = _video_ref(data), OPENAI.read(data, "prompt")
-        return created_response(await service(request).edit(tenant, video, prompt), request)
+        created = await service(request).edit(tenant, video, prompt, callback_url=OPENAI.read(data, "callback_url"))
+        return created_response(created, request)
 
     return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
 

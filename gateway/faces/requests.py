@@ -24,6 +24,8 @@ from starlette.datastructures import UploadFile
 from gateway.core.models import Reference, VideoRequest
 from gateway.core.translate import param_name
 from gateway.errors import invalid
+from gateway.faces.hints import unknown_parameter
+from gateway.faces.image_urls import image_url_problem
 
 Kinds = tuple[type, ...]
 Reader = Callable[[Any, str], Any]  # (a present, type-checked value, the client's name for it) -> its reading
@@ -55,7 +57,8 @@ def flag(value: Any, param: str) -> bool:
 
 
 def reference(value: Any, param: str) -> Reference:
-    """An uploaded file (already a Reference), or ``{"image_url"}`` / ``{"file_id"}`` (or that as a JSON string)."""
+    """An uploaded file (already a Reference), or ``{"image_url"}`` / ``{"file_id"}`` (or that as a JSON string):
+    each a string; an image URL ``https://`` on a public host or a ``data:image/`` URI (:mod:`.image_urls`)."""
     if isinstance(value, Reference):
         return value
     if isinstance(value, str):
@@ -67,7 +70,13 @@ def reference(value: Any, param: str) -> Reference:
             ) from None
     if not isinstance(value, dict) or not (value.get("image_url") or value.get("file_id")):
         raise invalid(f"Invalid '{param}': provide exactly one of image_url or file_id.", param)
-    return Reference(image_url=value.get("image_url"), file_id=value.get("file_id"))
+    for key in ("image_url", "file_id"):
+        if value.get(key) is not None and not isinstance(value[key], str):
+            raise invalid(f"Invalid type for '{param}.{key}': expected a string.", f"{param}.{key}", "invalid_type")
+    image_url = value.get("image_url") or None
+    if image_url is not None and (problem := image_url_problem(image_url)) is not None:
+        raise invalid(f"Invalid '{param}.image_url': {problem}.", f"{param}.image_url")
+    return Reference(image_url=image_url, file_id=value.get("file_id") or None)
 
 
 def seconds(value: Any, param: str) -> str:
@@ -112,8 +121,8 @@ SHARED: dict[str, Field] = {
     "style_preset": Field(STR, text, (CREATE, STORY)),
     "negative_prompt": Field(STR, text, (CREATE, STORY)),
     "output_format": Field(STR, text, (CREATE, STORY)),
-    "enhance_prompt": Field(FLAG, flag),
-    "callback_url": Field(STR, text, (CREATE, STORY, REMIX)),
+    "enhance_prompt": Field(FLAG, flag, (CREATE, STORY)),
+    "callback_url": Field(STR, text, (CREATE, STORY, REMIX, EXTEND, EDIT)),
 }
 
 
@@ -160,7 +169,7 @@ def check_fields(data: dict[str, Any], allowed: dict[str, Kinds], required: tupl
     """Unknown parameters, missing ones and wrong types are refused, naming the field."""
     for name, value in data.items():
         if name not in allowed:
-            raise invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+            raise unknown_parameter(name, allowed)
         if isinstance(value, UploadFile) and Reference in allowed[name]:
             continue  # a file, kept once every field has been checked
         if value is not None and not isinstance(value, allowed[name]):

@@ -9,17 +9,19 @@ gateway's own download URL (``/v1/videos/{id}/content``, same bearer key), prese
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.config import public_base_url
+from gateway.config import Settings, public_base_url
 from gateway.core.models import Job, Status
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
+from gateway.faces.openai_videos import video_resource
 from gateway.faces.requests import CREATE, SEED
 from gateway.faces.resources import created_headers, poll_headers, service
 from gateway.policies.model import Tenant
@@ -46,6 +48,17 @@ def generation_resource(job: Job, base_url: str) -> dict[str, Any]:
         "adapted": job.adapted,
         **({"enhanced_prompt": job.requested["enhanced_prompt"]} if job.requested.get("enhanced_prompt") else {}),
     }
+
+
+def resource_in_dialect(settings: Settings) -> Callable[[Job], dict[str, Any]]:
+    """A video as its client reads it (a webhook's ``data``): the seed shape for a video created in the seed
+    dialect, else the ``/v1/videos`` object."""
+    base_url = public_base_url(settings)
+
+    def render(job: Job) -> dict[str, Any]:
+        return generation_resource(job, base_url) if job.requested.get("dialect") == SEED.name else video_resource(job)
+
+    return render
 
 
 def _base_url(request: Request) -> str:

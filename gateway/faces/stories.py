@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from gateway.errors import invalid
 from gateway.faces.creates import create_like
+from gateway.faces.hints import hint
 from gateway.faces.openai_videos import created_response
 from gateway.faces.requests import OPENAI, STORY, whole_seconds
 from gateway.pipeline.stories import Scene, StoryService
@@ -40,7 +41,9 @@ def parse_scenes(value: Any) -> list[Scene]:
             raise invalid(f"Invalid '{where}': expected an object with 'prompt' and 'seconds'.", where)
         unknown = next((k for k in item if k not in SCENE_FIELDS), None)
         if unknown is not None:
-            raise invalid(f"Unknown parameter: '{where}.{unknown}'.", f"{where}.{unknown}", "unknown_parameter")
+            said = hint(unknown, SCENE_FIELDS)
+            message = f"Unknown parameter: '{where}.{unknown}'." + (f" {said}" if said else "")
+            raise invalid(message, f"{where}.{unknown}", "unknown_parameter")
         prompt = item.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise invalid(f"Invalid '{where}.prompt': must be a non-empty string.", f"{where}.prompt")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -11,7 +10,7 @@ from starlette.routing import Route
 
 from gateway.errors import ApiError
 from gateway.faces.http import tenant_of
-from gateway.pipeline.auth import hash_key
+from gateway.pipeline.auth import is_admin_key
 
 if TYPE_CHECKING:
     from gateway.quota.service import QuotaService
@@ -34,10 +33,7 @@ def require_admin(request: Request) -> None:
     configured = request.app.state.ctx.settings.admin_key
     if not configured:
         raise ApiError(403, "The admin API is disabled: no admin key is configured.", code="admin_disabled")
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    given = hash_key(token) if configured.startswith("sha256:") else token
-    if not token or not hmac.compare_digest(given.encode(), configured.encode()):
+    if not is_admin_key(configured, request.headers.get("authorization")):
         raise ApiError(401, "This endpoint needs the gateway's admin key.", code="invalid_admin_key")
     request.state.tenant = "admin"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from collections.abc import Callable
 
 from gateway.errors import ApiError
@@ -14,6 +15,21 @@ from gateway.policies.model import ANONYMOUS, Tenant
 @functools.lru_cache(maxsize=4096)  # a key polled a thousand times a second is hashed once
 def hash_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The key of an ``Authorization: Bearer <key>`` header ("" when there is none)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def is_admin_key(configured: str | None, authorization: str | None) -> bool:
+    """Whether the header carries the gateway's admin key (``configured`` plain or in its ``sha256:`` form)."""
+    token = bearer_token(authorization)
+    if not configured or not token:
+        return False
+    given = hash_key(token) if configured.startswith("sha256:") else token
+    return hmac.compare_digest(given.encode(), configured.encode())
 
 
 def _masked(key: str) -> str:

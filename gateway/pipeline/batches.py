@@ -8,6 +8,10 @@ generations. Variations of one prompt differ visibly: each carries its own varia
 (``Variation 2 of 3: …``), so the upstream (and the simulator, whose pixels follow the prompt) renders
 each differently.
 
+A tenant's batches are listed newest first (:meth:`BatchService.list`) from an index in the store's documents
+(collection ``batches:<tenant>``, one entry per batch id; ids are time-prefixed, so the store's id order is
+creation order); an entry whose record has expired is dropped from the index when a listing meets it.
+
 If the first variation is refused (a bad field, content policy, quota) the whole batch is refused
 with that error and nothing is kept. A later refusal (the team's quota ran out half way) does not
 undo the videos already accepted: the batch is accepted and that item carries its error
@@ -20,11 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.core.ids import new_batch_id
 from gateway.core.models import Job, Status, VideoRequest
 from gateway.core.translate import compose_prompt
 from gateway.errors import ApiError, not_found
@@ -34,6 +38,7 @@ from gateway.policies.model import Tenant
 from gateway.store.base import JobStore, StoreError
 
 KV_PREFIX = "batch:"
+INDEX_PREFIX = "batches:"  # store document collection per tenant: batch id -> "" (the listing's index)
 BATCH_TAG = "batch_id"  # Job.requested: the batch a video belongs to
 
 
@@ -104,7 +109,7 @@ class BatchService:
         callback_url: str | None = None,
     ) -> tuple[Batch, list[Job | None]]:
         batch = Batch(
-            id="batch_" + secrets.token_hex(16),
+            id=new_batch_id(),
             tenant=tenant.name,
             created_at=int(time.time()),
             prompts=prompts,
@@ -113,6 +118,7 @@ class BatchService:
         # the record first (nothing made if the store is down), then again after every item: a replica that
         # dies half way leaves a record of what it accepted
         await self._save(batch)
+        await self.store.doc_put(INDEX_PREFIX + tenant.name, batch.id, "")  # listed (nothing made yet if it fails)
         jobs: list[Job | None] = []
         for index, prompt in enumerate(prompts):
             req = replace(base, prompt=prompt)
@@ -120,16 +126,14 @@ class BatchService:
                 created = await self.videos.create(tenant, req, fresh=True, tags={BATCH_TAG: batch.id})
             except ApiError as exc:
                 if index == 0:  # nothing was accepted: the batch is refused as a whole, nothing kept
-                    with contextlib.suppress(StoreError):
-                        await self.store.kv_delete(KV_PREFIX + batch.id)
+                    await self._forget(batch)
                     raise
                 log.info("batch_item_refused", batch_id=batch.id, item=index, code=exc.code, status=exc.status)
                 batch.items.append({"error": {**exc.body()["error"], "status": exc.status}})
                 jobs.append(None)
             except Exception as exc:
                 if index == 0:  # nothing accepted yet: the client gets the error itself, nothing is kept
-                    with contextlib.suppress(StoreError):
-                        await self.store.kv_delete(KV_PREFIX + batch.id)
+                    await self._forget(batch)
                     raise
                 # earlier items are accepted, charged and upstream: the batch must still be answered (2xx,
                 # with its id), so this item carries the failure instead of the whole request failing
@@ -142,6 +146,11 @@ class BatchService:
             await self._save(batch)
         log.info("batch_accepted", batch_id=batch.id, tenant=tenant.name, items=len(prompts))
         return batch, jobs
+
+    async def _forget(self, batch: Batch) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.kv_delete(KV_PREFIX + batch.id)
+            await self.store.doc_delete(INDEX_PREFIX + batch.tenant, batch.id)
 
     async def _save(self, batch: Batch) -> None:
         try:
@@ -157,9 +166,33 @@ class BatchService:
         batch = Batch.from_json(raw) if raw else None
         if batch is None or batch.tenant != tenant.name:
             raise not_found("batch", batch_id)
+        return batch, await self._jobs(tenant, batch)
+
+    async def list(
+        self, tenant: Tenant, *, after: str | None = None, limit: int = 20
+    ) -> tuple[list[tuple[Batch, list[Job | None]]], bool]:
+        """The tenant's batches, newest first, after the batch id ``after`` (which may be gone); (page, has_more)."""
+        index = INDEX_PREFIX + tenant.name
+        ids = [doc_id for doc_id, _ in reversed(await self.store.doc_list(index))]
+        if after is not None:
+            ids = [doc_id for doc_id in ids if doc_id < after]
+        page: list[tuple[Batch, list[Job | None]]] = []
+        for batch_id in ids:
+            if len(page) == limit:
+                return page, True
+            raw = await self.store.kv_get(KV_PREFIX + batch_id)
+            if not raw:  # expired (or its create failed before anything was made): out of the index
+                with contextlib.suppress(StoreError):
+                    await self.store.doc_delete(index, batch_id)
+                continue
+            batch = Batch.from_json(raw)
+            page.append((batch, await self._jobs(tenant, batch)))
+        return page, False
+
+    async def _jobs(self, tenant: Tenant, batch: Batch) -> list[Job | None]:
         jobs: list[Job | None] = []
         for item in batch.items:
             video_id = item.get("video_id")
             job = await self.store.get(video_id) if video_id else None
             jobs.append(job if job is not None and job.tenant == tenant.name else None)
-        return batch, jobs
+        return jobs

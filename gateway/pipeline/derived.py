@@ -91,8 +91,17 @@ class DerivedCreates:
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
         return await self.admit(Admission(tenant, req, plan, job, route.caps))
 
-    async def extend(self, tenant: Tenant, video: str | Reference, prompt: str, seconds: str | None) -> Created:
-        """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
+    async def extend(
+        self,
+        tenant: Tenant,
+        video: str | Reference,
+        prompt: str,
+        seconds: str | None,
+        *,
+        callback_url: str | None = None,
+    ) -> Created:
+        """Extend a gateway video (its id, or an uploaded copy of it) or an uploaded video file; the new video's
+        end is announced at ``callback_url`` (as a create's)."""
         caps = self.upstream.caps
         noted: list[str] = []
         if isinstance(video, Reference):
@@ -100,7 +109,7 @@ class DerivedCreates:
             extra, generated, seconds_notes = self._extension_length(seconds, caps)
             known = await self._uploaded_copy(tenant, video)
             if known is None:
-                return await self._from_upload(tenant, video, prompt, "extend", extra, generated)
+                return await self._from_upload(tenant, video, prompt, "extend", extra, generated, callback_url)
             video = known.id
             noted = [f"video=file->{known.id}"]  # recognised by sha256: the upstream extends its own video
         source = await self._source(tenant, video, "extensions", "video")
@@ -114,7 +123,14 @@ class DerivedCreates:
         segment = Segment(
             index=0, seconds=generated, prompt=prompt, kind="extend", source_upstream_id=source.segments[-1].upstream_id
         )
-        req = VideoRequest(prompt=prompt, extend_of=source.id, model=source.model, size=source.size, seconds=str(extra))
+        req = VideoRequest(
+            prompt=prompt,
+            extend_of=source.id,
+            model=source.model,
+            size=source.size,
+            seconds=str(extra),
+            callback_url=callback_url,
+        )
         total = int(source.seconds) + extra
         plan = self._derived_plan(source, [segment], total, caps)
         if generated != extra:  # rounded up to an extension length: the whole is trimmed back
@@ -123,15 +139,18 @@ class DerivedCreates:
         job = self._new_job(tenant, req, plan, "extend", route)
         return await self.admit(Admission(tenant, req, plan, job, caps))
 
-    async def edit(self, tenant: Tenant, video: str | Reference, prompt: str) -> Created:
-        """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file."""
+    async def edit(
+        self, tenant: Tenant, video: str | Reference, prompt: str, *, callback_url: str | None = None
+    ) -> Created:
+        """Edit a gateway video (its id, or an uploaded copy of it) or an uploaded video file; the new video's
+        end is announced at ``callback_url`` (as a create's)."""
         caps = self.upstream.caps
         noted: list[str] = []
         if isinstance(video, Reference):
             self._require(caps, "edits", "video")
             known = await self._uploaded_copy(tenant, video)
             if known is None:
-                return await self._from_upload(tenant, video, prompt, "edit", 0)
+                return await self._from_upload(tenant, video, prompt, "edit", 0, None, callback_url)
             video = known.id
             noted = [f"video=file->{known.id}"]
         source = await self._source(tenant, video, "edits", "video")
@@ -147,7 +166,12 @@ class DerivedCreates:
             source_upstream_id=source.segments[-1].upstream_id,
         )
         req = VideoRequest(
-            prompt=prompt, edit_of=source.id, model=source.model, size=source.size, seconds=source.seconds
+            prompt=prompt,
+            edit_of=source.id,
+            model=source.model,
+            size=source.size,
+            seconds=source.seconds,
+            callback_url=callback_url,
         )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
         plan.adapted += noted
@@ -216,7 +240,14 @@ class DerivedCreates:
         return None
 
     async def _from_upload(
-        self, tenant: Tenant, upload: Reference, prompt: str, kind: str, extra: int, generated: int | None = None
+        self,
+        tenant: Tenant,
+        upload: Reference,
+        prompt: str,
+        kind: str,
+        extra: int,
+        generated: int | None = None,
+        callback_url: str | None = None,
     ) -> Created:
         """Extend or edit a video file the upstream never made: the file goes upstream as ``video``."""
         from gateway.core.translate import nearest_size
@@ -239,7 +270,8 @@ class DerivedCreates:
         size = nearest_size(width, height, caps.models.get(upstream_model, (caps.default_size,)))
         generated = (generated or extra) if kind == "extend" else length
         segment = Segment(index=0, seconds=generated, prompt=prompt, kind=kind)
-        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=str(extra if kind == "extend" else length))
+        seconds = str(extra if kind == "extend" else length)
+        req = VideoRequest(prompt=prompt, model=model, size=size, seconds=seconds, callback_url=callback_url)
         extras: dict[str, Any] = {"source_file": asdict(upload)}  # sent upstream as the file; part of the cache key
         adapted: list[str] = []
         if kind == "extend" and generated != extra:

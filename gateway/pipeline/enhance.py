@@ -1,8 +1,13 @@
 """Prompt enhancement: ``enhance_prompt: true`` (or the team's default) rewrites the prompt through the
-upstream's chat model before it is planned into segments, cached and charged.
+upstream's chat model before it is planned into segments, cached and charged. A story's scene prompts are each
+rewritten (its ``enhanced_prompt`` lists them, ``Scene 1: …``).
 
-- The rewrite asks ``POST /chat/completions`` (model: the ``enhance_model`` setting) to expand the idea
-  into a visually rich prompt, as the seed guide does by hand (its section 8.4).
+- The rewrite asks ``POST /chat/completions`` (model: the ``enhance_model`` setting) of the chat endpoint
+  ``enhance_url`` names (:mod:`gateway.pipeline.chat`), else of the first upstream, to expand the idea into a
+  visually rich prompt, as the seed guide does by hand (its section 8.4).
+- A provider that enhances prompts itself (Veo's ``enhancePrompt``) lists ``enhance_prompt`` in its
+  capabilities' ``native_fields``: no chat call then; the request carries ``native.enhance_prompt: true``
+  for its adapter, and the report says ``prompt->enhanced(by the upstream)``.
 - It is cached in the store's ``kv`` by the *original* prompt (and the model), so the same idea is
   rewritten once and identical creates keep hitting the video cache.
 - The video keeps the client's ``prompt`` and shows the rewrite as ``enhanced_prompt``; the change is
@@ -20,13 +25,15 @@ from collections.abc import Callable
 
 from gateway.core.models import Job
 from gateway.observability import log
+from gateway.pipeline.chat import ChatModel
 from gateway.pipeline.content_policy import Normalized, find_blocked
 from gateway.pipeline.stages import Admission
 from gateway.store.base import JobStore, StoreError
-from gateway.upstreams.base import Upstream, UpstreamError
+from gateway.upstreams.base import UpstreamError
 
 KV_PREFIX = "enhance:"
 ENHANCED = "prompt->enhanced"
+NATIVE = "enhance_prompt"  # in Capabilities.native_fields: the upstream rewrites prompts itself
 SYSTEM_PROMPT = (
     "You are a video description expert. Expand the basic video idea into a detailed, visually rich prompt "
     "for a video generation AI: subject, setting, lighting, camera, motion. Answer with the prompt only."
@@ -44,7 +51,7 @@ class PromptEnhancer:
 
     def __init__(
         self,
-        upstream: Callable[[], Upstream],
+        chat: Callable[[], ChatModel],
         store: JobStore,
         *,
         model: str,
@@ -52,7 +59,7 @@ class PromptEnhancer:
         ttl_s: float = 86400.0,
         max_chars: int = 32000,
     ) -> None:
-        self.upstream = upstream
+        self.chat = chat  # the enhance_url endpoint, or the upstream new jobs go to (gateway.pipeline.chat)
         self.store = store
         self.model = model
         self.timeout_s = timeout_s
@@ -74,7 +81,7 @@ class PromptEnhancer:
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": f"Basic idea: {prompt}"}]
         try:
             text = await asyncio.wait_for(
-                self.upstream().complete_chat(self.model, messages, timeout_s=self.timeout_s), self.timeout_s
+                self.chat().complete_chat(self.model, messages, timeout_s=self.timeout_s), self.timeout_s
             )
         except TimeoutError:
             raise EnhanceFailed("timeout") from None
@@ -116,23 +123,34 @@ class EnhanceStage:
 
     async def admit(self, adm: Admission) -> Job | None:
         job = adm.job
-        if job.kind != "create" or not wants_enhancement(adm):
+        if job.kind not in ("create", "story") or not wants_enhancement(adm):
             return None  # remixes, extensions and edits describe a change, not a scene: left as written
-        original = adm.request.prompt
+        if NATIVE in adm.caps.native_fields:  # the hook for a provider that enhances itself: its adapter is told
+            job.requested.setdefault("native", {})[NATIVE] = True
+            job.adapted.append(f"{ENHANCED}(by the upstream)")
+            return None
+        # a create's prompt, or a story's scene prompts (each segment belongs to a scene: scene_of_segment)
+        scenes = [str(s["prompt"]) for s in job.requested.get("scenes") or []] if job.kind == "story" else []
+        originals = scenes or [adm.request.prompt]
+        owners = job.requested.get("scene_of_segment") if scenes else None
         try:
-            enhanced = await self.enhancer.enhance(original)
-            if blocked_by_policy(adm, enhanced):
+            enhanced = [await self.enhancer.enhance(prompt) for prompt in originals]
+            if any(blocked_by_policy(adm, text) for text in enhanced):
                 raise EnhanceFailed("content_policy")
         except EnhanceFailed as exc:
             job.adapted.append(f"{ENHANCED}(failed: {exc.reason}; original used)")
             log.warning("prompt_enhance_failed", video_id=job.id, tenant=job.tenant, reason=exc.reason)
             return None
-        head = original.rstrip()
-        for seg in adm.plan.segments:  # the plan's clauses (style, avoid, continuation) stay after the prompt
+        for index, seg in enumerate(adm.plan.segments):  # the plan's clauses (style, avoid, continuation) stay after
+            which = owners[index] if owners and index < len(owners) else 0
+            head = originals[which].rstrip()
             if seg.prompt.startswith(head):
-                seg.prompt = enhanced + seg.prompt[len(head) :]
+                seg.prompt = enhanced[which] + seg.prompt[len(head) :]
         job.segments = adm.plan.segments
-        job.requested["enhanced_prompt"] = enhanced
+        if scenes:
+            job.requested["enhanced_prompt"] = "\n".join(f"Scene {i + 1}: {t}" for i, t in enumerate(enhanced))
+        else:
+            job.requested["enhanced_prompt"] = enhanced[0]
         job.adapted.append(ENHANCED)
         return None
 

@@ -194,6 +194,7 @@ class StoryService:
             negative_prompt=base.negative_prompt,
             output_format=base.output_format,
             callback_url=base.callback_url,  # the film's video.completed / video.failed (the webhook stage checks it)
+            enhance_prompt=base.enhance_prompt,  # each scene's prompt (the enhance stage)
         )
         job = self.videos.new_job(tenant, req, plan, "story", route)
         scene_ids = [new_video_id() for _ in scenes]

@@ -57,9 +57,10 @@ class ContentPolicy:
 
 @dataclass(frozen=True)
 class Webhooks:
-    """A tenant's ``webhooks:``: where its job events go and the secret that signs them."""
+    """A tenant's ``webhooks:``: where its job events go and the secret that signs them (the team's
+    webhook and every per-request ``callback_url`` of its videos)."""
 
-    url: str
+    url: str | None = None  # None: no team webhook, only per-request callbacks (signed when a secret is set)
     secret: str | None = field(default=None, repr=False)  # whsec_...; None: deliveries are unsigned
     events: tuple[str, ...] = ("video.completed", "video.failed")
 

@@ -174,15 +174,13 @@ WEBHOOK_FIELDS = ("url", "secret", "secret_env", "events")
 
 
 def webhooks(r: Reader, node: yaml.Node, known_events: list[str]) -> Webhooks | None:
-    """``webhooks: {url, secret | secret_env, events}``; every problem names its line."""
+    """``webhooks: {url?, secret | secret_env, events}``; every problem names its line."""
     fields = r.fields(node, "webhooks", WEBHOOK_FIELDS)
     if not isinstance(node, yaml.MappingNode):
         return None
-    url_node = fields.get("url")
+    url_node = fields.get("url")  # optional: without it, the secret signs the per-request callback_url deliveries
     url = str(url_node.value) if isinstance(url_node, yaml.ScalarNode) else ""
-    if url_node is None:
-        r.fail(node, "webhooks needs a 'url'")
-    elif not url.startswith(("http://", "https://")) or len(url.encode()) > 2048:
+    if url_node is not None and (not url.startswith(("http://", "https://")) or len(url.encode()) > 2048):
         r.fail(url_node, "webhooks.url must be an http:// or https:// URL of at most 2048 bytes")
     secret: str | None = None
     if "secret" in fields and "secret_env" in fields:
@@ -211,6 +209,4 @@ def webhooks(r: Reader, node: yaml.Node, known_events: list[str]) -> Webhooks | 
         for item, event in zip(getattr(fields["events"], "value", []), events, strict=False):
             if event not in known_events:
                 r.fail(item, f"webhooks.events: unknown event {event!r}; known: {', '.join(known_events)}")
-    if url_node is None:
-        return None
-    return Webhooks(url=url, secret=secret or None, events=events)
+    return Webhooks(url=url or None, secret=secret or None, events=events)

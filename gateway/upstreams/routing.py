@@ -29,6 +29,7 @@ from gateway.tasks import cancel_and_wait
 from gateway.upstreams.base import Upstream, UpstreamError
 from gateway.upstreams.breaker import CLOSED, HALF_OPEN
 from gateway.upstreams.runtime import UpstreamRuntime
+from gateway.urls import redact_url
 
 PROBE_S = 1.0  # how often half-open upstreams are tried
 
@@ -99,7 +100,7 @@ class UpstreamRouter:
             result["upstreams"] = [
                 {
                     "name": route.name,
-                    "url": route.base_url,
+                    "url": redact_url(route.base_url),
                     "profile": route.caps.profile,
                     "detected": route.detected_at is not None,
                     "error": route.last_error,
@@ -157,5 +158,5 @@ def accepts_new_jobs(route: UpstreamRuntime) -> bool:
 
 def route_name(url: str, index: int, taken: list[str]) -> str:
     """A short, bounded label for a configured upstream: its host[:port] (``#n`` when repeated)."""
-    netloc = urlsplit(url).netloc or f"upstream-{index + 1}"
+    netloc = urlsplit(url).netloc.rpartition("@")[2] or f"upstream-{index + 1}"  # never the userinfo
     return netloc if netloc not in taken else f"{netloc}#{index + 1}"

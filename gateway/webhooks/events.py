@@ -17,7 +17,7 @@ from gateway.webhooks.outbox import Outbox
 class WebhookEvents:
     def __init__(self, outbox: Outbox, render: Callable[[Job], dict[str, Any]]) -> None:
         self.outbox = outbox
-        self.render = render  # the video object exactly as GET /v1/videos/{id} returns it
+        self.render = render  # the video as its client's GET returns it (the seed shape for a seed create)
 
     async def job_finished(self, job: Job) -> None:
         event = "video.completed" if job.status == Status.COMPLETED else "video.failed"

@@ -74,7 +74,7 @@ class Outbox:
         urls = [callback_url] if callback_url else []
         found = self.tenants(tenant)
         hook = found.webhooks if found is not None else None
-        if hook is not None and event in hook.events and hook.url not in urls:
+        if hook is not None and hook.url and event in hook.events and hook.url not in urls:
             urls.append(hook.url)
         return urls
 

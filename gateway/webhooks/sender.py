@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -24,6 +25,7 @@ from gateway import __version__
 from gateway.observability import REGISTRY, P, log
 from gateway.store.base import StoreError
 from gateway.webhooks.outbox import Delivery, Outbox
+from gateway.webhooks.pinning import delivery_client, pinned
 from gateway.webhooks.signing import SecretError, sign
 from gateway.webhooks.urls import CallbackGuard
 
@@ -45,6 +47,8 @@ PENDING = Gauge(
 )
 LEASE_PREFIX = "webhook:"
 USER_AGENT = f"sora-gateway-webhooks/{__version__}"
+# what an attempt may raise on the way to the receiver (httpx-aiohttp maps most of aiohttp's errors, not all)
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 def backoff(attempts: int, base_s: float, max_s: float) -> float:
@@ -95,9 +99,7 @@ class WebhookSender:
 
     async def start(self) -> None:
         self._stopping.clear()
-        self._client = httpx.AsyncClient(
-            timeout=self.timeout_s, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
+        self._client = delivery_client(self.timeout_s, {"user-agent": USER_AGENT})
         self._task = asyncio.create_task(self._loop(), name="webhook-sender")
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -170,8 +172,9 @@ class WebhookSender:
         delivery.attempts += 1
         started = time.monotonic()
         status: int | None = None
-        error: str | None = await self.guard.problem(delivery.url)
-        if error is None:
+        vetted = await self.guard.vet(delivery.url)  # again: DNS may have changed since the create
+        error: str | None = vetted if isinstance(vetted, str) else None
+        if not isinstance(vetted, str):
             body = delivery.body.encode()
             stamp = int(time.time())
             headers = {"content-type": "application/json", "webhook-id": delivery.id, "webhook-timestamp": str(stamp)}
@@ -179,12 +182,16 @@ class WebhookSender:
             try:
                 if secret:
                     headers["webhook-signature"] = sign(secret, delivery.id, stamp, body)
-                response = await self._client.post(delivery.url, content=body, headers=headers)
+                with pinned(vetted):  # connect to the addresses just vetted, not to a fresh DNS answer
+                    response = await self._client.post(delivery.url, content=body, headers=headers)
                 status = response.status_code
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
+            except (
+                NETWORK_ERRORS
+            ) as exc:  # httpx-aiohttp's name hides aiohttp's (a certificate error is ConnectTimeout)
+                cause = exc.__cause__
+                error = type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
             except SecretError as exc:
                 error = f"tenant webhook secret: {exc}"
         latency = time.monotonic() - started

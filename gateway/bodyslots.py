@@ -1,0 +1,70 @@
+"""Request bodies in flight, per client: one tenant's slow uploads never take every request slot.
+
+A request with a body holds one of its client's *body slots* from the moment its headers are in until
+its last body byte arrives (not while it is then served): the client is its tenant when the request
+carries a known API key, else its address. A client already at ``max_bodies_per_tenant`` gets a 429
+``too_many_request_bodies`` before anything of the new body is read, so a tenant without a rate limit
+that opens a thousand slow uploads holds ``max_bodies_per_tenant`` slots of ``max_concurrent_requests``
+and every other tenant's creates still get in. Counted per process, as ``max_concurrent_requests`` is.
+
+A body must also keep up ``body_min_rate_bps`` after a ``body_min_rate_grace_s`` head start (at any
+moment, received >= rate x (elapsed - grace)): a body trickling a byte a second is cut with a 408 in
+seconds rather than holding its slot for ``body_timeout_s`` (see :class:`gateway.middleware.Exchange`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import Scope
+
+ClientOf = Callable[[Scope], str]
+
+
+def address_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"addr:{client[0]}" if client else "addr:-"
+
+
+def tenant_or_address(tenant_of_key: Callable[[str], str | None]) -> ClientOf:
+    """Whose slots a request uses: the tenant its ``Bearer`` key names (``tenant_of_key``), else its address
+    (no key, or one no tenant has: such a request is refused with a 401 before its body is read)."""
+
+    def client_of(scope: Scope) -> str:
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                tenant = tenant_of_key(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+                if tenant is not None:
+                    return f"tenant:{tenant}"
+                break
+        return address_of(scope)
+
+    return client_of
+
+
+class BodySlots:
+    """How many request bodies each client has in flight (``limit`` 0: no limit)."""
+
+    def __init__(self, limit: int, client_of: ClientOf = address_of) -> None:
+        self.limit = limit
+        self.client_of = client_of
+        self._held: dict[str, int] = {}
+
+    def take(self, client: str) -> bool:
+        """One slot for ``client``; False when it holds its limit already."""
+        held = self._held.get(client, 0)
+        if self.limit and held >= self.limit:
+            return False
+        self._held[client] = held + 1
+        return True
+
+    def give_back(self, client: str) -> None:
+        held = self._held.get(client, 0) - 1
+        if held > 0:
+            self._held[client] = held
+        else:
+            self._held.pop(client, None)
+
+    def held(self, client: str) -> int:
+        return self._held.get(client, 0)
