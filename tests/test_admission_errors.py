@@ -85,6 +85,7 @@ def service(tmp_path: Path, store: MemoryStore, upstream: Upstream, stages: list
         caps=PROFILES["openai-2025-10"], current=lambda: upstream, name="default", adapter_of=lambda job: upstream
     )
     runtime.pick = lambda source=None: runtime  # one upstream: every job goes to it
+    runtime.candidates = lambda source=None: [runtime]
     return VideoService(store, runtime, driver, content, stages=stages)  # type: ignore[arg-type]
 
 

@@ -112,6 +112,8 @@ def valid_env_value(field: dataclasses.Field[Any], tmp_path: Path) -> tuple[str,
     if field.name == "upstreams":  # JSON (or YAML flow) text; its key variable is set by this test too
         entry = {"url": "http://second.example/v1", "api_key_env": "SORA_GATEWAY_UPSTREAM_API_KEY"}
         return json.dumps([entry]), [entry]
+    if field.name == "model_map":  # JSON (or YAML flow) text: client model -> provider model
+        return json.dumps({"sora-2": "sora-2-pro"}), {"sora-2": "sora-2-pro"}
     if field.name == "styles_file":
         path = tmp_path / "styles.yaml"
         path.write_text("sunset: warm evening light\n")

@@ -53,6 +53,11 @@ class Capabilities:
     default_seconds: int = 4
     shapes: dict[str, tuple[Shape, ...]] = field(default_factory=dict)  # model -> its output formats
     scales_output: bool = False  # a size it cannot make exactly is made at the nearest and scaled to the ask
+    # model -> its own native fields, where a model differs from the row's (Runway: gen4.5 takes a seed, not a
+    # negative prompt; its Veo models the reverse)
+    model_native: dict[str, frozenset[str]] = field(default_factory=dict)
+    image_only: frozenset[str] = frozenset()  # models that need an input image (never picked for text alone)
+    max_prompt_chars: int | None = None  # the longest prompt one create may carry (clauses included)
     provider: str = ""  # who runs it, for people (README, /v1/models, the console)
     prices_as_of: str = ""  # the date the prices were read from the provider's pricing page
     price_source: str = ""  # that page
@@ -68,6 +73,10 @@ class Capabilities:
     def known_models(self) -> list[str]:
         """Every model name a request may use: the models, their aliases and the substituted names."""
         return [*self.models, *self.model_aliases, *self.model_substitutes]
+
+    def native(self, model: str) -> frozenset[str]:
+        """The request fields ``model`` takes as its own."""
+        return self.model_native.get(self.base_model(model) or model, self.native_fields)
 
     def shape(self, model: str, size: str) -> Shape | None:
         base = self.base_model(model) or model

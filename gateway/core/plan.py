@@ -124,25 +124,28 @@ def _size(
     return made, made, upstream_model, adapted
 
 
-def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tuple[str, list[str], dict[str, Any]]:
+def _prompt(
+    req: VideoRequest, caps: Capabilities, options: PlanOptions, model: str
+) -> tuple[str, list[str], dict[str, Any]]:
     """The prompt sent upstream, with style and negative clauses where the upstream has no such field, and the
     fields it takes as its own (``native``: sent in its own terms by its dialect)."""
     clauses: list[str] = []
     adapted: list[str] = []
     native: dict[str, Any] = {}
+    own = caps.native(model)
     if req.style_preset is not None:
         description = options.styles.get(req.style_preset)
         if description is None:
             known = ", ".join(options.styles.names())
             message = f"Invalid 'style_preset': {req.style_preset!r} is not a known preset; known: {known}."
             raise invalid(message, "style_preset")
-        if "style_preset" in caps.native_fields:
+        if "style_preset" in own:
             native["style_preset"] = req.style_preset
         else:
             clauses.append(style_clause(description))
             adapted.append("style_preset->prompt")
     if req.negative_prompt is not None and req.negative_prompt.strip():
-        if "negative_prompt" in caps.native_fields:
+        if "negative_prompt" in own:
             native["negative_prompt"] = req.negative_prompt
             if caps.shapes:  # a live provider: say where it went
                 adapted.append("negative_prompt->native")
@@ -150,7 +153,7 @@ def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tupl
             clauses.append(avoid_clause(req.negative_prompt))
             adapted.append("negative_prompt->prompt")
     if req.seed is not None:
-        if "seed" in caps.native_fields:
+        if "seed" in own:
             native["seed"] = req.seed
         else:
             adapted.append(f"seed={req.seed}->dropped(not offered by {caps.profile})")
@@ -158,10 +161,10 @@ def _prompt(req: VideoRequest, caps: Capabilities, options: PlanOptions) -> tupl
         value = getattr(req, name)
         if not value:
             continue
-        if name not in caps.native_fields:
+        if name not in own:
             raise ApiError(
                 400,
-                f"The upstream behind this gateway ({caps.profile}) does not take '{name}'.",
+                f"The upstream behind this gateway ({caps.profile}, {model}) does not take '{name}'.",
                 param=name,
                 code="unsupported_by_upstream",
             )
@@ -193,6 +196,18 @@ def _check_reference(req: VideoRequest, caps: Capabilities) -> None:
             f"The upstream behind this gateway ({caps.profile}) does not accept an input_reference given as {kind}.",
             param="input_reference",
             code="unsupported_by_upstream",
+        )
+
+
+def _check_prompt_length(segments: list[Segment], caps: Capabilities) -> None:
+    """Every segment's prompt (continuation clauses included) within what the upstream takes: refused before any
+    segment is paid for, not when a later one is sent."""
+    longest = max(len(seg.prompt) for seg in segments)
+    if caps.max_prompt_chars is not None and longest > caps.max_prompt_chars:
+        raise invalid(
+            f"Invalid 'prompt': {longest} characters (with the gateway's clauses) exceeds the "
+            f"{caps.max_prompt_chars} that {caps.profile} takes in one request.",
+            "prompt",
         )
 
 
@@ -232,7 +247,11 @@ def plan_request(
     if not req.prompt or not req.prompt.strip():
         raise invalid("Invalid 'prompt': must be a non-empty string.", "prompt", "invalid_value")
     model, upstream_model, adapted = _model(req, caps)
-    allowed = [m for m in caps.models if allowed_models is None or m in allowed_models]
+    allowed = [
+        m
+        for m in caps.models
+        if (allowed_models is None or m in allowed_models) and (m not in caps.image_only or req.input_reference)
+    ]
     base = upstream_model
     size, made, upstream_model, size_notes = _size(req, caps, model, upstream_model, options, allowed)
     if upstream_model != base:  # an upgrade the operator allowed: the client sees the model it got
@@ -240,16 +259,24 @@ def plan_request(
     _check_reference(req, caps)
     seconds_param = param_name("seconds", req.dialect)
     seconds = parse_seconds(req.seconds, caps.default_seconds, options.max_seconds, seconds_param)
-    prompt, prompt_notes, native = _prompt(req, caps, options)
+    prompt, prompt_notes, native = _prompt(req, caps, options, upstream_model)
     if len(prompt) > options.max_prompt_chars:
         raise invalid(
             f"Invalid 'prompt': {len(prompt)} characters (with the gateway's style and avoid clauses) exceeds "
             f"the maximum of {options.max_prompt_chars}.",
             "prompt",
         )
+    if upstream_model in caps.image_only and req.input_reference is None:
+        raise ApiError(
+            400,
+            f"The model {upstream_model} ({caps.profile}) makes videos from an image only; send input_reference.",
+            param="input_reference",
+            code="unsupported_by_upstream",
+        )
     fmt, format_notes = _output(req, options)
     clips = caps.clips(upstream_model, made)
     segments, strategy, seconds_notes, trim = _segments(seconds, prompt, caps, clips, seconds_param)
+    _check_prompt_length(segments, caps)
     extras: dict[str, Any] = {}
     if made != size:  # the upstream makes another size; the gateway scales its video to the one asked
         extras["upstream_size"] = made

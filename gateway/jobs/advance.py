@@ -37,7 +37,14 @@ from gateway.observability import log
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
 Save = Callable[[Job], Awaitable[bool]]  # False: not written (the job was deleted, or its lease lost)
-NO_RETRY_CODES = {"moderation_blocked", "content_policy_violation", "invalid_value", "invalid_request_error"}
+# failures a retry would only pay for again: a safety refusal, a bad request, a task someone cancelled upstream
+NO_RETRY_CODES = {
+    "moderation_blocked",
+    "content_policy_violation",
+    "invalid_value",
+    "invalid_request_error",
+    "cancelled",
+}
 LOST_POLLS = "lost_polls"  # Job.requested: segment index -> polls in a row the upstream answered 404
 LOST_POLL_LIMIT = 3  # a transient 404 (a replica behind a balancer, a dialect switch) is not a lost job
 NOT_SENT = "submit_not_sent"  # Job.requested: segment index -> the last send surely created nothing (429)
