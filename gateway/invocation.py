@@ -1,9 +1,10 @@
 """How the user can run this installation's commands from where they are, for the commands we print.
 
 ``sora-gateway`` is only on ``PATH`` when its virtual environment is active (or it was installed into a
-directory on ``PATH``). A printed command must run as printed: the bare name when ``PATH`` finds this
-very installation, else the path of the script beside the running interpreter (relative to the
-working directory when it is below it, e.g. ``.venv/bin/sora-gateway``), else ``python -m gateway``.
+directory on ``PATH``). A printed command must run as printed, from any directory (the demo's banner is
+read in another terminal): the bare name when ``PATH`` finds this very installation, else the absolute
+path of the script beside the running interpreter (``/home/me/sora-gateway/.venv/bin/sora-gateway``),
+else ``python -m gateway`` with that interpreter's absolute path.
 """
 
 from __future__ import annotations
@@ -22,25 +23,21 @@ def bin_dir() -> Path:
     return Path(os.path.abspath(sys.executable)).parent
 
 
-def shown_path(path: Path) -> str:
-    """``path`` relative to the working directory when below it (``./x`` for a bare name), else absolute."""
-    try:
-        relative = path.relative_to(Path.cwd())
-    except ValueError:
-        return str(path)
-    text = str(relative)
-    return text if os.sep in text else f".{os.sep}{text}"
-
-
 def tool(name: str) -> str | None:
-    """How to run ``name`` from this interpreter's ``bin`` directory, or ``None`` when it has none."""
+    """How to run ``name`` from this interpreter's ``bin`` directory, or ``None`` when it has none.
+
+    A script found on ``PATH`` through a symlink to it (pipx) is the same program. The interpreter is not
+    compared that way: a venv's ``python`` links to the system one, which lacks the venv's packages.
+    """
     here = bin_dir() / name
     if not (here.is_file() and os.access(here, os.X_OK)):
         return None
     found = shutil.which(name)
-    if found and Path(found).resolve() == here.resolve():
+    if found and Path(os.path.abspath(found)).parent == here.parent:
         return name
-    return shown_path(here)
+    if found and not here.is_symlink() and Path(found).resolve() == here.resolve():
+        return name
+    return str(here)
 
 
 def command() -> str:
