@@ -21,7 +21,7 @@ def open_store(url: str) -> JobStore:
     none (``gateway.config`` checks the same before the process gets this far)."""
     problem = store_problem(url)
     if problem:
-        raise ValueError(f"store {problem}")
+        raise ValueError(f"bad store URL: {problem}")
     scheme = url.split("://", 1)[0].lower()
     if scheme == "memory":
         from gateway.store.memory import MemoryStore
