@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, build_settings
-from gateway.config_urls import content_problem, http_problem, redis_problem, store_problem
 from tests.procs import free_port
 
 STORE_FORMS = "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db or redis://host:port/db"
@@ -88,11 +87,15 @@ def test_every_bad_url_is_refused_before_start_with_the_accepted_forms(
 
 
 def test_a_redis_password_is_never_repeated() -> None:
+    from gateway.config_urls import store_problem
+
     reason = store_problem("redis://:hunter2-secret@cache:6379/db")
     assert reason and "hunter2" not in reason and "redis://***@cache:6379/db" in reason
 
 
 def test_good_urls_pass() -> None:
+    from gateway.config_urls import content_problem, http_problem, redis_problem, store_problem
+
     for url in ("memory://", "sqlite:///gw.db", "sqlite:////var/lib/gw.db", "redis://h:6379/0?prefix=x", "rediss://h"):
         assert store_problem(url) is None, url
     assert redis_problem("redis://:pw@h:6379/2") is None
