@@ -18,9 +18,10 @@ from starlette.routing import Route
 
 from gateway import urls
 from gateway.bodyslots import tenant_or_address
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.config_enhance import chat_key
 from gateway.content import ContentStore, ContentStoreError, LocalContentStore, open_content
+from gateway.content.factory import content_url
 from gateway.content.records import RecordJanitor
 from gateway.content.retention import ContentJanitor
 from gateway.content.space import StorageHealth
@@ -68,7 +69,7 @@ from gateway.quota.events import QuotaEvents
 from gateway.quota.service import QuotaService
 from gateway.quota.stages import QuotaStage, RateLimitStage
 from gateway.store import open_store
-from gateway.store.base import JobStore
+from gateway.store.base import JobStore, StoreError
 from gateway.store.snapshots import Snapshots
 from gateway.upstream_setup import router_from_settings
 from gateway.upstreams.http import use_transport
@@ -104,11 +105,31 @@ class Context:
     idempotency: IdempotencyKeys | None = None  # Idempotency-Key on creates (gateway.faces.creates)
 
 
+def open_or_explain(settings: Settings) -> JobStore:
+    """The store, or a :class:`ConfigError` naming ``--store`` (a file that cannot be created, say)."""
+    try:
+        return open_store(settings.store)
+    except (StoreError, ValueError) as exc:
+        raise ConfigError(f"--store: {exc}") from None
+
+
+def open_content_or_explain(settings: Settings) -> ContentStore:
+    """The content store, or a :class:`ConfigError` naming the flag that chose its place."""
+    flag = "--content-store" if settings.content_store else "--data-dir"
+    try:
+        return open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
+    except OSError as exc:
+        where = content_url(settings.content_store, settings.data_dir)
+        raise ConfigError(f"{flag}: cannot use {where}: {exc.strerror or exc} ({exc.filename or where})") from None
+    except (ContentStoreError, ValueError) as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
 def build_context(settings: Settings) -> Context:
     use_transport(settings.upstream_transport)  # before any adapter (and its client) is made
-    store = open_store(settings.store)
+    store = open_or_explain(settings)
     upstream = router_from_settings(settings)  # upstreams: [...] in order, or the one --upstream
-    content = open_content(settings.content_store, settings.data_dir, presign_s=settings.content_presign_s)
+    content = open_content_or_explain(settings)
     # a full local disk (content, or with s3:// the scratch and upload directory) stops admission
     storage = StorageHealth(
         getattr(content, "root", Path(settings.data_dir)), min_free_bytes=settings.content_min_free_bytes

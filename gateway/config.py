@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,6 +25,7 @@ from gateway.config_upstreams import UpstreamsError
 from gateway.config_upstreams import from_node as upstreams_from_node
 from gateway.config_upstreams import from_value as upstreams_from_value
 from gateway.config_upstreams import model_map as read_model_map
+from gateway.config_urls import content_problem, http_problem, redis_problem, store_problem
 from gateway.core.styles import StyleBook, StyleError
 from gateway.providers import PROFILES
 from gateway.webhooks.urls import parse_nets
@@ -193,13 +195,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "quota_fail_mode": ("closed", "open"),
     "upstream_transport": ("aiohttp", "httpx"),
 }
-PREFIXES: dict[str, tuple[tuple[str, ...], str]] = {
-    "upstream": (("http://", "https://"), "an http(s) URL"),
-    "store": (("memory://", "sqlite://", "redis://", "rediss://"), "memory://, sqlite:///path or redis://host:port/db"),
-    "quota_redis": (("redis://", "rediss://"), "a redis://host:port/db URL"),
-    "content_store": (("file://", "s3://"), "file://DIR or s3://bucket[/prefix]"),
-    "public_base_url": (("http://", "https://"), "an http(s) URL such as https://videos.example.com"),
-    "enhance_url": (("http://", "https://"), "an http(s) API base such as https://api.openai.com/v1"),
+URL_CHECKS: dict[str, Callable[[str], str | None]] = {  # each names the accepted forms (gateway/config_urls.py)
+    "upstream": http_problem,
+    "store": store_problem,
+    "quota_redis": redis_problem,
+    "content_store": content_problem,
+    "public_base_url": lambda url: http_problem(url, "https://videos.example.com"),
+    "enhance_url": lambda url: http_problem(url, "https://api.openai.com/v1"),
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -259,8 +261,8 @@ def coerce(name: str, value: Any, where: str) -> Any:
         problem = BOUNDS[name].problem(typed)
     elif name in CHOICES and typed not in CHOICES[name]:
         problem = f"must be one of {', '.join(CHOICES[name])}"
-    elif name in PREFIXES and not typed.startswith(PREFIXES[name][0]):
-        problem = f"must be {PREFIXES[name][1]}"
+    elif name in URL_CHECKS and (reason := URL_CHECKS[name](typed)):
+        raise ConfigError(f"{where}: {name} {reason}")  # the reason shows the value (a password masked)
     if problem:
         raise ConfigError(f"{where}: {name} {problem}, got {value!r}")
     return typed
@@ -383,17 +385,6 @@ def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
         parse_nets(settings.callback_allow_nets)
     except ValueError as exc:
         raise ConfigError(f"{where('callback_allow_nets')}: callback_allow_nets: {exc}") from None
-    if settings.content_store and settings.content_store.startswith("s3://"):
-        bucket = settings.content_store[5:].split("/", 1)[0]
-        if not 3 <= len(bucket) <= 63:
-            raise ConfigError(
-                f"{where('content_store')}: content_store needs a bucket name of 3-63 characters "
-                f"(s3://bucket[/prefix]), got {settings.content_store!r}"
-            )
-    if settings.content_store == "file://":
-        raise ConfigError(
-            f"{where('content_store')}: content_store file:// needs a directory (file:///abs or file://rel)"
-        )
     if settings.styles_file:
         try:
             StyleBook(settings.styles_file, required=True)

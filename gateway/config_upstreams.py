@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from gateway.config_urls import http_problem
 from gateway.providers import PROFILES
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
@@ -63,8 +64,9 @@ def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | No
         if key not in fields or not isinstance(fields[key][0], str) or not fields[key][0].strip():
             raise UpstreamsError(fields.get(key, (None, line))[1], f"{label}: {key} must be a non-empty string")
     url, url_line = fields["url"][0].strip(), fields["url"][1]
-    if not url.startswith(("http://", "https://")):
-        raise UpstreamsError(url_line, f"{label}: url must be an http(s) URL, got {url!r}")
+    problem = http_problem(url)
+    if problem:
+        raise UpstreamsError(url_line, f"{label}: url {problem}")
     env, env_line = fields["api_key_env"][0].strip(), fields["api_key_env"][1]
     if not ENV_NAME.match(env):
         raise UpstreamsError(env_line, f"{label}: api_key_env must name an environment variable, got {env!r}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from gateway import invocation
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.observability import configure_logging, log
@@ -42,9 +43,9 @@ SNIPPET = """
   The client command (another terminal):
 
     export OPENAI_BASE_URL={base} OPENAI_API_KEY={key}
-    sora-gateway generate "a lighthouse at dawn" --seconds 10 -o lighthouse.mp4
+    {command} generate "a lighthouse at dawn" --seconds 10 -o lighthouse.mp4
 
-  The official SDK (pip install openai, e.g. .venv/bin/pip; run it with .venv/bin/python):
+  The official SDK (install it with {pip} install openai; run this with {python}):
 
     from openai import OpenAI
 
@@ -175,6 +176,9 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
             sim=sim_url,
             profile=args.profile,
             scale=args.time_scale,
+            command=invocation.command(),  # runnable as printed, venv active or not
+            pip=invocation.tool("pip") or f"{invocation.python()} -m pip",
+            python=invocation.python(),
         ),
         flush=True,
     )

@@ -10,6 +10,7 @@ reports the sum of all of them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from gateway.app import create_app
+from gateway.app import create_app, open_content_or_explain, open_or_explain
 from gateway.config import SECRETS, ConfigError, Settings, apply_secrets_from_env, build_settings
 from gateway.connections import GuardedProtocol, set_limits
 from gateway.observability import MULTIPROC_ENV, configure_logging, log, register_secret
@@ -84,6 +85,13 @@ def app_from_env() -> Starlette:
     return app
 
 
+async def _check_stores(settings: Settings) -> None:
+    """Open and close the store and the content store (a :class:`ConfigError` names the flag)."""
+    store = open_or_explain(settings)
+    await store.close()
+    open_content_or_explain(settings)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
@@ -110,6 +118,11 @@ def run_serve(args: argparse.Namespace) -> int:
         "http": GuardedProtocol,  # uvicorn's (httptools) with a header timeout and a JSON connection limit
     }
     if settings.workers > 1:
+        try:  # each worker opens them again; a path none of them could use stops the start here, plainly
+            asyncio.run(_check_stores(settings))
+        except ConfigError as exc:
+            print(f"sora-gateway serve: error: {exc}", file=sys.stderr)
+            return 2
         metrics_dir, created = prepare_multiprocess_metrics()
         log.info("multiprocess_metrics", workers=settings.workers, directory=metrics_dir)
         os.environ[SETTINGS_ENV] = worker_settings_json(settings)
@@ -119,5 +132,10 @@ def run_serve(args: argparse.Namespace) -> int:
             if created:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
-    uvicorn.run(create_app(settings), **common)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # the store or content store cannot be opened: say which flag, no traceback
+        print(f"sora-gateway serve: error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, **common)
     return 0

@@ -83,7 +83,7 @@ def test_enhancement_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPat
         ({"enhance_api_key_env": "TEST_ENHANCE_SET"}, "enhance_api_key_env needs enhance_url"),
         ({"enhance_url": "https://chat.example/v1", "enhance_api_key_env": "TEST_ENHANCE_UNSET"}, "is not set"),
         ({"enhance_url": "https://chat.example/v1", "enhance_api_key_env": "not a name"}, "must name"),
-        ({"enhance_url": "chat.example/v1"}, "enhance_url must be an http(s) API base"),
+        ({"enhance_url": "chat.example/v1"}, "enhance_url must be an http(s) URL such as https://api.openai.com/v1"),
     ]
     for flags, reason in cases:
         with pytest.raises(ConfigError) as err:

@@ -112,7 +112,7 @@ def test_a_policies_directory_without_tenants_is_refused(tmp_path: Path) -> None
     empty = policies_check(tmp_path)
     assert empty.returncode == 1 and "no tenants" in empty.stderr and "ok:" not in empty.stdout
     tenants_dir = policies_check(SHIPPED / "tenants")
-    assert tenants_dir.returncode == 1
+    assert tenants_dir.returncode == 2  # a usage error, like a file given for the folder (issue 22, item 7)
     assert f"sora-gateway policies check {SHIPPED}" in tenants_dir.stderr  # the directory it meant
     serve = subprocess.run(
         [sys.executable, "-m", "gateway", "serve", "--policies", str(tmp_path), "--store", "memory://"],

@@ -15,7 +15,7 @@ import pytest
 from gateway.pipeline.auth import hash_key
 from gateway.policies.loader import load_policies
 from tests.conftest import FAST_CONFIG, Gateway, start_gateway, write_policies
-from tests.procs import Proc, wait_for
+from tests.procs import Proc, free_port, wait_for
 
 SHIPPED = Path(__file__).resolve().parent.parent / "policies"
 KEY = hash_key("sk-policy-test-0001")
@@ -219,3 +219,52 @@ def test_hot_reload_applies_good_edits_and_refuses_broken_ones(simulator: Proc, 
         wait_for(lambda: call(gw, HOT_KEY, "GET", "/v1/videos").status_code == 401, "the removal")
     finally:
         gw.proc.stop()
+
+
+# -- mistakes a newcomer makes (issue 22, item 7) -------------------------------------------------
+
+
+def serve_with(policies: Path) -> subprocess.CompletedProcess[str]:
+    """``sora-gateway serve --policies DIR``: it must refuse before serving (the timeout says it did not)."""
+    env = {"PATH": "/usr/bin:/bin", "SORA_GATEWAY_UPSTREAM_API_KEY": "sk-upstream-0123456789"}
+    argv = ["serve", "--policies", str(policies), "--store", "memory://", "--port", str(free_port())]
+    return subprocess.run([sys.executable, "-m", "gateway", *argv], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_a_tenant_nobody_can_sign_in_as_is_an_error_in_check_and_serve(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path / "policies",
+        {
+            "tenants/ok.yaml": f'tenant: ok\napi_keys: ["{KEY}"]\n',
+            "tenants/nokeys.yaml": "# a team\ntenant: nokeys\nquotas: {concurrent_jobs: 2}\n",
+            "tenants/empty.yaml": "tenant: empty\n\napi_keys: []\n",
+        },
+    )
+    expected = [
+        f"{root / 'tenants/empty.yaml'}:3: api_keys is empty: nobody can sign in as tenant 'empty'",
+        f"{root / 'tenants/nokeys.yaml'}:2: no api_keys: nobody can sign in as tenant 'nokeys'",
+    ]
+    checked = check(root)
+    assert checked.returncode == 1 and "ok:" not in checked.stdout, checked.stdout
+    for line in expected:
+        assert line in checked.stderr, checked.stderr
+    assert "sora-gateway keys hash KEY" in checked.stderr  # how to make the missing hash
+    served = serve_with(root)  # the gateway refuses the same files, with the same lines
+    assert served.returncode == 1, served.stderr
+    for line in expected:
+        assert line in served.stderr, served.stderr
+    assert "Traceback" not in checked.stderr + served.stderr
+
+
+def test_the_tenants_folder_given_for_the_policies_folder_is_named_as_such(tmp_path: Path) -> None:
+    root = tree(tmp_path / "policies", {"tenants/ok.yaml": f'tenant: ok\napi_keys: ["{KEY}"]\n'})
+    checked = check(root / "tenants")
+    assert checked.returncode == 2, checked.stderr
+    message = checked.stderr.strip()
+    assert "looks like the tenants folder; pass its parent (the policies folder)" in message
+    assert message.endswith(f"sora-gateway policies check {root}"), message
+    assert "tenants/tenants" not in message  # never a file that does not exist
+    assert check(root).returncode == 0  # the hint is true: the parent passes
+    served = serve_with(root / "tenants")
+    assert served.returncode == 1 and "tenants/tenants" not in served.stderr, served.stderr
+    assert f"{root / 'tenants'}: no tenants: this looks like the tenants folder; pass its parent" in served.stderr

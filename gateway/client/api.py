@@ -9,22 +9,49 @@ from typing import Any
 
 import httpx
 
+from gateway.config_urls import http_problem
+
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"  # sora-gateway demo / serve defaults
 VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 
 
 class ClientError(Exception):
     """A failure to report as ``error: message``: the API's own message when it sent one.
-    ``transport`` is true when no answer came (the request may or may not have reached the gateway)."""
+
+    ``transport`` is true when no answer came; ``nothing_sent`` too when no connection was ever made
+    (refused, unknown host, connect timeout): then the request surely did not reach the gateway.
+    """
 
     def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None, transport: bool = False
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        transport: bool = False,
+        nothing_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.transport = transport
+        self.nothing_sent = nothing_sent
+
+
+NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection: not a byte of the request went out
+
+
+def _unreachable(base_url: str, exc: httpx.HTTPError) -> ClientError:
+    reason = f"{exc.__class__.__name__}: {exc}"
+    if isinstance(exc, NOT_CONNECTED):
+        return ClientError(f"cannot reach {base_url}: {reason}", transport=True, nothing_sent=True)
+    return ClientError(f"cannot reach {base_url}: {reason}", transport=True)
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a base URL (``http(s)://host[:port]/v1``), or ``None``."""
+    return http_problem(url, "http://127.0.0.1:8080/v1")
 
 
 @dataclass
@@ -74,6 +101,9 @@ class Connection:
     def resolve(cls, base_url: str | None, api_key: str | None, *, timeout: float = 60.0) -> Connection:
         """Flags first, then the SDK's variables; no key is a usage problem (raised as ClientError)."""
         url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        problem = None if base_url else base_url_problem(url)  # --base-url itself is checked by argparse
+        if problem:
+            raise ClientError(f"OPENAI_BASE_URL {problem}")
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             raise ClientError("no API key: pass --api-key or set OPENAI_API_KEY (the key your team got)")
@@ -97,25 +127,29 @@ class Connection:
         try:
             response = self.http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise ClientError(
-                f"cannot reach {self.base_url}: {exc.__class__.__name__}: {exc}", transport=True
-            ) from None
+            raise _unreachable(self.base_url, exc) from None
         if response.status_code >= 400:
             raise _api_error(response)
         return response
 
     def create(self, fields: dict[str, Any], idempotency_key: str) -> Video:
         """POST /videos with an ``Idempotency-Key``: a create that timed out may have been made, so it is
-        retried once with the same key (the gateway answers that retry with the first one's video)."""
+        retried once with the same key (the gateway answers that retry with the first one's video).
+        A create that never connected sent nothing: it is not retried, and ``nothing_sent`` says so."""
         body = {k: v for k, v in fields.items() if v is not None}
         headers = {"Idempotency-Key": idempotency_key}
         try:
             response = self.http.post("/videos", json=body, headers=headers)
+        except NOT_CONNECTED as exc:
+            raise _unreachable(self.base_url, exc) from None
         except httpx.TimeoutException:
-            response = self._send("POST", "/videos", json=body, headers=headers)
+            try:
+                response = self._send("POST", "/videos", json=body, headers=headers)
+            except ClientError as exc:
+                exc.nothing_sent = False  # the first attempt may have reached the gateway
+                raise
         except httpx.HTTPError as exc:
-            message = f"cannot reach {self.base_url}: {exc.__class__.__name__}: {exc}"
-            raise ClientError(message, transport=True) from None
+            raise _unreachable(self.base_url, exc) from None
         if response.status_code >= 400:
             raise _api_error(response)
         return _video(response)

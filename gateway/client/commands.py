@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import uuid
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.client.api import VARIANT_SUFFIX, ClientError, Connection, Video
+from gateway import invocation
+from gateway.client.api import (
+    DEFAULT_BASE_URL,
+    VARIANT_SUFFIX,
+    ClientError,
+    Connection,
+    Video,
+    base_url_problem,
+)
 from gateway.client.progress import stderr_console, wait_for
 
 INTERRUPTED = 130
@@ -25,6 +34,7 @@ DEFAULT_TIMEOUT_S = 60.0
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
+        type=_base_url,
         metavar="URL",
         help="the gateway's API base (default: OPENAI_BASE_URL, else http://127.0.0.1:8080/v1)",
     )
@@ -36,6 +46,13 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long for an answer (default 60)",
     )
+
+
+def _base_url(text: str) -> str:
+    problem = base_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -110,7 +127,7 @@ def summary(video: Video, path: Path | None = None, size: int | None = None) -> 
 
 
 def _resume_command(args: argparse.Namespace, video_id: str) -> str:
-    words = ["sora-gateway", "download", video_id]
+    words = [*invocation.command_words(), "download", video_id]
     if getattr(args, "output", None):
         words += ["-o", args.output]
     if args.base_url:
@@ -120,7 +137,7 @@ def _resume_command(args: argparse.Namespace, video_id: str) -> str:
 
 def _retry_command(args: argparse.Namespace, key: str) -> str:
     """The same ``generate`` with ``--idempotency-key``: the gateway answers with the first create's video."""
-    words = ["sora-gateway", "generate", args.prompt]
+    words = [*invocation.command_words(), "generate", args.prompt]
     for flag, value in (
         ("--seconds", args.seconds),
         ("--size", args.size),
@@ -134,6 +151,17 @@ def _retry_command(args: argparse.Namespace, key: str) -> str:
         if value:
             words += [flag, value]
     return shlex.join([*words, "--idempotency-key", key])  # never the API key
+
+
+def _not_running(conn: Connection, args: argparse.Namespace) -> str:
+    """The hint for a gateway that took no connection: where the URL came from, and what sets it."""
+    source = (
+        "--base-url" if args.base_url else "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the default"
+    )
+    return (
+        f"is the gateway running at {conn.base_url} (from {source})? check --base-url / OPENAI_BASE_URL; "
+        f"`{invocation.command()} demo` runs one at {DEFAULT_BASE_URL}"
+    )
 
 
 def _wait_and_download(conn: Connection, args: argparse.Namespace, video: Video, err: Console, variant: str) -> int:
@@ -150,6 +178,15 @@ def _wait_and_download(conn: Connection, args: argparse.Namespace, video: Video,
         err.print(f"\ninterrupted: {video.id} keeps rendering on the gateway; resume with:", highlight=False)
         err.print(f"  {_resume_command(args, video.id)}", highlight=False, soft_wrap=True)
         return INTERRUPTED
+    except ClientError as exc:
+        if not exc.transport:
+            raise
+        err.print(f"sora-gateway {args.command}: error: {exc.message}", highlight=False)
+        if exc.nothing_sent:
+            err.print(_not_running(conn, args), highlight=False, soft_wrap=True)
+        err.print(f"{video.id} is on the gateway; once it answers again, pick it up with:", highlight=False)
+        err.print(f"  {_resume_command(args, video.id)}", highlight=False, soft_wrap=True)
+        return 1
     print(summary(video, path, size), flush=True)
     return 0
 
@@ -180,6 +217,10 @@ def run_client(args: argparse.Namespace) -> int:
                 if not exc.transport:
                     raise
                 err.print(f"{prog}: error: {exc.message}", highlight=False)
+                if exc.nothing_sent:  # no connection at all: no video was made, nothing to retry with a key
+                    err.print("nothing was sent: no video was made and nothing was charged", highlight=False)
+                    err.print(_not_running(conn, args), highlight=False, soft_wrap=True)
+                    return 1
                 err.print(
                     f"the gateway may have made the video (Idempotency-Key {key}); retry with the same key, "
                     "which answers with that video instead of paying for another:",
@@ -206,6 +247,8 @@ def run_client(args: argparse.Namespace) -> int:
         return 0
     except ClientError as exc:
         err.print(f"{prog}: error: {exc.message}", highlight=False)
+        if exc.nothing_sent:
+            err.print(_not_running(conn, args), highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:  # before the gateway answered a create: it may or may not have the video
         err.print("\ninterrupted before the gateway answered; GET /v1/videos lists what it has", highlight=False)

@@ -5,16 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gateway.policies.loader import load_policies
+from gateway import invocation
+from gateway.policies.loader import folder_above, load_policies, looks_like_tenants_folder
+
+PROG = "sora-gateway policies check"
 
 
 def check_command(directory: str) -> int:
     path = Path(directory)
+    again = f"{invocation.command()} policies check"
     if path.is_file():
         parent = path.parent.parent if path.parent.name in ("tenants", "content") else path.parent
         print(
-            f"sora-gateway policies check: error: {directory} is a file; pass the policies directory "
-            f"(the one holding tenants/), e.g. sora-gateway policies check {parent}",
+            f"{PROG}: error: {directory} is a file; pass the policies directory "
+            f"(the one holding tenants/), e.g. {again} {parent}",
+            file=sys.stderr,
+        )
+        return 2
+    if path.is_dir() and looks_like_tenants_folder(path):
+        print(
+            f"{PROG}: error: {directory} looks like the tenants folder; pass its parent (the policies folder): "
+            f"{again} {folder_above(path)}",
             file=sys.stderr,
         )
         return 2

@@ -51,6 +51,10 @@ TENANT_FIELDS = (
 DEFAULTS_FIELDS = ("models", "quotas", "content", "cache", "enhance_prompt", "description")
 SHARED_FIELDS = (*(f for f in CONTENT_FIELDS if f != "include"), "description")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_NO_KEY = (
+    'nobody can sign in as tenant {name!r}; add api_keys: ["sha256:..."] with the hash of each key the team '
+    "sends (`sora-gateway keys hash KEY` prints it)"
+)
 
 
 @dataclass
@@ -165,6 +169,10 @@ def parse_tenant(
         for item, key in zip(fields["api_keys"].value, keys, strict=False):
             if not KEY_HASH.match(key):
                 r.fail(item, "api_keys entries must be 'sha256:<64 hex digits>' (see `sora-gateway keys hash`)")
+        if isinstance(fields["api_keys"], yaml.SequenceNode) and not fields["api_keys"].value:
+            r.fail(fields["api_keys"], f"api_keys is empty: {_NO_KEY.format(name=name)}")
+    else:
+        r.fail(name_node, f"no api_keys: {_NO_KEY.format(name=name)}")
     own_content = content_values(r, fields.get("content"), set(shared))
     content = {**defaults.content, **own_content}
     scope = cache_scope(r, fields["cache"]) if "cache" in fields else None
@@ -194,7 +202,7 @@ def load_policies(directory: str | Path, *, require_tenants: bool = True) -> tup
     problems: list[Problem] = []
     policy = PolicySet(directory=str(root))
     if not root.is_dir():
-        return policy, [Problem(str(root), 1, "policies directory does not exist")]
+        return policy, [Problem(str(root), 0, "policies directory does not exist")]
     policy.content_sets = _shared_sets(root, problems)
     defaults = _defaults(root, set(policy.content_sets), problems)
     policy.has_defaults = any(p.name.startswith("defaults.") for p in policy_files(root))
@@ -215,19 +223,39 @@ def load_policies(directory: str | Path, *, require_tenants: bool = True) -> tup
         policy.tenants[tenant.name] = tenant
         policy.by_key_hash.update(dict.fromkeys(tenant.api_key_hashes, tenant))
     if require_tenants and not policy.tenants and not problems:
-        problems.append(Problem(str(root / "tenants"), 1, _no_tenants(root)))
+        problems.append(_no_tenants(root))
     return policy, problems
 
 
-def _no_tenants(root: Path) -> str:
-    if root.name == "tenants":
-        return (
-            f"no tenants: {root} looks like the tenants folder itself; pass the policies directory that "
-            f"holds it (sora-gateway policies check {root.parent})"
+def looks_like_tenants_folder(root: Path) -> bool:
+    """``root`` is a tenants folder given in place of the policies folder that holds it (its parent)."""
+    return root.resolve().name == "tenants" and not (root / "tenants").is_dir()
+
+
+def folder_above(root: Path) -> Path:
+    """``policies/tenants`` -> ``policies``; ``tenants`` -> ``.``; ``.`` (inside tenants/) -> the absolute parent."""
+    return root.parent if root.name == "tenants" else root.resolve().parent
+
+
+def _no_tenants(root: Path) -> Problem:
+    """Nobody could sign in; the problem names a path that exists (the folder, or a misplaced file)."""
+    if looks_like_tenants_folder(root):
+        return Problem(
+            str(root),
+            0,
+            f"no tenants: this looks like the tenants folder; pass its parent, the policies folder "
+            f"({folder_above(root)})",
         )
-    loose = sorted(p.name for p in root.glob("*.y*ml") if p.stem not in ("defaults", "styles"))
+    loose = sorted(p for p in root.glob("*.y*ml") if p.stem not in ("defaults", "styles"))
     if loose:
-        return f"no tenants: tenant files go in {root / 'tenants'}/, not in {root} ({', '.join(loose)})"
+        reason = (
+            f"no tenants: tenant files go in {root / 'tenants'}/, not in {root} ({', '.join(p.name for p in loose)})"
+        )
+        return Problem(str(loose[0]), 1, reason)
+    return Problem(str(root), 0, _none_reason(root))
+
+
+def _none_reason(root: Path) -> str:
     return (
         f"no tenants: add one file per team (tenant, api_keys) to {root / 'tenants'}/; a gateway without "
         "tenants refuses every key (only serve --allow-anonymous runs without one)"

@@ -27,11 +27,11 @@ KNOWN_MODELS = CATALOG.models()
 @dataclass(frozen=True)
 class Problem:
     file: str
-    line: int
+    line: int  # 0: the problem is the path itself (a folder), not a line in it
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+        return f"{self.file}:{self.line}: {self.reason}" if self.line else f"{self.file}: {self.reason}"
 
 
 class Reader:

@@ -35,6 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
+from gateway.config_urls import mask_url
 from gateway.core.models import Job
 from gateway.store.base import StoreError, id_position, is_active, load_listed
 
@@ -102,11 +103,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def mask_url(url: str) -> str:
-    """``redis://:secret@host`` -> ``redis://***@host``: never log or show a password."""
-    return re.sub(r"^([a-z0-9+.-]+://)[^@/]*@", r"\1***@", url, flags=re.IGNORECASE)
 
 
 def _ms(seconds: float) -> int:
