@@ -1,0 +1,81 @@
+"""The simulated Runway CDN: a task's output at a presigned URL that needs no key and expires.
+
+Runway's outputs are CloudFront URLs carrying a ``_jwt`` query token, valid 24-48 hours ("fetch the
+task again to get fresh URLs", SDK ``task_retrieve_response.py``). Here every task read signs a fresh
+URL ``/cdn/{task}/video.mp4?_jwt=<token>`` valid for 24 h x ``--time-scale`` (never past the end of the
+asset's own retention, ``--content-ttl``). An expired or forged token is 403 ``AccessDenied``, a
+deleted or expired asset 404 ``NoSuchKey`` (the CDN's XML, not Runway's JSON). A request that carries an
+``Authorization`` header is refused 400 (as presigned storage refuses a second auth mechanism): a
+client must never send its Runway key to the CDN, and this makes one that does fail loudly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.simulator.content import ContentStore, file_response
+from gateway.simulator.guard import sim_of
+from gateway.simulator.jobs import Job
+
+DAY_S = 86400.0
+URL_TTL_S = DAY_S  # the lower end of "24-48 hours", times --time-scale
+_SECRET = secrets.token_bytes(32)  # per simulator process
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _sign(payload: str) -> str:
+    return _b64(hmac.new(_SECRET, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def signed_url(base: str, job: Job, now: float, time_scale: float) -> str:
+    """A fresh presigned URL of ``job``'s video, good for 24 h x time-scale (or until the asset goes)."""
+    expires = job.expires(now)
+    exp = now + URL_TTL_S * time_scale
+    exp = min(exp, expires) if expires is not None else exp
+    payload = _b64(json.dumps({"task": job.id, "exp": exp}).encode())
+    return f"{base.rstrip('/')}/cdn/{job.id}/video.mp4?_jwt={payload}.{_sign(payload)}"
+
+
+def _claims(token: str) -> dict[str, object] | None:
+    payload, _, signature = token.partition(".")
+    if not payload or not hmac.compare_digest(signature, _sign(payload)):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _xml(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+async def cdn_video(request: Request) -> Response:
+    state = sim_of(request)
+    state.count("runway_cdn")
+    if "authorization" in request.headers:
+        return _xml(400, "InvalidArgument", "Only one auth mechanism allowed; the URL is already signed.")
+    task_id = request.path_params["task_id"]
+    claims = _claims(request.query_params.get("_jwt", ""))
+    now = state.now()
+    exp = claims.get("exp") if claims else None
+    if claims is None or claims.get("task") != task_id or not isinstance(exp, (int, float)) or now >= exp:
+        return _xml(403, "AccessDenied", "Access denied: the signature is invalid or has expired.")
+    job = state.jobs.get(task_id)
+    if job is None or not job.content_ready(now):
+        return _xml(404, "NoSuchKey", "The specified key does not exist.")
+    content: ContentStore = request.app.state.content
+    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
+    return file_response(request, path, media_type)
