@@ -63,17 +63,19 @@ def expire(sim: Proc, task_id: str) -> None:
     assert httpx.post(f"{sim.url}/_sim/expire/{task_id}").status_code == 200
 
 
-def png(path: Path, width: int, height: int) -> Path:
-    """A real PNG (grey, 8-bit) of ``width`` x ``height``."""
+def png_bytes(width: int, height: int) -> bytes:
+    """A real grey PNG (8-bit) of ``width`` x ``height``."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     rows = b"".join(b"\x00" + bytes([128]) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def png(path: Path, width: int, height: int) -> Path:
+    path.write_bytes(png_bytes(width, height))
     return path
 
 
