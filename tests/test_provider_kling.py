@@ -26,9 +26,9 @@ from joserfc.jwk import OctKey
 from gateway.core.models import Reference
 from gateway.jobs.reconcile import find_lost
 from gateway.media.probe import probe_duration, probe_video
+from gateway.providers.kling.credentials import KlingToken, encode_jwt
 from gateway.providers.kling.dialect import KlingUpstream
 from gateway.providers.kling.errors import envelope_error, kling_error
-from gateway.providers.kling.token import KlingToken, encode_jwt
 from gateway.upstreams.base import GenerationSpec, UpstreamError, UpstreamVideo
 from tests.procs import Proc, start_simulator
 

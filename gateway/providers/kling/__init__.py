@@ -1,6 +1,6 @@
 """Kling AI (Kuaishou), its classic task API: one version, ``kling``.
 
-``table.py`` what it offers · ``token.py`` the JWT it authenticates with · ``errors.py`` its refusals ·
+``table.py`` what it offers · ``credentials.py`` the JWT it authenticates with · ``errors.py`` its refusals ·
 ``dialect.py`` the adapter · ``sim_*.py`` the simulated API. No probe: detection by host (``hosts``).
 """
 

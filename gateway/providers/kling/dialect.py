@@ -9,7 +9,7 @@ Kling's API reference (``https://kling.ai/document-api``, pages "General Info / 
 - ``GET /v1/videos/{action}/{task_id}``; ``GET /v1/videos/{action}?pageNum=&pageSize=`` lists an action's tasks.
   ``task_status``: ``submitted``, ``processing``, ``succeed``, ``failed`` (with ``task_status_msg``); the video is
   ``task_result.videos[0].url`` on Kuaishou's CDN, fetched without Kling's token.
-- ``Authorization: Bearer <JWT>`` (see :mod:`.token`); every answer is ``{"code", "message", "request_id",
+- ``Authorization: Bearer <JWT>`` (see :mod:`.credentials`); every answer is ``{"code", "message", "request_id",
   "data"}`` (see :mod:`.errors`).
 
 A task id belongs to its action, so the gateway's upstream id is ``<action>:<task_id>``. The segment's
@@ -29,9 +29,9 @@ from cachetools import LRUCache
 
 from gateway.core.models import Reference
 from gateway.observability import log
+from gateway.providers.kling.credentials import LIFETIME_S, RENEW_BEFORE_S, KlingAuth, KlingToken
 from gateway.providers.kling.errors import data_of, kling_error
 from gateway.providers.kling.table import ASPECTS, PROFILES, SINGLE_MODE
-from gateway.providers.kling.token import LIFETIME_S, RENEW_BEFORE_S, KlingAuth, KlingToken
 from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import LIST_PAGES_MAX, HttpAdapter, UpstreamHttp
 
