@@ -151,6 +151,7 @@ async def test_text2video_sends_kling_fields_and_renders_the_shape(
     after = stats(sim)
     assert after["kling_cdn"] == before["kling_cdn"] + 1
     assert after["kling_cdn_with_auth"] == 0  # the CDN never sees Kling's token
+    assert all(r.headers["content-type"] == "application/json" for r in sent if r.url.path.startswith("/v1/"))
     assert [r.url.path for r in sent if r.url.path.startswith("/kcdn")] and all(
         "authorization" not in r.headers for r in sent if r.url.path.startswith("/kcdn")
     )

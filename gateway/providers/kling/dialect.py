@@ -135,7 +135,9 @@ class KlingUpstream(HttpAdapter):
     ) -> None:
         self.base_url = kling_base(base_url)
         self.token = KlingToken(api_key, lifetime_s=token_lifetime_s, renew_before_s=renew_before_s)
-        self.http = http or UpstreamHttp(self.base_url, {}, upstream=self.name, errors=kling_error)
+        # Kling's header table names Content-Type: application/json on every request (GETs too)
+        json_header = {"Content-Type": "application/json"}
+        self.http = http or UpstreamHttp(self.base_url, json_header, upstream=self.name, errors=kling_error)
         self.http.client.auth = KlingAuth(self.token, httpx.URL(self.base_url))
         self.http.client.follow_redirects = True  # a CDN may redirect a result URL
         self._urls: LRUCache[str, str] = LRUCache(maxsize=URLS_MAX)  # upstream id -> result URL
