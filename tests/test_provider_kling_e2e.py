@@ -7,6 +7,7 @@ signs with JWTs it mints; neither the key nor any token may reach a log line or 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,8 @@ import httpx
 import pytest
 
 from gateway.media.probe import probe_duration, probe_video
-from tests.conftest import FAST_CONFIG, Gateway, start_gateway
-from tests.procs import Proc, start_simulator
+from tests.conftest import FAST_CONFIG, Gateway, start_gateway, store_url
+from tests.procs import Proc, start_simulator, wait_for
 from tests.test_provider_kling import png_bytes
 
 ACCESS, SECRET = "ak-e2e-kling-0001", "sk-e2e-kling-SECRET-fedcba9876543210"
@@ -180,3 +181,45 @@ def test_a_task_kling_fails_for_safety_is_one_failed_job_and_one_create(stack: S
     assert creates(sim) == {"text2video": before["text2video"], "image2video": before["image2video"] + 1}
     with gw.http() as http:
         shown(http.get(f"/v1/videos/{created.id}"))
+
+
+def test_a_create_lost_in_a_crash_is_adopted_by_its_external_task_id(tmp_path: Path) -> None:
+    """The gateway dies while Kling holds the create's answer: the next one finds the task in Kling's listing by
+    the segment's key (``external_task_id``) and adopts it; nothing is generated twice."""
+    sim = start_simulator("--api-key", KEY, "--faults", "late=1.0,slow_s=3", profile="kling", time_scale=0.004)
+    config = FAST_CONFIG + f"upstreams:\n  - {{url: {sim.url}, api_key_env: KLING_E2E_KEY, profile: kling}}\n"
+    store = store_url("sqlite", tmp_path)
+    env = {"KLING_E2E_KEY": KEY}
+    gw = start_gateway(sim, tmp_path / "gw", store, config=config, env=env)
+    gw2 = None
+    try:
+        outcome: list[object] = []
+
+        def create() -> None:
+            try:
+                outcome.append(gw.client().videos.create(model="sora-2", prompt="a lighthouse in a storm", seconds="5"))
+            except Exception as exc:  # the gateway dies under the request
+                outcome.append(exc)
+
+        thread = threading.Thread(target=create, daemon=True)
+        thread.start()
+        wait_for(lambda: creates(sim)["text2video"] == 1, "the create to reach Kling")
+        gw.proc.kill()  # Kling made the task; its answer (the task id) is lost with the gateway
+        thread.join(10)
+        assert outcome and isinstance(outcome[0], Exception), outcome
+        assert httpx.post(sim.url + "/_sim/faults", json={"faults": ""}, timeout=10).status_code == 200
+
+        gw2 = start_gateway(sim, tmp_path / "gw", store, config=config, env=env, port=gw.proc.port)
+        client = gw2.client()
+        (job,) = client.videos.list(limit=10).data
+        done = client.videos.poll(job.id, poll_interval_ms=100)
+        assert done.status == "completed", done.error
+        assert len(client.videos.download_content(done.id).content) > 0
+        assert httpx.get(sim.url + "/_sim/stats").json()["generations"] == 1
+        assert creates(sim)["text2video"] == 1  # found in the listing, never sent again
+        assert "segment_adopted" in gw2.proc.logs()
+    finally:
+        if gw2 is not None:
+            gw2.proc.stop()
+        gw.proc.kill()
+        sim.stop()
