@@ -79,6 +79,8 @@ def _seconds(duration: Any) -> str | None:
 
 def parse_task(data: dict[str, Any], action: str) -> UpstreamVideo:
     """One task (a query's ``data``, or an item of a listing) in the gateway's words."""
+    if not isinstance(data, dict) or not data.get("task_id"):
+        raise UpstreamError(502, "Kling answered a task without a task_id.")
     raw = str(data.get("task_status") or "submitted")
     status, progress = STATUSES.get(raw, ("in_progress", 50))
     if raw not in STATUSES:
@@ -195,9 +197,10 @@ class KlingUpstream(HttpAdapter):
         params = {"pageNum": page, "pageSize": LIST_SIZE}
         response = await self.http.request("GET", f"/v1/videos/{action}", operation="list", params=params)
         items = data_of(response) or []
-        return [self._remember(parse_task(item, action)) for item in items if isinstance(item, dict)], (
-            len(items) >= LIST_SIZE and page < PAGE_MAX
-        )
+        tasks = [
+            self._remember(parse_task(item, action)) for item in items if isinstance(item, dict) and item.get("task_id")
+        ]
+        return tasks, len(items) >= LIST_SIZE and page < PAGE_MAX
 
     async def list_page(self, after: str | None = None) -> ListPage:
         """Page ``n`` of both listings (text2video and image2video), newest first; ``after`` names page ``n - 1``."""
