@@ -9,13 +9,14 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, openai, runway
+from gateway.providers import azure_sora1, openai, kling, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
     openai.PROVIDER,
     azure_sora1.PROVIDER,
     runway.PROVIDER,
+    kling.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
