@@ -9,7 +9,7 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, openai, kling, runway
+from gateway.providers import azure_sora1, kling, openai, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
