@@ -75,9 +75,10 @@ PROFILES: dict[str, Capabilities] = {
         reference_kinds=frozenset({"file", "image_url"}),
         native_fields=frozenset({"negative_prompt"}),
         model_substitutes={"sora-2": "kling-v2-5-turbo", "sora-2-pro": "kling-v3"},
+        # what a Sora client that names none gets (the face's defaults: sora-2, 720x1280, 4 s)
         default_model="kling-v2-5-turbo",
-        default_size="1280x720",
-        default_seconds=5,
+        default_size="720x1280",
+        default_seconds=4,
         scales_output=True,
         prices_as_of="2026-05-15",
         price_source="https://kling.ai/document-api/pricing/base/video",
