@@ -49,6 +49,8 @@ LOST_POLLS = "lost_polls"  # Job.requested: segment index -> polls in a row the 
 LOST_POLL_LIMIT = 3  # a transient 404 (a replica behind a balancer, a dialect switch) is not a lost job
 NOT_SENT = "submit_not_sent"  # Job.requested: segment index -> the last send surely created nothing (429)
 NOTHING_SENT_CODES = {"connect_failed"}  # an UpstreamError code meaning the request never left (refused connect)
+# answers that refuse a create before any work: rate limited / at capacity, the gateway's key refused
+NOTHING_SENT_STATUSES = {401, 403, 429}
 
 
 def idempotency_key(job: Job, seg: Segment) -> str:
@@ -93,7 +95,7 @@ class SegmentRunner:
             reference=segment_reference(job, seg),
             idempotency_key=idempotency_key(job, seg),
             source_file=job.requested_source_file() if seg.index == 0 and source is None else None,
-            **native_fields(job),
+            **native_fields(job, seg),
         )
 
     async def submit(self, job: Job, seg: Segment, save: Save) -> None:
@@ -142,7 +144,7 @@ class SegmentRunner:
             if exc.client_fault:
                 raise
             # rate limited or never connected: surely nothing was created
-            _not_sent(job, seg, exc.status == 429 or exc.code in NOTHING_SENT_CODES)
+            _not_sent(job, seg, exc.status in NOTHING_SENT_STATUSES or exc.code in NOTHING_SENT_CODES)
             seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
             log.warning("segment_submit_retry", video_id=job.id, segment=seg.index, status=exc.status, code=exc.code)
             return
@@ -259,15 +261,16 @@ class SegmentRunner:
                 return
 
 
-def native_fields(job: Job) -> dict[str, Any]:
-    """What the plan left for the provider's own fields (``Plan.extras["native"]``), as GenerationSpec takes it."""
+def native_fields(job: Job, seg: Segment) -> dict[str, Any]:
+    """What the plan left for the provider's own fields (``Plan.extras["native"]``), as GenerationSpec takes it:
+    a last frame goes with the video's last segment only (an earlier one ends where the next begins)."""
     native = job.requested.get("native") or {}
     fields: dict[str, Any] = {}
     if native.get("negative_prompt"):
         fields["negative_prompt"] = str(native["negative_prompt"])
     if native.get("seed") is not None:
         fields["seed"] = int(native["seed"])
-    if isinstance(native.get("last_frame"), dict):
+    if isinstance(native.get("last_frame"), dict) and seg.index == len(job.segments) - 1:
         fields["last_frame"] = Reference(**native["last_frame"])
     if native.get("reference_images"):
         fields["reference_images"] = tuple(Reference(**ref) for ref in native["reference_images"])

@@ -155,6 +155,7 @@ class SweptUpstream:
         self.name = adapter.name
         self.base_url = adapter.base_url
         self.lists = True
+        self.callbacks = getattr(adapter, "callbacks", False)
 
     async def retrieve(self, upstream_id: str) -> UpstreamVideo:
         return await self.sweep.retrieve(upstream_id)

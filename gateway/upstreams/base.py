@@ -118,6 +118,7 @@ class Upstream(Protocol):
     name: str
     base_url: str
     lists: bool  # it has a listing (list_page/list_recent): the status sweep and reconciliation can use it
+    callbacks: bool  # it calls a create's ``callback_url`` back when the task changes (provider callbacks)
 
     async def create(self, spec: GenerationSpec) -> UpstreamVideo: ...
 
@@ -153,5 +154,8 @@ class Upstream(Protocol):
         self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
     ) -> tuple[int, Any]:
         """Pass a request the gateway does not model (characters) straight through."""
+
+    def callback_reply(self, body: Any) -> Any | None:
+        """The answer a provider's callback needs beyond a 200 (MiniMax's ``challenge`` echo); ``None``: none."""
 
     async def close(self) -> None: ...

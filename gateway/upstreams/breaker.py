@@ -134,6 +134,7 @@ class GuardedUpstream:
         self.name = inner.name
         self.base_url = inner.base_url
         self.lists = getattr(inner, "lists", True)
+        self.callbacks = getattr(inner, "callbacks", False)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:

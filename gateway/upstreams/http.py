@@ -163,6 +163,11 @@ class HttpAdapter:
     http: UpstreamHttp
     name: str
     lists = False  # a dialect with a listing says True and implements list_page
+    callbacks = False  # a dialect whose provider calls GenerationSpec.callback_url back says True
+
+    def callback_reply(self, body: Any) -> Any | None:
+        """No handshake: a callback is answered with an empty 200."""
+        return None
 
     async def list_page(self, after: str | None = None) -> ListPage:
         """No listing: the sweep polls each job on its own; a lost create cannot be looked up (the job fails
