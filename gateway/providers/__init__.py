@@ -9,12 +9,13 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, openai
+from gateway.providers import azure_sora1, gemini_veo, openai
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
     openai.PROVIDER,
     azure_sora1.PROVIDER,
+    gemini_veo.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
