@@ -208,9 +208,12 @@ def test_unknown_models_are_400s(profile: str) -> None:
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_style_and_negative_prompt_become_prompt_clauses(profile: str) -> None:
     result = plan(profile, style_preset="film-noir", negative_prompt="people, text", seconds="30")
+    native = "negative_prompt" in PROFILES[profile].native_fields  # a provider's own field (Veo's negativePrompt)
     for seg in result.segments:
-        assert f"Style: {DEFAULT_STYLES['film-noir']}." in seg.prompt and "Avoid: people, text." in seg.prompt
-    assert "style_preset->prompt" in result.adapted and "negative_prompt->prompt" in result.adapted
+        assert f"Style: {DEFAULT_STYLES['film-noir']}." in seg.prompt
+        assert ("Avoid: people, text." in seg.prompt) is not native
+    assert "style_preset->prompt" in result.adapted
+    assert ("negative_prompt->native" if native else "negative_prompt->prompt") in result.adapted
 
 
 def test_native_fields_are_left_to_the_upstream() -> None:
