@@ -26,7 +26,7 @@ from gateway.core.models import Reference
 from gateway.media.probe import probe_duration, probe_video
 from gateway.providers.gemini_veo.dialect import GeminiVeoUpstream, veo_base
 from gateway.providers.gemini_veo.errors import error_from_response, operation_error
-from gateway.providers.gemini_veo.wire import create_body
+from gateway.providers.gemini_veo.wire import create_body, inline_video, parse_operation
 from gateway.upstreams.base import GenerationSpec, UpstreamError, UpstreamVideo
 from tests.procs import Proc, start_simulator
 
@@ -389,3 +389,23 @@ def test_operation_errors_and_refusals_map_to_the_gateways_codes() -> None:
     assert answer(503, "UNAVAILABLE", "The model is overloaded.").retryable
     assert answer(400, "INVALID_ARGUMENT", "The prompt violates our usage policies.").code == "moderation_blocked"
     assert error_from_response(httpx.Response(502, text="<html>bad gateway</html>")).status == 502
+
+
+def test_operation_forms() -> None:
+    name = f"models/{FAST}/operations/321kvdcepmcg"
+    running = parse_operation({"name": name})
+    assert (running.status, running.model, running.progress) == ("in_progress", FAST, 0)
+    assert parse_operation({"name": name, "done": False}).status == "in_progress"
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/qu4d28uipuqh:download?alt=media"
+    response = {"generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}], "raiMediaFilteredCount": 0}}
+    done = parse_operation({"name": name, "done": True, "response": response})
+    assert done.status == "completed" and done.content_ids == {"uri": uri}
+    inline = {
+        "generateVideoResponse": {"generatedSamples": [{"video": {"encodedVideo": "AAAA", "encoding": "video/mp4"}}]}
+    }
+    data = {"name": name, "done": True, "response": inline}
+    assert parse_operation(data).status == "completed" and inline_video(data) == b"\x00\x00\x00"
+    empty = parse_operation({"name": name, "done": True, "response": {"generateVideoResponse": {}}})
+    assert empty.status == "failed" and empty.error is not None and empty.error["code"] == "video_generation_failed"
+    with pytest.raises(UpstreamError):
+        parse_operation({"done": True})

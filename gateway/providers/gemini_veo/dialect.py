@@ -114,7 +114,10 @@ class GeminiVeoUpstream(HttpAdapter):
                 raise UpstreamError(404, f"Veo operation {upstream_id} has no video ({video.status}).")
             uri = self._uris.get(upstream_id)
         if uri is None:
-            return _bytes_stream(self._inline.get(upstream_id, b""))
+            inline = self._inline.get(upstream_id)
+            if inline is None:
+                raise UpstreamError(502, f"Veo operation {upstream_id} names no video file.", code="upstream_error")
+            return _bytes_stream(inline)
         return await fetch(self.http, self.storage, uri, range_header)
 
     async def moderate(self, text: str) -> None:
