@@ -2,10 +2,12 @@
 ``INVALID_ARGUMENT``).
 
 Texts seen from the live API are used word for word: "The value type for durationSeconds needs to
-be a number.", "inlineData isn't supported by this model.", "allow_adult for personGeneration is
-currently not supported.", Google's "Invalid JSON payload received. Unknown name ..." for a field the
-request message does not have. The others follow those patterns (the docs do not quote them). Extension
-(``instances[0].video``) is not simulated: it is refused like any field this model would not take.
+be a number.", "The number value for durationSeconds is out of bound. Please provide a value between 4
+and 8, inclusive." (also for 5 on Veo 3.1), "`inlineData` isn't supported by this model.", "allow_adult
+for personGeneration is currently not supported.", Google's "Invalid JSON payload received. Unknown
+name ..." for a field the request message does not have. The others follow those patterns (the docs
+do not quote them). Extension (``instances[0].video``) is not simulated: it is refused like any field
+this model would not take.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def bad(message: str) -> SimError:
 
 
 def unsupported(name: str) -> SimError:
-    return bad(f"{name} isn't supported by this model.")
+    return bad(f"`{name}` isn't supported by this model.")
 
 
 def unknown_model(model: str) -> SimError:
@@ -151,10 +153,11 @@ def _persons(params: dict[str, Any], instance: dict[str, Any], model: str) -> No
         raise bad(f"{value} for personGeneration is currently not supported.")
 
 
-def _seconds(params: dict[str, Any], model: str, allowed: tuple[int, ...], label: str) -> int:
+def _seconds(params: dict[str, Any], caps: Capabilities, model: str, allowed: tuple[int, ...], label: str) -> int:
+    """Veo answers any length the model never takes (5 on Veo 3.1 too, live) with "out of bound"."""
     seconds = _number(params, "durationSeconds", DEFAULT_SECONDS)
     low, high = DURATION_BOUNDS.get(model, (4, 8))
-    if not low <= seconds <= high:
+    if seconds not in {n for shape in caps.shapes[model] for n in shape.seconds}:
         raise bad(
             f"The number value for durationSeconds is out of bound. Please provide a value between {low} and "
             f"{high}, inclusive."
@@ -190,7 +193,7 @@ def parse_create(caps: Capabilities, model: str, body: dict[str, Any]) -> VeoAsk
     shape = caps.shape(model, size)
     if shape is None:
         raise bad(f"Resolution {resolution} is not supported by {model}.")
-    seconds = _seconds(params, model, shape.seconds, shape.label)
+    seconds = _seconds(params, caps, model, shape.seconds, shape.label)
     if "referenceImages" in instance and seconds != 8:
         raise bad("durationSeconds must be 8 when using referenceImages.")
     if "negativePrompt" in params:
