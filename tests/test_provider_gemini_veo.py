@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core.models import Reference
 from gateway.media.probe import probe_duration, probe_video
@@ -33,6 +35,12 @@ from tests.procs import Proc, start_simulator
 KEY = "AIzaSy-veo-test-SECRET-0123456789abcdef"
 FAST, STANDARD, LITE = "veo-3.1-fast-generate-preview", "veo-3.1-generate-preview", "veo-3.1-lite-generate-preview"
 VEO3, VEO2 = "veo-3.0-generate-001", "veo-2.0-generate-001"
+# names an operation (and Google's error) may hold, for the fuzzing at the end
+OPERATION_KEYS = (
+    "name", "done", "error", "response", "generateVideoResponse", "generatedSamples", "video", "uri",
+    "encodedVideo", "raiMediaFilteredCount", "raiMediaFilteredReasons", "code", "message", "status", "details",
+    "@type", "reason", "retryDelay",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -410,3 +418,29 @@ def test_operation_forms() -> None:
     assert empty.status == "failed" and empty.error is not None and empty.error["code"] == "video_generation_failed"
     with pytest.raises(UpstreamError):
         parse_operation({"done": True})
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(OPERATION_KEYS), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from(OPERATION_KEYS), JSON, max_size=5))
+def test_any_operation_reads_as_a_video_or_an_upstream_error(data: dict[str, Any]) -> None:
+    try:
+        video = parse_operation(data)
+    except UpstreamError as exc:
+        assert exc.status == 502
+        return
+    assert video.status in ("in_progress", "completed", "failed")
+    assert video.status != "failed" or (video.error is not None and video.error["code"])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(min_value=400, max_value=599), JSON)
+def test_any_refusal_reads_as_an_upstream_error(status: int, body: Any) -> None:
+    error = error_from_response(httpx.Response(status, json={"error": body}))
+    assert 400 <= error.status < 600 and error.message

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from cachetools import LRUCache
 
 from gateway.providers.gemini_veo.download import fetch
@@ -37,13 +38,18 @@ def veo_base(url: str) -> str:
     otherwise ``/v1beta`` is appended."""
     parts = urlsplit(url.rstrip("/"))
     path = parts.path.rstrip("/")
-    if path.endswith("/" + API_VERSION):
-        pass
-    elif path.endswith("/v1"):
-        path = path[: -len("v1")] + API_VERSION
-    else:
+    if path.endswith("/v1"):
+        path = path.removesuffix("v1") + API_VERSION
+    elif not path.endswith("/" + API_VERSION):
         path = f"{path}/{API_VERSION}"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise UpstreamError(502, "Veo answered something other than JSON.", code="upstream_error") from None
 
 
 class GeminiVeoUpstream(HttpAdapter):
@@ -66,7 +72,7 @@ class GeminiVeoUpstream(HttpAdapter):
         body = await create_body(spec)
         path = f"/models/{spec.model}:predictLongRunning"
         response = await self.http.request("POST", path, operation="create", json=body)
-        video = self._remember(response.json())
+        video = self._remember(_json(response))
         if video.status == "in_progress":
             video.status = "queued"  # just accepted (Veo tells no queue from running)
         return video
@@ -87,7 +93,7 @@ class GeminiVeoUpstream(HttpAdapter):
         if "/operations/" not in upstream_id:
             raise UpstreamError(404, f"{upstream_id!r} is not a Veo operation.", code="not_found")
         response = await self.http.request("GET", f"/{upstream_id}", operation="retrieve")
-        return self._remember(response.json())
+        return self._remember(_json(response))
 
     async def delete(self, upstream_id: str) -> None:
         """Veo operations cannot be cancelled or deleted (a video expires after 2 days): forget it here."""
@@ -98,7 +104,8 @@ class GeminiVeoUpstream(HttpAdapter):
         """``GET {base}/models``: the models that take ``predictLongRunning`` (free: also the health probe)."""
         response = await self.http.request("GET", "/models", operation="models", params={"pageSize": MODELS_PAGE})
         found = []
-        for model in response.json().get("models") or []:
+        listed = _json(response)
+        for model in (listed.get("models") if isinstance(listed, dict) else None) or []:
             if isinstance(model, dict) and "predictLongRunning" in (model.get("supportedGenerationMethods") or []):
                 ident = str(model.get("name", "")).removeprefix("models/")
                 found.append({"id": ident, "object": "model", "owned_by": "google"})

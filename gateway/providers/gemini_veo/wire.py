@@ -108,9 +108,17 @@ def model_of(name: str) -> str | None:
     return parts[1] if len(parts) >= 4 and parts[0] == "models" and parts[2] == "operations" else None
 
 
+def video_response(data: dict[str, Any]) -> dict[str, Any]:
+    """``response.generateVideoResponse`` of an operation ({} when it has none)."""
+    response = data.get("response")
+    result = response.get("generateVideoResponse") if isinstance(response, dict) else None
+    return result if isinstance(result, dict) else {}
+
+
 def samples(data: dict[str, Any]) -> list[dict[str, Any]]:
-    result = (data.get("response") or {}).get("generateVideoResponse") or {}
-    found = result.get("generatedSamples") or []
+    found = video_response(data).get("generatedSamples")
+    if not isinstance(found, list):
+        return []
     return [s["video"] for s in found if isinstance(s, dict) and isinstance(s.get("video"), dict)]
 
 
@@ -123,7 +131,7 @@ def parse_operation(data: dict[str, Any]) -> UpstreamVideo:
     if data.get("done") is not True:
         return video
     videos = samples(data)
-    result = (data.get("response") or {}).get("generateVideoResponse") or {}
+    result = video_response(data)
     if data.get("error") is not None:
         video.status, video.error = "failed", operation_error(data["error"])
     elif videos:
