@@ -9,14 +9,15 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, kling, openai, runway
+from gateway.providers import azure_sora1, gemini_veo, kling, openai, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
     openai.PROVIDER,
     azure_sora1.PROVIDER,
-    runway.PROVIDER,
+    gemini_veo.PROVIDER,
     kling.PROVIDER,
+    runway.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
