@@ -134,6 +134,7 @@ def build_app(config: SimulatorConfig, profiles: Mapping[str, SimProfile]) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await state.callbacks.close()
         content.close()
 
     providers: dict[str, ASGIApp] = {}

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from gateway.simulator.callbacks import Callbacks
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError, invalid_value
 from gateway.simulator.faults import FaultInjector
@@ -33,6 +34,7 @@ class SimState:
         self.calls: dict[str, int] = dict.fromkeys(self.ops, 0)
         self.generations_started = 0
         self.rejected: dict[str, int] = {"rpm": 0, "concurrency": 0}
+        self.callbacks = Callbacks(clock)  # tasks whose create named a callback URL
         self._seq = 0
 
     def _profile(self, name: object) -> SimProfile:
@@ -120,6 +122,7 @@ class SimState:
             "statuses": by_status,
             "faults": dict(self.faults.counts),
             "rejected": dict(self.rejected),
+            "callbacks": dict(self.callbacks.counts),
             "profile": self.profile.name,
             "time_scale": self.config.time_scale,
         }
@@ -128,6 +131,7 @@ class SimState:
         self.calls = dict.fromkeys(self.ops, 0)
         self.generations_started = 0
         self.rejected = dict.fromkeys(self.rejected, 0)
+        self.callbacks.counts = dict.fromkeys(self.callbacks.counts, 0)
         self.faults.reset_counts()
         self.limiter.clear()
         if jobs:
