@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core.models import Reference
 from gateway.media.frames import last_frame, write_png
@@ -403,3 +405,38 @@ def test_task_answers_and_refusals_map_to_the_gateway_words() -> None:
     assert refused(500, "InternalError") == (500, "upstream_error")
     busy = read_error(httpx.Response(503, text="<html>", request=request))
     assert busy.status == 503 and busy.retryable
+
+
+# -- whatever DashScope answers reads as a video or an UpstreamError -----------------------------------------------
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+STATUS_WORDS = st.sampled_from(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN", "SUSPENDED", "x"])
+OUTPUT = st.fixed_dictionaries(
+    {"task_id": st.text(min_size=1, max_size=8), "task_status": STATUS_WORDS},
+    optional={"video_url": JSON, "code": JSON, "message": JSON},
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(OUTPUT, JSON)
+def test_any_task_answer_reads_as_a_video_or_an_upstream_error(output: dict[str, Any], usage: Any) -> None:
+    try:
+        video = parse_task({"request_id": "r", "output": output, "usage": usage})
+    except UpstreamError as exc:
+        assert (exc.status, exc.code) == (404, "upstream_lost") and output["task_status"] == "UNKNOWN"
+        return
+    assert video.status in ("queued", "in_progress", "completed", "failed")
+    assert video.status != "failed" or (video.error is not None and video.error["code"])
+    assert video.status != "completed" or isinstance(video.content_ids["video"], str)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(min_value=400, max_value=599), JSON)
+def test_any_refusal_reads_as_an_upstream_error(status: int, body: Any) -> None:
+    request = httpx.Request("GET", "https://dashscope-intl.aliyuncs.com/api/v1/tasks/t")
+    error = read_error(httpx.Response(status, json=body, request=request))
+    assert 400 <= error.status < 600 and error.message.startswith("DashScope")
+    assert error.status != 400 or error.code in ("invalid_value", "moderation_blocked")

@@ -50,7 +50,7 @@ def failure(code: str, message: str) -> dict[str, str]:
 def _expires(url: str) -> int | None:
     """The ``Expires`` (epoch seconds) of an OSS signed URL."""
     values = parse_qs(urlsplit(url).query).get("Expires") or []
-    return int(values[0]) if values and values[0].isdigit() else None
+    return int(values[0]) if values and values[0].isascii() and values[0].isdigit() else None
 
 
 def _seconds(usage: Any) -> str | None:

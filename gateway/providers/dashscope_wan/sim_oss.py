@@ -57,7 +57,7 @@ async def oss_video(request: Request) -> Response:
         return _xml(400, "InvalidArgument", "Authorization header is not allowed with a signed URL.")
     task_id = str(request.path_params["task_id"])
     raw = request.query_params.get("Expires", "")
-    expires = int(raw) if raw.isdigit() else -1
+    expires = int(raw) if raw.isascii() and raw.isdigit() else -1
     signature = request.query_params.get("Signature", "")
     now = state.now()
     if expires < 0 or not hmac.compare_digest(signature, _sign(task_id, expires)):

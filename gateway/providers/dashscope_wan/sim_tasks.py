@@ -216,7 +216,7 @@ def _stamp(raw: str | None, name: str) -> float | None:
 def _number(raw: str | None, name: str, default: int, high: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
         raise invalid(f"{name} must be an integer from 1 to {high}.")
     return int(raw)
 
