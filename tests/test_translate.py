@@ -284,3 +284,12 @@ def test_prompt_length_counts_the_clauses() -> None:
     with pytest.raises(ApiError) as err:
         plan(O25, prompt="   ")
     assert err.value.param == "prompt"
+
+
+def test_a_scaling_provider_keeps_the_shape_of_the_ask() -> None:
+    sizes = ("832x480", "1280x720", "1920x1080", "1632x1248", "1440x1440", "480x832")
+    assert nearest_size(1792, 1024, sizes, shape_first=True) == "1920x1080"  # 16:9-ish, not 4:3 of similar area
+    assert nearest_size(1792, 1024, sizes) == "1632x1248"  # the Sora family's rule: the closest area
+    assert nearest_size(1024, 768, sizes, shape_first=True) == "1632x1248"
+    assert nearest_size(1000, 1000, sizes, shape_first=True) == "1440x1440"
+    assert nearest_size(640, 360, sizes, shape_first=True) == "832x480"

@@ -104,7 +104,7 @@ def _size(
         if better is not None:
             adapted.append(f"model={model}->{better}")
             upstream_model = better
-    made = nearest_size(width, height, caps.models[upstream_model])
+    made = nearest_size(width, height, caps.models[upstream_model], shape_first=caps.scales_output)
     shape = caps.shape(upstream_model, made)
     label = shape.label if shape is not None and shape.label else ""
     scaled = caps.scales_output and made != asked

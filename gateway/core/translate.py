@@ -58,21 +58,26 @@ def orientation(width: int, height: int) -> str:
     return "landscape" if width > height else "portrait" if height > width else "square"
 
 
-def nearest_size(width: int, height: int, sizes: Sequence[str]) -> str:
+def nearest_size(width: int, height: int, sizes: Sequence[str], *, shape_first: bool = False) -> str:
     """The supported size with the same orientation and the closest area (then the closest aspect ratio).
 
     Where no size has the requested orientation (a square on an upstream without squares), every size
-    is a candidate: the closest area wins, landscape first on a tie.
+    is a candidate: the closest area wins, landscape first on a tie. ``shape_first`` (an upstream whose
+    video the gateway scales to the size asked): the closest aspect ratio first, then the closest area,
+    so the scaled video is not stretched (1792x1024 -> 16:9 at 1080p, not a 4:3 frame of similar area).
     """
     wanted = orientation(width, height)
     candidates = [s for s in sizes if orientation(*_dims(s)) == wanted] or list(sizes)
     area, aspect = width * height, width / height
 
-    def distance(size: str) -> tuple[float, int, float]:
+    def distance(size: str) -> tuple[float, ...]:
         w, h = _dims(size)
         area_gap = round(abs(math.log(w * h / area)), 9)
+        aspect_gap = abs(math.log((w / h) / aspect))
         landscape_first = 0 if orientation(w, h) == "landscape" else 1
-        return area_gap, landscape_first, abs(math.log((w / h) / aspect))
+        if shape_first:  # aspect ratios within ~4% of each other count as the same shape
+            return math.floor(aspect_gap / 0.04), area_gap, landscape_first
+        return area_gap, landscape_first, aspect_gap
 
     return min(candidates, key=distance)
 
