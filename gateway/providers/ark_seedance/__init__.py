@@ -29,5 +29,7 @@ PROVIDER = Provider(
     profiles=PROFILES,
     adapter=ArkSeedanceUpstream,
     simulator=simulator,
-    hosts=("ark.ap-southeast.bytepluses.com", "ark.eu-west.bytepluses.com", "ark.cn-beijing.volces.com"),
+    # Seedance runs in ap-southeast-1 only (eu-west-1 has other models); Volcengine's Ark names the same models
+    # ``doubao-...``, which this table does not list
+    hosts=("ark.ap-southeast.bytepluses.com",),
 )
