@@ -42,7 +42,6 @@ FIELDS = {
     "callback_url": "callback_url",
 }
 _NAMED = re.compile(r"parameter `?([\w.\[\]]+)`?")
-_REQUEST_ID = re.compile(r"\s*Request id:\s*\S+\s*$", re.IGNORECASE)
 
 
 def client_field(param: str | None, message: str = "") -> str | None:
@@ -145,7 +144,3 @@ def cdn_error(response: httpx.Response) -> UpstreamError:
         return UpstreamError(404, "The Ark Seedance video URL expired or is gone.", code="content_expired")
     return UpstreamError(response.status_code, f"Ark's result storage answered HTTP {response.status_code}.")
 
-
-def without_request_id(message: str) -> str:
-    """An Ark message without its trailing "Request id: ..." (for comparisons in tests and logs)."""
-    return _REQUEST_ID.sub("", message)
