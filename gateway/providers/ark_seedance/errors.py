@@ -143,4 +143,3 @@ def cdn_error(response: httpx.Response) -> UpstreamError:
     if response.status_code in (401, 403, 404, 410):
         return UpstreamError(404, "The Ark Seedance video URL expired or is gone.", code="content_expired")
     return UpstreamError(response.status_code, f"Ark's result storage answered HTTP {response.status_code}.")
-
