@@ -9,7 +9,7 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, dashscope_wan, gemini_veo, kling, openai, runway
+from gateway.providers import ark_seedance, azure_sora1, dashscope_wan, gemini_veo, kling, openai, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
@@ -19,6 +19,7 @@ PROVIDERS: list[Provider] = [
     kling.PROVIDER,
     runway.PROVIDER,
     dashscope_wan.PROVIDER,
+    ark_seedance.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
