@@ -9,7 +9,7 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, gemini_veo, kling, openai, runway
+from gateway.providers import azure_sora1, gemini_veo, kling, luma, openai, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
@@ -18,6 +18,7 @@ PROVIDERS: list[Provider] = [
     gemini_veo.PROVIDER,
     kling.PROVIDER,
     runway.PROVIDER,
+    luma.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
