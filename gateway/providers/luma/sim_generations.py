@@ -115,6 +115,8 @@ async def create_generation(request: Request) -> Response:
     body = await read_body(request, allow_form=False)
     create = check_create(body.fields, _completed_of(state, caller.key))
     state.admit(caller.key)
+    if create.start_frame is not None or create.end_frame is not None:
+        state.count("luma_create_anchored")  # image to video (a chained part starts from the previous one's end)
     job = new_generation(state, caller.key, create)
     await state.faults.delay_response()
     headers = {"X-API-Version": API_VERSION}

@@ -21,7 +21,7 @@ from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
 from gateway.simulator.profile import SimProfile
 
-OPS = ("luma_create", "luma_get", "luma_cdn")
+OPS = ("luma_create", "luma_create_anchored", "luma_get", "luma_cdn")
 SERVER = {500: (502, "Upstream service unavailable"), 503: (503, "Service unavailable")}
 
 
