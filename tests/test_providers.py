@@ -55,7 +55,8 @@ def test_the_catalog_is_consistent() -> None:
     assert list(PROFILES) == [name for p in PROVIDERS for name in p.profiles]
     assert CATALOG.dialect_of("default") is None  # records made before jobs named their profile
     with pytest.raises(
-        ValueError, match="known: azure-sora-1, gemini-veo, kling, luma, openai-2025-10, openai-2026-03"
+        ValueError,
+        match="known: azure-sora-1, gemini-veo, kling, luma, luma-dream-machine, openai-2025-10, openai-2026-03",
     ):
         CATALOG.capabilities("openai-1999")
     baseline = [p.probe for p in PROVIDERS if p.probe_last]

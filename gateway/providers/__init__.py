@@ -9,7 +9,7 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import azure_sora1, gemini_veo, kling, luma, openai, runway
+from gateway.providers import azure_sora1, gemini_veo, kling, luma, luma_dream_machine, openai, runway
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
@@ -19,6 +19,7 @@ PROVIDERS: list[Provider] = [
     kling.PROVIDER,
     runway.PROVIDER,
     luma.PROVIDER,
+    luma_dream_machine.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
