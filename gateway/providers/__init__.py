@@ -9,7 +9,17 @@ concludes for any URL last).
 from __future__ import annotations
 
 from gateway.core.capabilities import Capabilities
-from gateway.providers import ark_seedance, azure_sora1, dashscope_wan, gemini_veo, kling, openai, runway
+from gateway.providers import (
+    ark_seedance,
+    azure_sora1,
+    dashscope_wan,
+    gemini_veo,
+    kling,
+    luma,
+    luma_dream_machine,
+    openai,
+    runway,
+)
 from gateway.providers.base import Provider, ProviderCatalog
 
 PROVIDERS: list[Provider] = [
@@ -20,6 +30,8 @@ PROVIDERS: list[Provider] = [
     runway.PROVIDER,
     dashscope_wan.PROVIDER,
     ark_seedance.PROVIDER,
+    luma.PROVIDER,
+    luma_dream_machine.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
