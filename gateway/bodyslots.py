@@ -14,9 +14,10 @@ seconds rather than holding its slot for ``body_timeout_s`` (see :class:`gateway
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope
 
 ClientOf = Callable[[Scope], str]
 
@@ -68,3 +69,45 @@ class BodySlots:
 
     def held(self, client: str) -> int:
         return self._held.get(client, 0)
+
+
+SLOTLESS_WAIT_S = 0.25  # a client with no slot free may still go on if its whole body is in within this
+SLOTLESS_MAX_BYTES = 1 << 20  # ... and it is at most this big
+
+
+async def whole_body_soon(
+    receive: Receive, wait_s: float = SLOTLESS_WAIT_S, max_bytes: int = SLOTLESS_MAX_BYTES
+) -> list[Message] | None:
+    """The body's messages when all of it arrives within ``wait_s`` and ``max_bytes``, else None.
+
+    A burst of small creates holds many slots for an instant only (their bodies are already in the
+    server's buffers, just not read yet): such a body is not a slow upload and needs no slot."""
+    messages: list[Message] = []
+    size = 0
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return None
+        try:
+            message = await asyncio.wait_for(receive(), left)
+        except TimeoutError:
+            return None
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages  # a disconnect: the app sees it as it would have
+        size += len(message.get("body", b""))
+        if size > max_bytes:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first hands out ``messages`` already read, then reads on."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

@@ -22,7 +22,7 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.bodyslots import BodySlots, ClientOf, address_of
+from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, whole_body_soon
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
 from gateway.observability import REQUEST_LATENCY, REQUESTS, log
@@ -262,8 +262,16 @@ class GatewayMiddleware:
                 limit = f"Request body of {declared} bytes exceeds the limit of {self.max_body_bytes} bytes."
                 await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
                 return
-            if exchange.has_body and not await self._hold_body_slot(exchange):
-                return
+            if exchange.has_body and not self._hold_body_slot(exchange):
+                self.inflight -= 1  # a body with no slot waits for its bytes outside max_concurrent
+                try:
+                    early = await whole_body_soon(receive)
+                finally:
+                    self.inflight += 1
+                if early is None:
+                    await self._refuse_body(exchange)
+                    return
+                receive = replay(early, receive)
             await self.app(scope, exchange.limit(receive), exchange.send)
         except _TooLarge:
             limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
@@ -288,18 +296,22 @@ class GatewayMiddleware:
             exchange.record(self.profile, self.sampler)
             structlog.contextvars.clear_contextvars()
 
-    async def _hold_body_slot(self, exchange: Exchange) -> bool:
-        """Take one of the client's body slots until the body is in; False (and a 429 sent) when it has none."""
+    def _hold_body_slot(self, exchange: Exchange) -> bool:
+        """Take one of the client's body slots until the body is in; False when it has none free."""
         slots = self.body_slots
         client = slots.client_of(exchange.scope)
         if not slots.take(client):
-            who = "this API key's team" if client.startswith("tenant:") else "this client address"
-            busy = (
-                f"Too many request bodies in flight for {who}: at most {slots.limit} at once "
-                "(max_bodies_per_tenant); finish sending one, then retry."
-            )
-            extra = [(b"retry-after", b"1"), (b"connection", b"close")]
-            await exchange.fail(429, busy, "rate_limit_error", "too_many_request_bodies", extra)
             return False
         exchange.on_body_done = lambda: slots.give_back(client)
         return True
+
+    async def _refuse_body(self, exchange: Exchange) -> None:
+        """The 429 for a client at its ``max_bodies_per_tenant`` whose new body did not come in at once."""
+        client = self.body_slots.client_of(exchange.scope)
+        who = "this API key's team" if client.startswith("tenant:") else "this client address"
+        busy = (
+            f"Too many request bodies in flight for {who}: at most {self.body_slots.limit} at once "
+            "(max_bodies_per_tenant); finish sending one, then retry."
+        )
+        extra = [(b"retry-after", b"1"), (b"connection", b"close")]
+        await exchange.fail(429, busy, "rate_limit_error", "too_many_request_bodies", extra)

@@ -107,6 +107,29 @@ def test_one_tenants_slow_bodies_leave_room_for_every_other_tenant(simulator: Pr
     assert "Traceback" not in gw.proc.logs()
 
 
+def test_a_burst_of_whole_small_bodies_needs_no_slots(simulator: Proc, tmp_path: Path) -> None:
+    """Bodies that are already in (a burst of small creates the server has not read yet) are no slow
+    uploads: with two slots, twelve at once are all answered by the quota rules, none refused for slots
+    (nor left without an answer, which a refusal before the body is read risks: the client sees a reset)."""
+    gw = gateway(simulator, tmp_path, "max_bodies_per_tenant: 2\nbody_timeout_s: 120\n")
+    host, port = gw.url.removeprefix("http://").split(":")
+    socks = []
+    try:
+        for i in range(12):
+            body = json.dumps({"prompt": f"burst {i}", "seconds": "4"}).encode()
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            head = f"POST /v1/videos HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {HOG_KEY}\r\n"
+            sock.sendall(f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            socks.append(sock)
+        answered = answers(socks, 12)
+        assert len(answered) == 12
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answered.values()), [a[:200] for a in answered.values()]
+    finally:
+        for sock in socks:
+            sock.close()
+        gw.proc.stop()
+
+
 def send_slowly(gw: Gateway, key: str, body: bytes, chunk: int, every_s: float, budget_s: float) -> tuple[float, bytes]:
     """Send ``body`` ``chunk`` bytes every ``every_s`` seconds; the seconds taken and the whole answer."""
     sock = open_body(gw, key, len(body) + 1)  # the "{" open_body sends is the body's first byte
