@@ -109,3 +109,41 @@ def test_the_graph_sees_type_checking_and_function_imports() -> None:
 
 def test_no_import_circle_in_gateway() -> None:
     assert cycles(import_graph()) == []
+
+
+# What a layer may not import (the arrows of README's "Architecture in five minutes" only point down).
+FORBIDDEN = {
+    "gateway.faces": ("gateway.upstreams", "gateway.providers", "gateway.jobs"),
+    "gateway.jobs": ("gateway.pipeline", "gateway.faces"),
+    "gateway.upstreams": ("gateway.providers", "gateway.pipeline", "gateway.faces", "gateway.jobs"),
+    "gateway.providers": ("gateway.pipeline", "gateway.faces", "gateway.jobs", "gateway.quota", "gateway.policies"),
+    "gateway.core": ("gateway.faces", "gateway.pipeline", "gateway.jobs", "gateway.upstreams", "gateway.providers"),
+}
+WEB_FRAMEWORKS = ("starlette", "uvicorn", "httpx")
+
+
+def back_arrows(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted(
+        (source, target)
+        for source, targets in graph.items()
+        for layer, banned in FORBIDDEN.items()
+        if source == layer or source.startswith(layer + ".")
+        for target in targets
+        if any(target == b or target.startswith(b + ".") for b in banned)
+    )
+
+
+def test_the_layers_only_import_downwards() -> None:
+    assert back_arrows({"gateway.faces.x": {"gateway.upstreams.base"}}) == [
+        ("gateway.faces.x", "gateway.upstreams.base")
+    ]
+    assert back_arrows(import_graph()) == []
+
+
+def test_the_core_imports_no_web_framework() -> None:
+    offenders = []
+    for name, path in module_files().items():
+        if name == "gateway.core" or name.startswith("gateway.core."):
+            package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+            offenders += [(name, i) for i in imports(path, package) if i.split(".")[0] in WEB_FRAMEWORKS]
+    assert offenders == []
