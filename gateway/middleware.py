@@ -22,6 +22,7 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.accesslog import write_request_line
 from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, whole_body_soon
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
@@ -212,17 +213,17 @@ class Exchange:
         if sampler is not None and self.status < 400 and route in POLL_ROUTES and not sampler.take():
             return  # counted in the metrics above all the same
         video_id = (scope.get("path_params") or {}).get("video_id") or self.video_id or None
-        log.info(
-            "request",
-            method=method,
-            route=route,
-            path=path[:256],
-            status=self.status,
-            tenant=tenant,
-            video_id=str(video_id)[:80] if video_id else None,
-            upstream=profile() if path.startswith("/v1/video") else None,
-            latency_ms=round(elapsed * 1000, 2),
-        )
+        fields = {
+            "method": method,
+            "route": route,
+            "path": path[:256],
+            "status": self.status,
+            "tenant": tenant,
+            "video_id": str(video_id)[:80] if video_id else None,
+            "upstream": profile() if path.startswith("/v1/video") else None,
+            "latency_ms": round(elapsed * 1000, 2),
+        }
+        write_request_line(self.request_id, fields)
 
 
 class GatewayMiddleware:

@@ -18,7 +18,8 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -243,6 +244,15 @@ def _server_logger_name(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any
     return event
 
 
+@dataclass
+class LogSetup:
+    """What :func:`configure_logging` chose, for :mod:`gateway.accesslog`'s direct lines."""
+
+    json_stream: TextIO | None = None  # JSON lines go to this stream; None: not configured, or console lines
+    info: bool = True  # info lines are logged
+
+
+LOG_SETUP = LogSetup()
 LEVELS = ("debug", "info", "warning", "error", "critical")
 QUIET_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "multipart")
 
@@ -255,6 +265,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """
     lvl = getattr(logging, level.upper(), logging.INFO)
     console = fmt == "console"
+    LOG_SETUP.json_stream, LOG_SETUP.info = (None if console else sys.stdout), lvl <= logging.INFO
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
         if console
