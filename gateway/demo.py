@@ -111,7 +111,9 @@ def model_map_line(profile: str) -> str:
     """``sora-2 -> kling-v2-5-turbo, sora-2-pro -> kling-v3``: what the Sora names make on ``profile``."""
     caps = CATALOG.capabilities(profile)
     names = ("sora-2", "sora-2-pro")
-    return ", ".join(f"{name} -> {caps.base_model(name)}" for name in names if caps.base_model(name) not in (None, name))
+    return ", ".join(
+        f"{name} -> {caps.base_model(name)}" for name in names if caps.base_model(name) not in (None, name)
+    )
 
 
 def demo_policies(root: Path) -> Path:
