@@ -127,3 +127,23 @@ def test_a_tenant_sees_and_uses_what_its_models_list_allows(stack: Stack) -> Non
     assert pro.value.body["code"] == "model_not_allowed"  # type: ignore[index]
     after = calls(veo, "veo_create"), calls(kling, "kling_text2video")
     assert (after[0] - before[0], after[1] - before[1]) == (1, 2)  # nothing refused reached a provider
+
+
+def test_a_job_planned_again_for_another_provider_keeps_to_the_team_models() -> None:
+    """A job turned away for capacity moves only where the team's names allow what it would make there."""
+    from gateway.core.models import Job
+    from gateway.core.plan import plan_request
+    from gateway.jobs.replan import replanner
+
+    replan = replanner(plan_request)
+    asked = {"model": "sora-2-pro", "seconds": "5", "dialect": "openai"}
+
+    def job(allowed: list[str] | None) -> Job:
+        requested = {**asked, **({"allowed_models": allowed} if allowed is not None else {})}
+        return Job(id="video_x", tenant="t", model="sora-2-pro", prompt="p", size="", seconds="5", requested=requested)
+
+    assert not replan(job(["kling-v3"]), VEO, "at capacity")  # sora-2-pro makes veo-3.1 there: not this team's
+    moved = job(["kling-v3"])
+    assert replan(moved, KLING, "at capacity") and moved.requested["upstream_model"] == "kling-v3"
+    free = job(None)
+    assert replan(free, VEO, "at capacity") and free.requested["upstream_model"] == VEO.base_model("sora-2-pro")
