@@ -53,7 +53,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         type=one_of(simulated),
         choices=simulated,
         default=env_default("profile", DEMO_PROFILE),
-        help=f"upstream version the bundled simulator imitates (default {DEMO_PROFILE})",
+        help=f"upstream the bundled simulator imitates: a Sora version or a live provider (default {DEMO_PROFILE})",
     )
     parser.add_argument(
         "--time-scale",

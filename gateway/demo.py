@@ -37,6 +37,7 @@ SNIPPET = """
     admin key     {admin}
     usage         {base}/gateway/usage       (admin: {base}/gateway/admin/usage)
     simulator     {sim} (profile {profile}, time scale {scale})
+    models        {base}/models   ({models})
     metrics       {root}/metrics
     data          {data}
 
@@ -99,6 +100,22 @@ def _check_port(host: str, port: int) -> None:
             raise PortInUse(f"cannot bind {host}:{port}: {exc.strerror}") from None
 
 
+def pinned_profile(profile: str) -> str | None:
+    """The profile the gateway is told, where detection cannot tell it from a loopback URL (a provider
+    recognised only by its public host); None where a free probe finds it (the Sora family)."""
+    provider = next(p for p in CATALOG.providers if profile in p.profiles)
+    return None if provider.probe is not None else profile
+
+
+def model_map_line(profile: str) -> str:
+    """``sora-2 -> kling-v2-5-turbo, sora-2-pro -> kling-v3``: what the Sora names make on ``profile``."""
+    caps = CATALOG.capabilities(profile)
+    names = ("sora-2", "sora-2-pro")
+    return ", ".join(
+        f"{name} -> {caps.base_model(name)}" for name in names if caps.base_model(name) not in (None, name)
+    )
+
+
 def demo_policies(root: Path) -> Path:
     tenants = root / "tenants"
     tenants.mkdir(parents=True, exist_ok=True)
@@ -123,6 +140,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
         admin_key=DEMO_ADMIN_KEY,
         upstream=sim_url,
         upstream_api_key=upstream_key,
+        upstream_profile=pinned_profile(args.profile),
         store=f"sqlite:///{work / 'gateway.db'}",
         data_dir=str(work / "data"),
         log_format="console",
@@ -175,6 +193,7 @@ async def _serve(args: argparse.Namespace, work: Path) -> None:
             ),
             sim=sim_url,
             profile=args.profile,
+            models=model_map_line(args.profile) or "the Sora models as they are",
             scale=args.time_scale,
             command=invocation.command(),  # runnable as printed, venv active or not
             pip=invocation.tool("pip") or f"{invocation.python()} -m pip",

@@ -9,6 +9,11 @@ create it lost reached the gateway: it finds it again by its unique prompt befor
 Jobs: 8 plain creates (4/8/12 s), 4 segmented creates of 30 s (12 s + a 20 s extension upstream,
 openai-2026-03), then 4 remixes and 4 extensions of the finished plain ones: 20 jobs that need
 8 + 4 x 2 + 4 + 4 = 24 upstream generations, counted exactly on the simulator.
+
+The campaign's key case runs on every profile of the catalog (``test_a_kill_with_creates_in_flight_on_every_profile``):
+SIGKILL while one job runs upstream and another's create is held by the provider after it made the task; after the
+restart each generation is made once, the lost create adopted from the provider's listing where it has one, else
+failed ``upstream_outcome_unknown`` (never sent twice).
 """
 
 from __future__ import annotations
@@ -18,17 +23,27 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+import pytest
 
 from gateway.media.probe import probe_video
+from gateway.providers import PROFILES
 from tests.conftest import FAST_CONFIG, KEYS, Gateway, sim_stats, start_gateway
-from tests.procs import free_port, start_simulator
+from tests.procs import Proc, free_port, start_simulator, wait_for
+from tests.profiles import ALL_PROFILES, lists, start_profile_gateway, start_profile_simulator
 
 AUTH = {"Authorization": f"Bearer {KEYS['acme']}"}
 MIN_KILLS = 5
 CAMPAIGN_S = 240.0  # generous: a loaded 2-core machine restarts the gateway slowly
+
+
+class Target(Protocol):
+    """Where the client's calls go (a :class:`Campaign` or a :class:`Gateway`)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 class Campaign:
@@ -74,7 +89,7 @@ def retrying(what: str, fn: Callable[[], httpx.Response], deadline: float) -> ht
         time.sleep(0.2)
 
 
-def find_by_prompt(c: Campaign, prompt: str, deadline: float) -> str | None:
+def find_by_prompt(c: Target, prompt: str, deadline: float) -> str | None:
     listed = retrying("list", lambda: httpx.get(c.url + "/v1/videos?limit=100", headers=AUTH, timeout=10), deadline)
     found = [v["id"] for v in listed.json()["data"] if v.get("prompt") == prompt]
     assert len(found) <= 1, f"two videos for one prompt {prompt!r}: {found}"
@@ -98,7 +113,7 @@ def create(c: Campaign, path: str, body: dict[str, Any], deadline: float) -> str
         assert time.monotonic() < deadline, f"gave up creating {body['prompt']!r}"
 
 
-def wait_done(c: Campaign, ids: list[str], deadline: float) -> dict[str, dict[str, Any]]:
+def wait_done(c: Target, ids: list[str], deadline: float) -> dict[str, dict[str, Any]]:
     done: dict[str, dict[str, Any]] = {}
     while len(done) < len(ids):
         for vid in ids:
@@ -115,7 +130,7 @@ def wait_done(c: Campaign, ids: list[str], deadline: float) -> dict[str, dict[st
     return done
 
 
-def measured_seconds(c: Campaign, vid: str, tmp: Path, deadline: float) -> float:
+def measured_seconds(c: Target, vid: str, tmp: Path, deadline: float) -> float:
     got = retrying(
         "download", lambda: httpx.get(c.url + f"/v1/videos/{vid}/content", headers=AUTH, timeout=30), deadline
     )
@@ -195,6 +210,62 @@ def test_sigkill_campaign_pays_each_generation_once(tmp_path: Path) -> None:
         sim.stop()
 
 
-def find_all(c: Campaign, deadline: float) -> list[str]:
+def find_all(c: Target, deadline: float) -> list[str]:
     listed = retrying("list", lambda: httpx.get(c.url + "/v1/videos?limit=100", headers=AUTH, timeout=10), deadline)
     return [str(v["id"]) for v in listed.json()["data"]]
+
+
+def set_faults(sim: Proc, faults: str) -> None:
+    assert httpx.post(sim.url + "/_sim/faults", json={"faults": faults}, timeout=10).status_code == 200
+
+
+def post_video(url: str, prompt: str, outcome: list[object]) -> None:
+    try:
+        outcome.append(
+            httpx.post(url + "/v1/videos", json={"prompt": prompt, "seconds": "4"}, headers=AUTH, timeout=60)
+        )
+    except httpx.HTTPError as exc:  # the gateway dies under the request
+        outcome.append(exc)
+
+
+@pytest.mark.parametrize("profile", ALL_PROFILES)
+def test_a_kill_with_creates_in_flight_on_every_profile(profile: str, tmp_path: Path) -> None:
+    extra = ("--ignore-idempotency",) if PROFILES[profile].dialect == "openai" else ()  # adoption by listing only
+    sim = start_profile_simulator(profile, *extra, time_scale=0.02)
+    store = f"sqlite:///{tmp_path / 'gw.db'}"
+    gw = start_profile_gateway(profile, sim, tmp_path / "gw", store)
+    again: Gateway | None = None
+    try:
+        running = httpx.post(
+            gw.url + "/v1/videos", json={"prompt": "running", "seconds": "4"}, headers=AUTH, timeout=60
+        )
+        assert running.status_code == 200, running.text
+        set_faults(sim, "late=1.0,slow_s=5")  # the next create: the task is made, its answer held back
+        outcome: list[object] = []
+        thread = threading.Thread(target=post_video, args=(gw.url, "lost", outcome), daemon=True)
+        thread.start()
+        wait_for(lambda: sim_stats(sim)["jobs"] == 2, "the second create to reach the provider", timeout=60)
+        gw.proc.kill()
+        thread.join(30)
+        assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome
+        set_faults(sim, "")
+        again = start_profile_gateway(profile, sim, tmp_path / "gw", store, port=gw.proc.port)
+        deadline = time.monotonic() + 120
+        c = again
+        ids = {prompt: find_by_prompt(c, prompt, deadline) for prompt in ("running", "lost")}
+        assert all(ids.values()), ids
+        done = wait_done(c, [str(vid) for vid in ids.values()], deadline)
+        first, lost = done[str(ids["running"])], done[str(ids["lost"])]
+        assert first["status"] == "completed", first
+        assert abs(measured_seconds(c, first["id"], tmp_path, deadline) - 4) < 0.2
+        if lists(profile):  # found again in the provider's listing and adopted
+            assert lost["status"] == "completed", lost
+        else:  # it cannot be found again: failed rather than sent a second time
+            assert lost["status"] == "failed" and lost["error"]["code"] == "upstream_outcome_unknown", lost
+        stats = sim_stats(sim)
+        assert (stats["jobs"], stats["generations"]) == (2, 2), stats  # each create sent once, each video made once
+    finally:
+        if again is not None:
+            again.proc.stop()
+        gw.proc.kill()
+        sim.stop()

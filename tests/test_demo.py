@@ -6,13 +6,16 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
 from openai import OpenAI
 
-from gateway.media.probe import probe_duration
-from tests.procs import Proc, free_port
+from gateway.media.probe import probe_duration, probe_video
+from gateway.providers import CATALOG
+from tests.procs import Proc, free_port, wait_for
 
 
 def test_demo_prints_a_working_base_url_and_key(tmp_path: Path) -> None:
@@ -73,3 +76,41 @@ def test_the_banner_commands_run_as_printed_without_the_venv_on_path(tmp_path: P
             assert shutil.which(word, path=bare["PATH"]), word
     finally:
         assert demo.stop() == 0
+
+
+@pytest.mark.parametrize("profile", ["kling", "gemini-veo"])
+def test_the_demo_runs_on_a_provider_profile(profile: str, tmp_path: Path) -> None:
+    """`demo --profile NAME` on a live provider's simulator (its own base path and dialect): a Sora client's video."""
+    port = free_port()
+    args = ["demo", "--port", str(port), "--time-scale", "0.004", "--profile", profile]
+    demo = Proc(args, port).start(ready_path="/healthz")
+    try:
+        wait_for(lambda: "demo key" in demo.logs(), "the demo banner")
+        text = demo.logs()
+        base = re.search(r"base URL\s+(\S+)", text)
+        key = re.search(r"demo key\s+(\S+)", text)
+        assert base and key, text
+        mapped = CATALOG.capabilities(profile).base_model("sora-2")
+        assert f"sora-2 -> {mapped}" in text and f"(profile {profile}," in text
+        client = OpenAI(base_url=base.group(1), api_key=key.group(1), max_retries=0)
+        created = client.videos.create(prompt="the demo works", model="sora-2", seconds="8", size="1280x720")
+        video = client.videos.poll(created.id, poll_interval_ms=100)
+        assert video.status == "completed", video.error
+        assert video.model_extra is not None and video.model_extra["provider"] == profile
+        assert video.model_extra["upstream_model"] == mapped
+        out = tmp_path / "demo.mp4"
+        client.videos.download_content(video.id).write_to_file(out)
+        info = probe_video(out)
+        assert (int(info["width"]), int(info["height"])) == (1280, 720) and abs(probe_duration(out) - 8) < 0.2
+        listed = {m.id for m in client.models.list()}
+        assert {"sora-2", "sora-2-pro", mapped} <= listed
+    finally:
+        assert demo.stop() == 0
+
+
+def test_demo_help_names_every_profile() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "gateway", "demo", "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    for profile in CATALOG.simulator_profiles():
+        assert profile in shown, profile

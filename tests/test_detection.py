@@ -21,7 +21,7 @@ from tests.conftest import FAST_CONFIG, UPSTREAM_KEY, Gateway, calls, sim_stats,
 from tests.procs import start_simulator
 
 O25, O26, AZ = "openai-2025-10", "openai-2026-03", "azure-sora-1"
-EXPECTED_MODELS = {O25: {"sora-2", "sora-2-pro"}, O26: {"sora-2", "sora-2-pro"}, AZ: {"sora"}}
+EXPECTED_MODELS = {O25: {"sora-2", "sora-2-pro"}, O26: {"sora-2", "sora-2-pro"}, AZ: {"sora-2", "sora-2-pro", "sora"}}
 
 
 def ready(gw: Gateway) -> dict[str, object]:
@@ -40,13 +40,17 @@ def test_each_profile_is_detected_without_spending(profile: str, tmp_path: Path)
         assert stats["generations"] == 0 and stats["jobs"] == 0  # nothing was generated to find out
         models = gw.http().get("/v1/models").json()["data"]
         assert {m["id"] for m in models} == EXPECTED_MODELS[profile]
-        caps = models[0]["capabilities"]
+        native = models[-1]  # the Sora names first, then the upstream's own models
+        caps = native["capabilities"]
         assert caps["upstream_profile"] == profile and caps["max_seconds"] == 120
         assert caps["long_videos"] == ("extend" if profile == O26 else "chain")
         assert "cinematic" in caps["style_presets"] and caps["output_formats"] == ["mp4", "webm"]
-        assert set(caps["sizes"]) == set(PROFILES[profile].models[models[0]["id"]])
+        assert set(caps["sizes"]) == set(PROFILES[profile].models[native["id"]])
         if profile == AZ:
             assert caps["also_answers_to"] == ["sora-1", "sora-2", "sora-2-pro"]
+            assert [m["maps_to"] for m in models[:2]] == [
+                [{"upstream_profile": AZ, "provider": PROFILES[AZ].provider or AZ, "model": "sora"}]
+            ] * 2
     finally:
         gw.proc.stop()
         sim.stop()

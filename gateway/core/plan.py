@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.core.capabilities import Capabilities
+from gateway.core.model_list import allows
 from gateway.core.models import Segment, VideoRequest
 from gateway.core.styles import StyleBook
 from gateway.core.translate import (
@@ -247,10 +248,9 @@ def plan_request(
     if not req.prompt or not req.prompt.strip():
         raise invalid("Invalid 'prompt': must be a non-empty string.", "prompt", "invalid_value")
     model, upstream_model, adapted = _model(req, caps)
+    check_allowed(caps, allowed_models, model)
     allowed = [
-        m
-        for m in caps.models
-        if (allowed_models is None or m in allowed_models) and (m not in caps.image_only or req.input_reference)
+        m for m in caps.models if allows(caps, allowed_models, m) and (m not in caps.image_only or req.input_reference)
     ]
     base = upstream_model
     size, made, upstream_model, size_notes = _size(req, caps, model, upstream_model, options, allowed)
@@ -303,8 +303,22 @@ def plan_request(
 
 
 def fits_elsewhere(error: ApiError) -> bool:
-    """A refusal that says "not this upstream" rather than "not this request": another upstream may take it."""
-    return error.code in ("unsupported_by_upstream", "model_not_found")
+    """A refusal that says "not this upstream" rather than "not this request": another upstream may take it
+    (a model the team may use only where it makes another provider model, too)."""
+    return error.code in ("unsupported_by_upstream", "model_not_found", "model_not_allowed")
+
+
+def check_allowed(caps: Capabilities, allowed_models: list[str] | tuple[str, ...] | None, model: str) -> None:
+    """400 ``model_not_allowed`` unless a team allowed ``allowed_models`` may use ``model`` on this upstream."""
+    if allowed_models is None or allows(caps, allowed_models, model):
+        return
+    base = caps.base_model(model)
+    here = f" (on {caps.profile} it makes {base})" if base not in (None, model) else ""
+    raise invalid(
+        f"Invalid 'model': {model!r}{here} is not allowed for this team; allowed: {', '.join(allowed_models)}.",
+        "model",
+        "model_not_allowed",
+    )
 
 
 def adaptation_kind(note: str) -> str:

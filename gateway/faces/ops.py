@@ -9,9 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.core.model_list import Listing, model_entries
 from gateway.faces.http import tenant_of
 from gateway.observability import render_metrics
 from gateway.store.base import StoreError
+
+STARTED = int(time.time())  # the models' ``created``: when this process started (stable across calls)
 
 
 async def healthz(request: Request) -> Response:
@@ -43,37 +46,21 @@ async def metrics(request: Request) -> Response:
 
 
 async def list_models(request: Request) -> Response:
+    """The Sora names and every configured upstream's own models (``gateway.core.model_list``), in the OpenAI
+    list shape; a tenant with a ``models:`` list sees what it may use."""
     tenant = tenant_of(request)
     ctx = request.app.state.ctx
-    caps = ctx.upstream.caps
     options = getattr(ctx.service.planner, "options", None)  # the adaptation the gateway adds on top
-    names = {**caps.model_aliases, **caps.model_substitutes}
-    data = []
-    for model, sizes in caps.models.items():
-        if tenant.models is not None and model not in tenant.models:
-            continue
-        data.append(
-            {
-                "id": model,
-                "object": "model",
-                "created": int(time.time()),
-                "owned_by": "sora-gateway",
-                "capabilities": {
-                    "upstream_profile": caps.profile,
-                    "sizes": list(sizes),
-                    "clip_seconds": list(caps.clip_seconds),
-                    "extension_seconds": list(caps.extension_seconds),
-                    "endpoints": sorted(caps.endpoints),
-                    "usd_per_second": {size: caps.price_per_second(model, size) for size in sizes},
-                    "also_answers_to": sorted(name for name, base in names.items() if base == model),
-                    "reference_kinds": sorted(caps.reference_kinds),
-                    "max_seconds": options.max_seconds if options else max(caps.clip_seconds),
-                    "long_videos": "extend" if caps.has("extensions") else "chain",
-                    "style_presets": options.styles.names() if options else [],
-                    "output_formats": ["mp4", "webm"] if options and options.webm_enabled else ["mp4"],
-                },
-            }
+    listing = (
+        Listing(
+            max_seconds=options.max_seconds,
+            style_presets=tuple(options.styles.names()),
+            output_formats=("mp4", "webm") if options.webm_enabled else ("mp4",),
         )
+        if options
+        else Listing()
+    )
+    data = model_entries([route.caps for route in ctx.upstream.routes], listing, tenant.models, STARTED)
     return JSONResponse({"object": "list", "data": data})
 
 

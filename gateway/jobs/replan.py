@@ -47,7 +47,7 @@ def replanner(planner: Callable[..., Plan]) -> Replan:
         if job.kind != "create" or job.requested.get("story_of") or job.requested.get("scene_ids"):
             return False  # stories and derived videos are planned by their own rules: they stay
         try:
-            plan = planner(request_of(job), caps)
+            plan = planner(request_of(job), caps, allowed_models=job.requested.get("allowed_models"))
         except ApiError as exc:
             log.info("job_replan_refused", video_id=job.id, profile=caps.profile, reason=exc.message[:200])
             return False

@@ -20,8 +20,8 @@ from typing import Any
 
 from gateway.core.ids import new_video_id
 from gateway.core.models import Job, VideoRequest
-from gateway.core.plan import Plan, fits_elsewhere
-from gateway.errors import ApiError, invalid
+from gateway.core.plan import Plan, check_allowed, fits_elsewhere
+from gateway.errors import ApiError
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.launch import Refused
 from gateway.observability import log
@@ -73,6 +73,8 @@ class Creates:
         if req.input_reference is not None:
             requested["input_reference"] = asdict(req.input_reference)
         requested["upstream_model"] = plan.upstream_model
+        if tenant.models is not None:  # a job planned again for another provider keeps to them (jobs.replan)
+            requested["allowed_models"] = list(tenant.models)
         requested.update(plan.extras)  # trim_seconds, continuity, output_format: read by the job driver
         return Job(
             id=new_video_id(),
@@ -103,12 +105,7 @@ class Creates:
         """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
         route, plan = self._plan(tenant, req)
         caps = route.caps
-        if tenant.models is not None and plan.model not in tenant.models and plan.upstream_model not in tenant.models:
-            raise invalid(
-                f"Invalid 'model': {plan.model!r} is not allowed for this team; allowed: {', '.join(tenant.models)}.",
-                "model",
-                "model_not_allowed",
-            )
+        check_allowed(caps, tenant.models, plan.model)  # the planner checked it; a plan made otherwise too
         job = self._new_job(tenant, req, plan, route=route)
         job.requested.update(tags or {})
         return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.content import ContentStore
 from gateway.core.capabilities import Capabilities
+from gateway.core.model_list import allows
 from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
 from gateway.core.translate import parse_seconds, round_up
@@ -262,9 +263,9 @@ class DerivedCreates:
         except Exception:
             raise invalid("Invalid 'video': the file is not a readable video.", "video", "invalid_value") from None
         model = caps.default_model  # what the upstream uses for a file it did not make
-        if tenant.models is not None and model not in tenant.models:
-            model = next((m for m in tenant.models if caps.base_model(m)), model)
-            if model not in tenant.models:
+        if not allows(caps, tenant.models, model):
+            model = next((m for m in tenant.models or () if caps.base_model(m)), model)
+            if not allows(caps, tenant.models, model):
                 raise invalid("No model this team may use can extend or edit a video.", "model", "model_not_allowed")
         upstream_model = caps.base_model(model) or model
         size = nearest_size(width, height, caps.models.get(upstream_model, (caps.default_size,)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
+from gateway.core.model_list import allows
 from gateway.core.models import Job
 from gateway.errors import ApiError
 from gateway.observability import log
@@ -35,7 +36,7 @@ def generated_seconds(adm: Admission) -> int:
 def check_request_limits(adm: Admission) -> None:
     tenant = adm.tenant
     model = adm.plan.model
-    if tenant.models is not None and model not in tenant.models and adm.plan.upstream_model not in tenant.models:
+    if not allows(adm.caps, tenant.models, model) and not allows(adm.caps, tenant.models, adm.plan.upstream_model):
         raise request_limit(
             tenant.name,
             "models",
