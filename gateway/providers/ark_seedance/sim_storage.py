@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.guard import sim_of
 from gateway.simulator.jobs import Job
+from gateway.simulator.signed import refuse_key, stored_file, xml_error
 
 URL_TTL_S = 86400
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -41,29 +41,18 @@ def video_url(base: str, job: Job, signed_at: float) -> str:
     return f"{base.rstrip('/')}/ark-tos/{job.id}.mp4?{query}"
 
 
-def _xml(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
 async def stored_video(request: Request) -> Response:
+    refused = refuse_key(request, "ark_cdn")
+    if refused is not None:
+        return refused
     state = sim_of(request)
-    state.count("ark_cdn")
-    if "authorization" in request.headers:
-        state.count("ark_cdn_with_auth")
-        return _xml(400, "InvalidArgument", "Only one auth mechanism allowed; the URL is already signed.")
     task_id = request.path_params["task_id"]
     query = request.query_params
     date = query.get("X-Tos-Date", "")
     if not hmac.compare_digest(query.get("X-Tos-Signature", ""), _sign(task_id, date)):
-        return _xml(403, "AccessDenied", "The request signature we calculated does not match.")
+        return xml_error(403, "AccessDenied", "The request signature we calculated does not match.")
     signed = datetime.strptime(date, DATE_FORMAT).replace(tzinfo=UTC).timestamp()
     now = state.now()
     if now >= signed + URL_TTL_S * state.config.time_scale:
-        return _xml(403, "AccessDenied", "Request has expired.")
-    job = state.jobs.get(task_id)
-    if job is None or not job.content_ready(now):
-        return _xml(404, "NoSuchKey", "The specified key does not exist.")
-    content: ContentStore = request.app.state.content
-    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
-    return file_response(request, path, media_type)
+        return xml_error(403, "AccessDenied", "Request has expired.")
+    return await stored_file(request, task_id)

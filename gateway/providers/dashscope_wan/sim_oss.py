@@ -19,9 +19,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.guard import sim_of
 from gateway.simulator.jobs import Job
+from gateway.simulator.signed import refuse_key, stored_file, xml_error
 
 DAY_S = 86400.0
 ACCESS_KEY_ID = "LTAI5tSimulatedResultKey"
@@ -44,29 +44,18 @@ def signed_url(base: str, job: Job, now: float, time_scale: float) -> str:
     return f"{base.rstrip('/')}/oss/dashscope-result/{job.id}.mp4?{query}"
 
 
-def _xml(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
 async def oss_video(request: Request) -> Response:
+    refused = refuse_key(request, "wan_oss", "Authorization header is not allowed with a signed URL.")
+    if refused is not None:
+        return refused
     state = sim_of(request)
-    state.count("wan_oss")
-    if "authorization" in request.headers:
-        state.count("wan_oss_with_auth")
-        return _xml(400, "InvalidArgument", "Authorization header is not allowed with a signed URL.")
     task_id = str(request.path_params["task_id"])
     raw = request.query_params.get("Expires", "")
     expires = int(raw) if raw.isascii() and raw.isdigit() else -1
     signature = request.query_params.get("Signature", "")
     now = state.now()
     if expires < 0 or not hmac.compare_digest(signature, _sign(task_id, expires)):
-        return _xml(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
+        return xml_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
     if now >= expires:
-        return _xml(403, "AccessDenied", "Request has expired.")
-    job = state.jobs.get(task_id)
-    if job is None or not job.content_ready(now):
-        return _xml(404, "NoSuchKey", "The specified key does not exist.")
-    content: ContentStore = request.app.state.content
-    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
-    return file_response(request, path, media_type)
+        return xml_error(403, "AccessDenied", "Request has expired.")
+    return await stored_file(request, task_id)

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.guard import sim_of
 from gateway.simulator.jobs import Job
+from gateway.simulator.signed import refuse_key, stored_file, xml_error
 
 URL_TTL_S = 3600.0  # "valid for one hour", times --time-scale
 _SECRET = secrets.token_bytes(32)  # per simulator process
@@ -45,26 +45,16 @@ def signed_url(base: str, job: Job, now: float, time_scale: float) -> str:
     return f"{base.rstrip('/')}/luma-cdn/{job.id}/video.mp4?{query}"
 
 
-def _xml(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
 async def cdn_video(request: Request) -> Response:
+    refused = refuse_key(request, "luma_cdn")
+    if refused is not None:
+        return refused
     state = sim_of(request)
-    state.count("luma_cdn")
-    if "authorization" in request.headers:
-        return _xml(400, "InvalidArgument", "Only one auth mechanism allowed; the URL is already signed.")
     generation_id = request.path_params["generation_id"]
     until = request.query_params.get("X-Sim-Until", "")
     signature = request.query_params.get("X-Amz-Signature", "")
     if not hmac.compare_digest(signature, _sign(generation_id, until)):
-        return _xml(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
+        return xml_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
     if state.now() >= float(until):
-        return _xml(403, "AccessDenied", "Request has expired")
-    job = state.jobs.get(generation_id)
-    if job is None or not job.content_ready(state.now()):
-        return _xml(404, "NoSuchKey", "The specified key does not exist.")
-    content: ContentStore = request.app.state.content
-    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
-    return file_response(request, path, media_type)
+        return xml_error(403, "AccessDenied", "Request has expired")
+    return await stored_file(request, generation_id)

@@ -20,9 +20,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.guard import sim_of
 from gateway.simulator.jobs import Job
+from gateway.simulator.signed import refuse_key, stored_file, xml_error
 
 DAY_S = 86400.0
 URL_TTL_S = DAY_S  # the lower end of "24-48 hours", times --time-scale
@@ -57,25 +57,15 @@ def _claims(token: str) -> dict[str, object] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _xml(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
 async def cdn_video(request: Request) -> Response:
+    refused = refuse_key(request, "runway_cdn")
+    if refused is not None:
+        return refused
     state = sim_of(request)
-    state.count("runway_cdn")
-    if "authorization" in request.headers:
-        return _xml(400, "InvalidArgument", "Only one auth mechanism allowed; the URL is already signed.")
     task_id = request.path_params["task_id"]
     claims = _claims(request.query_params.get("_jwt", ""))
     now = state.now()
     exp = claims.get("exp") if claims else None
     if claims is None or claims.get("task") != task_id or not isinstance(exp, (int, float)) or now >= exp:
-        return _xml(403, "AccessDenied", "Access denied: the signature is invalid or has expired.")
-    job = state.jobs.get(task_id)
-    if job is None or not job.content_ready(now):
-        return _xml(404, "NoSuchKey", "The specified key does not exist.")
-    content: ContentStore = request.app.state.content
-    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
-    return file_response(request, path, media_type)
+        return xml_error(403, "AccessDenied", "Access denied: the signature is invalid or has expired.")
+    return await stored_file(request, task_id)
