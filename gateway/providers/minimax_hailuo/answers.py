@@ -13,6 +13,7 @@ to fetch), Fail (the reason in ``base_resp``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -30,6 +31,8 @@ STATUSES: dict[str, str] = {
 RATE_LIMITED, AUTH_FAILED, NO_BALANCE, INVALID_KEY = 1002, 1004, 1008, 2049
 SENSITIVE_INPUT, SENSITIVE_OUTPUT, INVALID_PARAMS = 1026, 1027, 2013
 MODERATION = (SENSITIVE_INPUT, SENSITIVE_OUTPUT)
+_CODE_SUFFIX = re.compile(r"\s*\(\d{3,5}\)\s*$")
+_CODE = re.compile(r"\((\d{3,5})\)\s*$")
 
 
 def base_resp(body: Any) -> tuple[int, str]:
@@ -123,6 +126,16 @@ def download_url(body: Any) -> str:
     return url
 
 
+def envelope_code(body: Any) -> tuple[int, str] | None:
+    """(MiniMax code, message) of v2's ``{"error": {"message": "... (2013)"}}``; ``None`` when ``body`` is not one."""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        return None
+    match = _CODE.search(message)
+    return (int(match.group(1)) if match else -1), message
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     try:
         return float(response.headers.get("retry-after", ""))
@@ -131,7 +144,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def read_error(response: httpx.Response) -> UpstreamError:
-    """The ``errors=`` reader of the API client: an HTTP error status (its ``base_resp`` when it has one)."""
+    """The ``errors=`` reader of the API client: an HTTP error status (its ``base_resp``, or v2's ``error``
+    envelope with the code in the message's parentheses, when it has one)."""
     try:
         body = response.json()
     except ValueError:
@@ -140,6 +154,9 @@ def read_error(response: httpx.Response) -> UpstreamError:
     status, retry_after = response.status_code, _retry_after(response)
     if code > 0:
         return refusal(code, message, retry_after)
+    v2 = envelope_code(body)
+    if v2 is not None and v2[0] > 0:
+        return refusal(v2[0], _CODE_SUFFIX.sub("", v2[1]), retry_after)
     text = f"MiniMax: HTTP {status}"
     if status == 429:
         return UpstreamError(429, text, code="rate_limited", retry_after=retry_after)

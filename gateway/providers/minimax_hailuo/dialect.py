@@ -10,6 +10,11 @@ task is queried (the id in the query string) until ``Success``, whose ``file_id`
 ``file.download_url`` at ``/v1/files/retrieve``; that URL expires (one hour per third-party notes, UNVERIFIED), so
 it is asked for when the video is fetched, and fetched WITHOUT the key. MiniMax deletes and cancels nothing.
 
+The v2 surface (MiniMax-H3, :mod:`.wire_v2`, :mod:`.answers_v2`): ``POST /v2/video_generation`` answers
+``{"task_id"}``, ``GET /v2/query/video_generation/{task_id}`` the task, whose ``content.url`` is the video (fetched
+without the key; looked up again once when refused). Its refusals are real HTTP statuses with ``{"error":
+{"message": "... (code)"}}``. The gateway's id of a v2 task is ``v2-<task_id>``, so a query goes to its surface.
+
 Callbacks: a create may name ``callback_url``; MiniMax first POSTs ``{"challenge": "..."}`` there and sends the
 task's status changes only if the same challenge comes back within 3 s (:meth:`callback_reply`), then POSTs
 ``{"task_id", "status", "file_id", "base_resp"}`` at each change (no signature): ``callbacks = True``, each
@@ -35,15 +40,18 @@ from gateway.providers.minimax_hailuo.answers import (
     parse_task,
     read_error,
 )
-from gateway.providers.minimax_hailuo.table import PROFILES
+from gateway.providers.minimax_hailuo.answers_v2 import lost_if_unknown, parse_task_v2
+from gateway.providers.minimax_hailuo.table import OFFERS, PROFILES
 from gateway.providers.minimax_hailuo.wire import create_body
+from gateway.providers.minimax_hailuo.wire_v2 import create_body_v2
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
 
 CREATE_PATH = "/v1/video_generation"
 QUERY_PATH = "/v1/query/video_generation"
 FILE_PATH = "/v1/files/retrieve"
-FILES_MAX = 10_000  # remembered task -> file_id (an LRU; a forgotten one is queried again)
+V2_CREATE, V2_QUERY, V2_PREFIX = "/v2/video_generation", "/v2/query/video_generation", "v2-"
+FILES_MAX = 10_000  # remembered task -> file_id or v2 URL (an LRU; a forgotten one is queried again)
 
 
 def minimax_base(base_url: str) -> str:
@@ -76,18 +84,32 @@ class MiniMaxHailuoUpstream(HttpAdapter):
         self._files: LRUCache[str, str] = LRUCache(maxsize=FILES_MAX)
 
     async def create(self, spec: GenerationSpec) -> UpstreamVideo:
-        body = await create_body(spec)
-        response = await self.http.request("POST", CREATE_PATH, operation="create", json=body)
-        task_id = created_task(_json(response))
+        v2 = spec.model in OFFERS and OFFERS[spec.model].v2
+        body = await (create_body_v2(spec) if v2 else create_body(spec))
+        response = await self.http.request("POST", V2_CREATE if v2 else CREATE_PATH, operation="create", json=body)
+        task_id = (V2_PREFIX if v2 else "") + created_task(_json(response))
         return UpstreamVideo(
             id=task_id, status="queued", model=str(body["model"]), size=spec.size, seconds=str(spec.seconds),
             poll_after_ms=10_000,
         )  # fmt: skip
 
     async def retrieve(self, upstream_id: str) -> UpstreamVideo:
+        if upstream_id.startswith(V2_PREFIX):
+            return await self._retrieve_v2(upstream_id)
         params = {"task_id": upstream_id}
         response = await self.http.request("GET", QUERY_PATH, operation="retrieve", params=params)
         video = parse_task(_json(response), upstream_id)
+        if "video" in video.content_ids:
+            self._files[upstream_id] = video.content_ids["video"]
+        return video
+
+    async def _retrieve_v2(self, upstream_id: str) -> UpstreamVideo:
+        path = f"{V2_QUERY}/{upstream_id.removeprefix(V2_PREFIX)}"
+        try:
+            response = await self.http.request("GET", path, operation="retrieve")
+        except UpstreamError as exc:
+            raise lost_if_unknown(exc, upstream_id) from None
+        video = parse_task_v2(_json(response), upstream_id)
         if "video" in video.content_ids:
             self._files[upstream_id] = video.content_ids["video"]
         return video
@@ -115,10 +137,27 @@ class MiniMaxHailuoUpstream(HttpAdapter):
         """The task's video: its file's download URL asked for now (it expires), fetched without the key."""
         if variant != "video":
             raise UpstreamError(404, f"MiniMax makes no {variant}.", code="not_found")
+        headers = {"Range": range_header} if range_header else {}
+        if upstream_id.startswith(V2_PREFIX):
+            return await self._content_v2(upstream_id, headers)
         file_id = await self._file_id(upstream_id)
         answer = await self.http.request("GET", FILE_PATH, operation="content", params={"file_id": file_id})
-        headers = {"Range": range_header} if range_header else {}
         return await self.cdn.stream(download_url(_json(answer)), headers=headers, operation="content")
+
+    async def _content_v2(self, upstream_id: str, headers: dict[str, str]) -> ContentStream:
+        """A v2 task's ``content.url`` (remembered from its query), looked up again once when it is refused."""
+        known = self._files.get(upstream_id)
+        if known is not None:
+            try:
+                return await self.cdn.stream(known, headers=headers, operation="content")
+            except UpstreamError as exc:
+                if exc.code != "content_expired":
+                    raise
+                self._files.pop(upstream_id, None)
+        fresh = await self._file_id(upstream_id)
+        if fresh == known:  # the same (refused) URL again: the video is gone
+            raise UpstreamError(404, f"MiniMax's video of task {upstream_id} expired.", code="content_expired")
+        return await self.cdn.stream(fresh, headers=headers, operation="content")
 
     def callback_reply(self, body: Any) -> Any | None:
         """MiniMax's handshake: a POST of ``{"challenge": c}`` is answered ``{"challenge": c}`` (else no callbacks)."""

@@ -13,14 +13,27 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from gateway.providers.minimax_hailuo.sim_tasks import ROUTES, task_status
+from gateway.providers.minimax_hailuo import sim_tasks, sim_v2
+from gateway.providers.minimax_hailuo.sim_tasks import task_status
 from gateway.providers.minimax_hailuo.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
 from gateway.simulator.profile import SimProfile
 
-OPS = ("mm_create", "mm_create_i2v", "mm_query", "mm_file", "mm_files_list", "mm_cdn", "mm_cdn_with_auth")
+request_id = sim_v2.request_id
+
+ROUTES = [*sim_tasks.ROUTES, *sim_v2.ROUTES]
+OPS = (
+    "mm_create",
+    "mm_create_v2",
+    "mm_create_i2v",
+    "mm_query",
+    "mm_file",
+    "mm_files_list",
+    "mm_cdn",
+    "mm_cdn_with_auth",
+)
 NO_KEY = "login fail: Please carry the API secret key in the 'Authorization' field of the request header"
 # the engine's error codes -> (MiniMax base_resp code, its message; None: the engine's message)
 ENGINE_CODES: dict[str, tuple[int, str | None]] = {
@@ -30,6 +43,10 @@ ENGINE_CODES: dict[str, tuple[int, str | None]] = {
     "server_error": (1000, "unknown error"),
     "service_unavailable": (1001, "request timeout"),
 }
+
+
+V2_TYPES = {400: "bad_request_error", 401: "authorized_error", 402: "insufficient_balance_error",
+            422: "unprocessable_entity_error", 429: "rate_limit_error"}  # fmt: skip
 
 
 def auth(request: Request, config: SimulatorConfig) -> str:
@@ -44,6 +61,10 @@ def auth(request: Request, config: SimulatorConfig) -> str:
 def error_response(error: SimError) -> Response:
     """HTTP 200 with ``base_resp`` for MiniMax's refusals; server faults keep their 5xx; a 404/405 is plain."""
     raw = error.code or ""
+    if raw.startswith("v2:"):  # the v2 surface's envelope: a real HTTP status
+        kind = V2_TYPES.get(error.status, "server_error" if error.status >= 500 else "bad_request_error")
+        inner = {"type": kind, "message": error.message, "http_code": str(error.status)}
+        return JSONResponse({"type": "error", "error": inner, "request_id": request_id()}, status_code=error.status)
     if raw.isdigit():
         status_code, message, http = int(raw), error.message, 200
     elif raw in ENGINE_CODES:

@@ -43,6 +43,7 @@ INPUT_SAFETY = "input new_sensitive, the prompt may contain sensitive content"
 OUTPUT_SAFETY: Failure = ("1027", "output video sensitive")
 INTERNAL: Failure = ("1000", "unknown error")
 URL_TTL_S = 3600.0
+V2_WORDS = {QUEUED: "queued", RUNNING: "running", DONE: "succeeded", FAILED: "failed"}
 PHASE_WORDS = {QUEUED: "Queueing", RUNNING: "Processing", DONE: "Success", FAILED: "Fail"}
 _SECRET = secrets.token_bytes(32)  # per simulator process
 
@@ -52,6 +53,8 @@ class HailuoJob(Job):
     file_id: str = ""
     resolution: str = ""
     optimizer: bool = True
+    v2: bool = False  # made by ``/v2/video_generation`` (MiniMax-H3)
+    ratio: str = ""
 
 
 def numeric_id() -> str:
@@ -60,6 +63,8 @@ def numeric_id() -> str:
 
 def task_status(job: Job, now: float) -> str:
     phase = job.phase(now)
+    if getattr(job, "v2", False):
+        return V2_WORDS[phase]
     if phase == QUEUED:
         return "Queueing" if job.late(now, 0.3) else "Preparing"
     return {RUNNING: "Processing", DONE: "Success", FAILED: "Fail"}[phase]
@@ -73,14 +78,14 @@ def _failure(state: SimState, ask: Ask, queue_s: float, run_s: float) -> tuple[F
     return None, None
 
 
-def new_task(state: SimState, owner: str, ask: Ask) -> HailuoJob:
+def new_task(state: SimState, owner: str, ask: Ask, **extra: object) -> HailuoJob:
     queue_s, run_s = durations(ask.seconds, state.config.time_scale, ask.wire.slowdown)
     failure, fail_after = _failure(state, ask, queue_s, run_s)
     job = HailuoJob(
         id=numeric_id(), owner=owner, provider=state.profile.provider, kind="video_generation", model=ask.model,
         base_model=ask.model, prompt=ask.prompt, size=ask.size, segments=(Segment(ask.prompt, ask.seconds),),
         created=state.now(), queue_s=queue_s, run_s=run_s, ttl_s=state.config.ttl_seconds, fail_after=fail_after,
-        failure=failure, file_id=numeric_id(), resolution=ask.resolution, optimizer=ask.optimizer,
+        failure=failure, file_id=numeric_id(), resolution=ask.resolution, optimizer=ask.optimizer, **extra,
     )  # fmt: skip
     state.add_job(job)
     return job
@@ -142,6 +147,12 @@ def _sign(file_id: str, expires: int) -> str:
     return hmac.new(_SECRET, f"{file_id}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
+def signed_url(base: str, file_id: str, now: float, time_scale: float) -> str:
+    """The file host's URL of ``file_id``, valid one hour (x ``--time-scale``) from ``now``."""
+    expires = int(now + URL_TTL_S * time_scale)
+    return f"{base.rstrip('/')}/minimax-files/{file_id}.mp4?Expires={expires}&Signature={_sign(file_id, expires)}"
+
+
 async def retrieve_file(request: Request) -> Response:
     caller = await guard(request, "mm_file")
     state = sim_of(request)
@@ -150,9 +161,7 @@ async def retrieve_file(request: Request) -> Response:
     found = [j for j in state.owned_jobs(caller.key) if isinstance(j, HailuoJob) and j.file_id == file_id]
     if not file_id.isdigit() or not found or not found[0].content_ready(now):
         raise invalid("invalid params, file_id not found" if file_id.isdigit() else "invalid params, file_id")
-    expires = int(now + URL_TTL_S * state.config.time_scale)
-    base = str(request.base_url).rstrip("/")
-    url = f"{base}/minimax-files/{file_id}.mp4?Expires={expires}&Signature={_sign(file_id, expires)}"
+    url = signed_url(str(request.base_url), file_id, now, state.config.time_scale)
     job = found[0]
     meta = {"file_id": int(file_id), "bytes": 0, "created_at": int(job.created), "filename": "output.mp4",
             "purpose": "video_generation", "download_url": url}  # fmt: skip

@@ -65,7 +65,7 @@ async def image_value(ref: Reference, param: str) -> str:
     raise invalid("MiniMax fetches only HTTP(S) image URLs.", param)
 
 
-def _has(ref: Reference | None) -> bool:
+def has_image(ref: Reference | None) -> bool:
     return ref is not None and bool(ref.path or ref.image_url)
 
 
@@ -74,8 +74,8 @@ def target_model(spec: GenerationSpec) -> str:
     offer = OFFERS.get(spec.model)
     if offer is None:
         raise invalid(f"The model {spec.model!r} is not one the minimax-hailuo table knows.", "model")
-    model = offer.image_model if _has(spec.reference) and offer.image_model else offer.sends
-    if not WIRE[model].text and not _has(spec.reference):
+    model = offer.image_model if has_image(spec.reference) and offer.image_model else offer.sends
+    if not WIRE[model].text and not has_image(spec.reference):
         raise unsupported(f"{model} makes videos from an image only.")
     return model
 
@@ -103,9 +103,9 @@ async def create_body(spec: GenerationSpec) -> dict[str, Any]:
         "prompt_optimizer": spec.enhance_prompt,
         "aigc_watermark": False,
     }
-    if spec.reference is not None and _has(spec.reference):
+    if spec.reference is not None and has_image(spec.reference):
         body["first_frame_image"] = await image_value(spec.reference, "input_reference")
-    if spec.last_frame is not None and _has(spec.last_frame):
+    if spec.last_frame is not None and has_image(spec.last_frame):
         if not WIRE[model].last_frame:
             raise unsupported(f"{model} takes no last frame (MiniMax-Hailuo-02 does).")
         if "first_frame_image" not in body:
