@@ -59,21 +59,22 @@ def measure(data: bytes, path: Path) -> tuple[int, int, float]:
     return int(info["width"]), int(info["height"]), probe_duration(path)
 
 
-TIER = "model=sora-2->MiniMax-Hailuo-2.3-768P"
+TIER = "model=sora-2->MiniMax-H3-768P"
 
 
 @pytest.mark.parametrize(
     ("model", "seconds", "size", "adapted", "made"),
     [
-        ("sora-2", "8", "1280x720", [TIER, "size=1280x720->16:9@768P(1366x768,scaled to 1280x720)",
-                                     "seconds=8->10(trimmed to 8)"], (1, 0)),
-        # no portrait from text in v1: made at 16:9 and scaled (said so); the second part starts from the first's
-        # last frame, on 2.3-Fast
-        ("sora-2", "12", "720x1280", [TIER, "size=720x1280->16:9@768P(1366x768,scaled to 720x1280)",
-                                      "seconds=12->6+6(stitched)"], (2, 1)),
-        ("sora-2-pro", "4", "1792x1024", ["model=sora-2-pro->MiniMax-Hailuo-2.3",
-                                          "size=1792x1024->16:9@1080P(1920x1080,scaled to 1792x1024)",
-                                          "seconds=4->6(trimmed to 4)"], (1, 0)),
+        # MiniMax-H3 (v2): any length from 5 to 15 s in one create, portrait and landscape
+        ("sora-2", "8", "1280x720", [TIER, "size=1280x720->16:9@768P(1344x768,scaled to 1280x720)"], (1, 0)),
+        ("sora-2", "12", "720x1280", [TIER, "size=720x1280->9:16@768P(768x1344,scaled to 720x1280)"], (1, 0)),
+        ("sora-2-pro", "4", "1792x1024", ["model=sora-2-pro->MiniMax-H3-2K",
+                                          "size=1792x1024->16:9@2K(2560x1440,scaled to 1792x1024)",
+                                          "seconds=4->5(trimmed to 4)"], (1, 0)),
+        # a v1 model by name: no portrait from text (made at 16:9 and scaled, and said so); 6 s parts, the second
+        # from the first's last frame on 2.3-Fast
+        ("MiniMax-Hailuo-2.3-768P", "12", "720x1280", ["size=720x1280->16:9@768P(1366x768,scaled to 720x1280)",
+                                                       "seconds=12->6+6(stitched)"], (2, 1)),
     ],
 )  # fmt: skip
 def test_sora_requests_get_exactly_what_they_asked(
@@ -124,8 +125,8 @@ def test_seed_dialect_20_seconds_at_1080p_with_a_negative_prompt(stack: Stack, t
         created = http.post("/v1/video/generations", json=body)
         assert created.status_code == 200, created.text
         adapted = created.headers["x-sora-gateway-adapted"]
-        assert adapted.startswith(f"{TIER}; resolution=1080p->16:9@768P(1366x768,scaled to 1920x1080); "
-                                  "duration_seconds=20->10+10(stitched); negative_prompt->")  # fmt: skip
+        assert adapted.startswith(f"{TIER}; resolution=1080p->16:9@768P(1344x768,scaled to 1920x1080); "
+                                  "duration_seconds=20->10+10(stitched); negative_prompt->prompt")  # fmt: skip
         done = wait_generation(http, created.json()["id"])
         assert done["status"] == "completed", done
         (item,) = done["data"]
@@ -135,7 +136,7 @@ def test_seed_dialect_20_seconds_at_1080p_with_a_negative_prompt(stack: Stack, t
     width, height, length = measure(video.content, tmp_path / "seed.mp4")
     assert (width, height) == (1920, 1080) and abs(length - 20.0) <= 0.1
     after = creates(sim)
-    # MiniMax has no negative prompt (a prompt clause instead); the second part is 2.3-Fast from the first's frame
+    # MiniMax has no negative prompt (a prompt clause instead); the second part starts from the first's last frame
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
 
 
@@ -162,9 +163,11 @@ def test_a_task_minimax_fails_for_safety_is_one_failed_job_and_one_create(stack:
     created = client.videos.create(model="sora-2", prompt="a gore fest at night", seconds="8", size="1280x720")
     done = client.videos.poll(created.id, poll_interval_ms=100)
     assert done.status == "failed" and done.error is not None
-    assert (done.error.code, done.error.message) == ("moderation_blocked", "MiniMax 1027: output video sensitive")
-    time.sleep(0.3)  # a retry, if there were one, would have been sent by now
-    assert creates(sim)[0] == before[0] + 1  # never retried
+    assert (done.error.code, done.error.message) == (
+        "moderation_blocked",
+        "MiniMax 1027: output video contains sensitive content",
+    )
+    assert creates(sim)[0] == before[0] + 1  # never retried (a failed job is final: no later create either)
     assert sim_stats(sim)["generations"] == made + 1 and KEY not in str(done.to_dict())
     with gw.http() as http:
         shown(http.get(f"/v1/videos/{created.id}"))

@@ -27,9 +27,11 @@ comment). All UNVERIFIED: read from third-party transcriptions of platform.minim
 
 Default model map: ``sora-2`` -> ``MiniMax-H3-768P`` (MiniMax-H3 at 768P): the fast, cheaper tier ($0.08/s against
 Sora 2's $0.10) that makes what Sora 2 makes: portrait and landscape, any length from 5 to 15 s in one create
-(Sora's 8 and 12 s exactly), with sound; a 1080p ask is made at 768P and scaled. ``sora-2-pro`` -> ``MiniMax-H3``,
-MiniMax's newest and best model, at 2K where the size asks for more than 768P. The Hailuo 2.3 family is cheaper
-still but silent, landscape-only from text and 6/10 s: ``MiniMax-Hailuo-2.3-768P`` (2.3 at 768P, continuation
+(Sora's 8 and 12 s exactly), with sound; a 1080p ask is made at 768P and scaled. ``sora-2-pro`` -> ``MiniMax-H3-2K``:
+MiniMax's newest and best model at its best resolution, every size made at 2K and scaled down (1792x1024 from
+2560x1440; $0.13/s against Sora 2 Pro's $0.30 to $0.50). ``MiniMax-H3`` (either resolution, the one nearest the
+size asked) works by name. The Hailuo 2.3 family is cheaper still but silent, landscape-only from text and
+6/10 s: ``MiniMax-Hailuo-2.3-768P`` (2.3 at 768P, continuation
 parts on the fast image model 2.3-Fast), ``MiniMax-Hailuo-2.3``, ``MiniMax-Hailuo-02`` (first and last frame) and
 ``MiniMax-Hailuo-2.3-Fast`` (with an image) work by name or through ``model_map``.
 """
@@ -80,6 +82,7 @@ WIRE: dict[str, WireModel] = {
 
 H3 = "MiniMax-H3"
 H3_768P = "MiniMax-H3-768P"  # the sora-2 tier: not a MiniMax name (sent as MiniMax-H3)
+H3_2K = "MiniMax-H3-2K"  # the sora-2-pro tier: not a MiniMax name (sent as MiniMax-H3)
 # v2 resolution -> ratio -> frames (UNVERIFIED, see the docstring)
 V2_FRAMES: dict[str, dict[str, str]] = {
     "768P": {"16:9": "1344x768", "9:16": "768x1344"},
@@ -106,6 +109,7 @@ class Offer:
 
 OFFERS: dict[str, Offer] = {
     H3_768P: Offer(H3, ("768P",), natives=frozenset({"last_frame"}), v2=True),
+    H3_2K: Offer(H3, ("2K",), natives=frozenset({"last_frame"}), v2=True),
     H3: Offer(H3, ("768P", "2K"), natives=frozenset({"last_frame"}), v2=True),
     HAILUO_23_768P: Offer(HAILUO_23, ("768P",), image_model=HAILUO_23_FAST),
     HAILUO_23: Offer(HAILUO_23, ("768P", "1080P")),
@@ -142,7 +146,7 @@ PROFILES: dict[str, Capabilities] = {
         clip_seconds=tuple(sorted({6, 10, *V2_SECONDS})),
         endpoints=frozenset({"create", "retrieve", "content"}),
         reference_kinds=frozenset({"file", "image_url"}),
-        model_substitutes={"sora-2": H3_768P, "sora-2-pro": H3},
+        model_substitutes={"sora-2": H3_768P, "sora-2-pro": H3_2K},
         native_fields=frozenset({"enhance_prompt", "last_frame"}),
         model_native={name: offer.natives for name, offer in OFFERS.items()},
         image_only=frozenset({HAILUO_23_FAST}),
