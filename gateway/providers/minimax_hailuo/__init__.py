@@ -1,8 +1,8 @@
-"""MiniMax Hailuo video generation (the v1 API): one version, ``minimax-hailuo``.
+"""MiniMax Hailuo video generation (API v1, and v2 for MiniMax-H3): one version, ``minimax-hailuo``.
 
-``table.py`` what each Hailuo model offers · ``wire.py`` the create body · ``answers.py`` MiniMax's answers and its
-``base_resp`` codes read · ``dialect.py`` the adapter · ``sim_*.py`` the simulated API. No probe: MiniMax is
-recognised by its hosts (``api.minimax.io``, mainland ``api.minimaxi.com``).
+``table.py`` what each model offers · ``wire.py`` / ``wire_v2.py`` the create bodies (v1 / v2) · ``answers.py`` /
+``answers_v2.py`` MiniMax's answers and its codes read · ``dialect.py`` the adapter · ``sim_*.py`` the simulated
+API. No probe: MiniMax is recognised by its hosts (``api.minimax.io``, mainland ``api.minimaxi.com``).
 """
 
 from __future__ import annotations

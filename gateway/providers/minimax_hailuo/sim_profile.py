@@ -5,7 +5,8 @@ Please carry the API secret key in the 'Authorization' field of the request head
 ("invalid api key"). MiniMax refuses with HTTP 200 and a non-zero ``base_resp.status_code`` (the profile's refusals
 carry it as their code); the engine's own refusals get MiniMax's codes: ``--rpm`` and the ``429`` fault -> 1002
 "rate limit exceeded(RPM)", an unparsable body -> 2013. Server faults stay HTTP 5xx (with ``base_resp`` 1000 /
-1001), an unknown route is a plain 404. Task statuses are MiniMax's words (:mod:`.sim_tasks`).
+1001), an unknown route is a plain 404. Task statuses are MiniMax's words (:mod:`.sim_tasks`). The v2 routes
+(:mod:`.sim_v2`) refuse with their own envelope and real HTTP statuses (their errors carry a ``v2:`` code).
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from gateway.providers.minimax_hailuo import sim_tasks, sim_v2
+from gateway.providers.minimax_hailuo.sim_tasks import ROUTES as V1_ROUTES
 from gateway.providers.minimax_hailuo.sim_tasks import task_status
+from gateway.providers.minimax_hailuo.sim_v2 import ROUTES as V2_ROUTES
+from gateway.providers.minimax_hailuo.sim_v2 import request_id
 from gateway.providers.minimax_hailuo.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
 from gateway.simulator.profile import SimProfile
 
-request_id = sim_v2.request_id
-
-ROUTES = [*sim_tasks.ROUTES, *sim_v2.ROUTES]
+ROUTES = [*V1_ROUTES, *V2_ROUTES]
 OPS = (
     "mm_create",
     "mm_create_v2",
