@@ -180,7 +180,7 @@ async def test_an_image_part_keeps_its_aspect_and_goes_to_the_fast_model(
 async def test_list_models_is_a_free_authenticated_read(mm: MiniMaxHailuoUpstream, sim: Proc) -> None:
     before, generations = calls(sim, "mm_files_list"), sim_stats(sim)["generations"]
     models = [m["id"] for m in await mm.list_models()]
-    assert models[:4] == ["MiniMax-H3-768P", "MiniMax-H3", "MiniMax-Hailuo-2.3-768P", "MiniMax-Hailuo-2.3"]
+    assert models[:4] == ["MiniMax-H3-768P", "MiniMax-H3-2K", "MiniMax-H3", "MiniMax-Hailuo-2.3-768P"]
     assert calls(sim, "mm_files_list") == before + 1 and sim_stats(sim)["generations"] == generations
     wrong = MiniMaxHailuoUpstream(sim.url + "/v1", "sk-api-wrong")  # a configured …/v1 works too
     try:
