@@ -24,6 +24,7 @@ from gateway.media.frames import last_frame, write_png
 from gateway.media.probe import probe_duration, probe_video
 from gateway.media.render import Segment, render_video
 from gateway.providers.minimax_hailuo.answers import created_task, parse_task, read_error, refusal
+from gateway.providers.minimax_hailuo.answers_v2 import parse_task_v2
 from gateway.providers.minimax_hailuo.dialect import CREATE_PATH, MiniMaxHailuoUpstream
 from gateway.providers.minimax_hailuo.wire import create_body
 from gateway.providers.minimax_hailuo.wire_v2 import create_body_v2
@@ -342,14 +343,19 @@ async def test_callbacks_follow_the_challenge_handshake(mm: MiniMaxHailuoUpstrea
     try:
         created = await mm.create(spec(callback_url=hook.url))
         refused = await mm.create(spec(callback_url=silent.url))
+        on_v2 = await mm.create(h3(seconds=5, callback_url=hook.url + "-h3"))
         await wait_for(lambda: any(b.get("status") == "Success" for b in hook.bodies))
+        await wait_for(lambda: any(b.get("task", {}).get("status") == "succeeded" for b in hook.bodies))
         await until_done(mm, refused.id)
         await wait_for(lambda: dict(sim_stats(sim)["callbacks"])["refused"] >= 1)  # type: ignore[arg-type]
     finally:
         hook.server.shutdown()
         silent.server.shutdown()
     assert set(hook.bodies[0]) == {"challenge"} and mm.callback_reply(hook.bodies[0]) == hook.bodies[0]
-    updates = hook.bodies[1:]
+    v2_bodies = [b for b in hook.bodies if "task" in b]
+    assert all(b["task"]["id"] == on_v2.id.removeprefix("v2-") for b in v2_bodies)
+    assert v2_bodies[-1]["task"]["content"]["url"].startswith("http")
+    updates = [b for b in hook.bodies[1:] if "task_id" in b]
     assert [b["status"] for b in updates][-1] == "Success" and all(b["task_id"] == created.id for b in updates)
     assert updates[-1]["file_id"].isdigit() and updates[-1]["base_resp"]["status_code"] == 0
     assert [set(b) for b in silent.bodies] == [{"challenge"}]  # no echo: no status is ever sent
@@ -367,6 +373,25 @@ ANSWER = st.fixed_dictionaries(
     {"task_id": st.text(max_size=8), "status": STATUS_WORDS},
     optional={"file_id": JSON, "base_resp": st.fixed_dictionaries({"status_code": JSON, "status_msg": JSON})},
 )
+
+
+V2_TASK = st.fixed_dictionaries(
+    {"status": st.sampled_from(["queued", "running", "succeeded", "failed", "cancelled", "x"])},
+    optional={"content": st.one_of(JSON, st.fixed_dictionaries({"url": JSON})), "error": JSON},
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.one_of(JSON, st.fixed_dictionaries({"task": V2_TASK})))
+def test_any_v2_answer_reads_as_a_video_or_an_upstream_error(answer: Any) -> None:
+    try:
+        video = parse_task_v2(answer, "v2-1")
+    except UpstreamError as exc:
+        assert exc.status == 502 and exc.message.startswith("MiniMax")
+        return
+    assert video.status in ("queued", "in_progress", "completed", "failed")
+    assert video.status != "failed" or (video.error is not None and video.error["code"])
+    assert video.status != "completed" or video.content_ids["video"].startswith("http")
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
