@@ -17,6 +17,7 @@ from gateway.providers import (
     kling,
     luma,
     luma_dream_machine,
+    minimax_hailuo,
     openai,
     runway,
 )
@@ -32,6 +33,7 @@ PROVIDERS: list[Provider] = [
     ark_seedance.PROVIDER,
     luma.PROVIDER,
     luma_dream_machine.PROVIDER,
+    minimax_hailuo.PROVIDER,
 ]
 
 CATALOG = ProviderCatalog(PROVIDERS, default_profile="openai-2025-10")
