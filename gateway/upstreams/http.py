@@ -13,6 +13,7 @@ which the aiohttp transport does not).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +56,8 @@ def _make_transport() -> httpx.AsyncBaseTransport | None:
     return AiohttpTransport(limits=LIMITS) if _transport == "aiohttp" else None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after_of(response: httpx.Response) -> float | None:
+    """The seconds a refusal asks to wait (``retry-after-ms`` or ``retry-after`` as seconds), when sane."""
     for header in ("retry-after-ms", "retry-after"):
         value = response.headers.get(header)
         if value:
@@ -63,8 +65,29 @@ def _retry_after(response: httpx.Response) -> float | None:
                 seconds = float(value)
             except ValueError:
                 continue
-            return seconds / 1000 if header.endswith("ms") else seconds
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds / 1000 if header.endswith("ms") else seconds
     return None
+
+
+BY_STATUS = {  # what an HTTP status means when a provider's body says nothing more precise
+    400: (400, "invalid_value"),
+    422: (400, "invalid_value"),
+    401: (401, "invalid_api_key"),
+    402: (429, "quota_exhausted"),  # the account's balance: another upstream may serve it
+    403: (403, "permission_denied"),
+    404: (404, "not_found"),
+    429: (429, "rate_limited"),
+}
+
+
+def by_status(
+    status: int, message: str, *, retry_after: float | None = None, param: str | None = None
+) -> UpstreamError:
+    """A refusal read from its HTTP status alone (:data:`BY_STATUS`; anything else ``upstream_error``)."""
+    answered, code = BY_STATUS.get(status, (status, "upstream_error"))
+    kind = "invalid_request_error" if code == "invalid_value" else None
+    return UpstreamError(answered, message, type=kind, code=code, param=param, retry_after=retry_after)
 
 
 def error_from_response(response: httpx.Response) -> UpstreamError:
@@ -82,7 +105,7 @@ def error_from_response(response: httpx.Response) -> UpstreamError:
         type=err.get("type"),
         code=err.get("code"),
         param=err.get("param"),
-        retry_after=_retry_after(response),
+        retry_after=retry_after_of(response),
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from gateway.upstreams.base import UpstreamError
+from gateway.upstreams.http import retry_after_of
 
 MODERATION = re.compile(r"^(Input|Output)\w*SensitiveContentDetected|^SensitiveContentDetected")
 QUOTA_CODES = ("QuotaExceeded", "SetLimitExceeded", "AccountOverdueError")
@@ -94,13 +95,6 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
     return err if isinstance(err, dict) else {"message": str(err)}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def read_error(response: httpx.Response) -> UpstreamError:
     """An Ark refusal as an :class:`UpstreamError` (the ``errors=`` reader of its UpstreamHttp)."""
     status = response.status_code
@@ -113,15 +107,15 @@ def read_error(response: httpx.Response) -> UpstreamError:
         return UpstreamError(401, text, type="authentication_error", code="invalid_api_key")
     if code.startswith(QUOTA_CODES):
         return UpstreamError(
-            429, text, type="rate_limit_error", code="quota_exhausted", retry_after=_retry_after(response)
+            429, text, type="rate_limit_error", code="quota_exhausted", retry_after=retry_after_of(response)
         )
     if status == 429:
         return UpstreamError(
-            429, text, type="rate_limit_error", code="rate_limited", retry_after=_retry_after(response)
+            429, text, type="rate_limit_error", code="rate_limited", retry_after=retry_after_of(response)
         )
     if status >= 500:
         return UpstreamError(
-            status, text, type="server_error", code="upstream_error", retry_after=_retry_after(response)
+            status, text, type="server_error", code="upstream_error", retry_after=retry_after_of(response)
         )
     if MODERATION.match(code):
         return UpstreamError(400, text, type="invalid_request_error", code="moderation_blocked")

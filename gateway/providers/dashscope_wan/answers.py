@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from gateway.upstreams.base import UpstreamError, UpstreamVideo
+from gateway.upstreams.http import retry_after_of
 
 POLL_MS = 5000  # the SDK's wait() backs off to one query every 5 s; queries are limited to 20 a second
 STATUSES: dict[str, str] = {
@@ -109,13 +110,6 @@ def created_task(body: Any) -> UpstreamVideo:
     return UpstreamVideo(id=str(task_id), status=status, poll_after_ms=POLL_MS)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def envelope_error(status: int, body: Any, retry_after: float | None = None) -> UpstreamError:
     """``{"request_id", "code", "message"}`` answered with HTTP ``status``, in the gateway's words."""
     body = body if isinstance(body, dict) else {}
@@ -145,7 +139,7 @@ def read_error(response: httpx.Response) -> UpstreamError:
         body = response.json()
     except ValueError:
         body = None
-    return envelope_error(response.status_code, body, _retry_after(response))
+    return envelope_error(response.status_code, body, retry_after_of(response))
 
 
 def oss_error(response: httpx.Response) -> UpstreamError:

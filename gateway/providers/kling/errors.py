@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from gateway.upstreams.base import UpstreamError
+from gateway.upstreams.http import retry_after_of
 
 # Kling code -> (HTTP status the gateway acts on, the gateway's error code)
 CODES: dict[int, tuple[int, str]] = {
@@ -42,14 +43,6 @@ CODES: dict[int, tuple[int, str]] = {
 }
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
 def envelope_error(body: Any, status: int, retry_after: float | None = None) -> UpstreamError:
     """The refusal a Kling envelope (``code != 0``) says; ``status``: the HTTP status it came with."""
     body = body if isinstance(body, dict) else {}
@@ -69,7 +62,7 @@ def kling_error(response: httpx.Response) -> UpstreamError:
         body = response.json()
     except ValueError:
         body = None
-    return envelope_error(body, response.status_code, _retry_after(response))
+    return envelope_error(body, response.status_code, retry_after_of(response))
 
 
 def data_of(response: httpx.Response) -> Any:

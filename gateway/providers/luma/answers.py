@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from gateway.upstreams.base import UpstreamError, UpstreamVideo
+from gateway.upstreams.http import by_status, retry_after_of
 
 POLL_MS = 5000  # not documented; the spec's suggestion: every 5 s at first
 STATES: dict[str, str] = {
@@ -103,13 +104,6 @@ def parse_generation(data: dict[str, Any]) -> UpstreamVideo:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def detail_of(response: httpx.Response) -> tuple[str, str | None]:
     """(the refusal's text, the client's name of the field it names, if any)."""
     try:
@@ -139,21 +133,9 @@ def read_error(response: httpx.Response) -> UpstreamError:
     status = response.status_code
     text, param = detail_of(response)
     message = f"Luma: {text}"
-    if status in (400, 422):
-        return UpstreamError(400, message, code="invalid_value", param=param)
     if status == 413:
         return UpstreamError(400, message, code="invalid_value", param=param or "input_reference")
-    if status == 401:
-        return UpstreamError(401, message, code="invalid_api_key")
-    if status == 402:  # insufficient balance: another upstream may serve it
-        return UpstreamError(429, message, code="quota_exhausted")
-    if status == 403:
-        return UpstreamError(403, message, code="permission_denied")
-    if status == 404:
-        return UpstreamError(404, message, code="not_found")
-    if status == 429:
-        return UpstreamError(429, message, code="rate_limited", retry_after=_retry_after(response))
-    return UpstreamError(status, message, code="upstream_error", retry_after=_retry_after(response))
+    return by_status(status, message, retry_after=retry_after_of(response), param=param)
 
 
 def cdn_error(response: httpx.Response) -> UpstreamError:

@@ -17,6 +17,7 @@ import httpx
 
 from gateway.providers.luma_dream_machine.table import size_of
 from gateway.upstreams.base import UpstreamError, UpstreamVideo
+from gateway.upstreams.http import by_status, retry_after_of
 
 POLL_MS = 5000
 STATES = {"queued": "queued", "dreaming": "in_progress", "completed": "completed", "failed": "failed"}
@@ -68,13 +69,6 @@ def parse_generation(data: dict[str, Any]) -> UpstreamVideo:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def read_error(response: httpx.Response) -> UpstreamError:
     """A Dream Machine refusal (``{"detail": ...}``) as an :class:`UpstreamError`."""
     status = response.status_code
@@ -86,19 +80,7 @@ def read_error(response: httpx.Response) -> UpstreamError:
     if isinstance(detail, list):  # FastAPI's validation list
         detail = "; ".join(str(d.get("msg")) for d in detail if isinstance(d, dict)) or None
     message = f"Luma: {detail}" if isinstance(detail, str) and detail else f"Luma answered HTTP {status}"
-    if status in (400, 422):
-        return UpstreamError(400, message, code="invalid_value")
-    if status == 401:
-        return UpstreamError(401, message, code="invalid_api_key")
-    if status == 402:
-        return UpstreamError(429, message, code="quota_exhausted")
-    if status == 403:
-        return UpstreamError(403, message, code="permission_denied")
-    if status == 404:
-        return UpstreamError(404, message, code="not_found")
-    if status == 429:
-        return UpstreamError(429, message, code="rate_limited", retry_after=_retry_after(response))
-    return UpstreamError(status, message, code="upstream_error", retry_after=_retry_after(response))
+    return by_status(status, message, retry_after=retry_after_of(response))
 
 
 def cdn_error(response: httpx.Response) -> UpstreamError:

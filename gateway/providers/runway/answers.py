@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from gateway.upstreams.base import UpstreamError, UpstreamVideo
+from gateway.upstreams.http import retry_after_of
 
 POLL_FLOOR_MS = 5000  # "should not expect updates more frequent than once every five seconds" (SDK tasks.py)
 STATUSES: dict[str, str] = {
@@ -96,13 +97,6 @@ def parse_task(data: dict[str, Any]) -> UpstreamVideo:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def _issues(data: dict[str, Any]) -> tuple[str | None, str]:
     """(the client's name for the first field named, every issue as ``field: message``)."""
     found: list[str] = []
@@ -141,8 +135,8 @@ def read_error(response: httpx.Response) -> UpstreamError:
     if status == 404:
         return UpstreamError(404, message, code="not_found")
     if status == 429:  # Runway's 429 is the daily generation limit (concurrency only THROTTLEs tasks)
-        return UpstreamError(429, message, code="quota_exhausted", retry_after=_retry_after(response))
-    return UpstreamError(status, message, code="upstream_error", retry_after=_retry_after(response))
+        return UpstreamError(429, message, code="quota_exhausted", retry_after=retry_after_of(response))
+    return UpstreamError(status, message, code="upstream_error", retry_after=retry_after_of(response))
 
 
 def cdn_error(response: httpx.Response) -> UpstreamError:
