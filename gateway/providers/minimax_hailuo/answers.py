@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from gateway.upstreams.base import UpstreamError, UpstreamVideo
+from gateway.upstreams.http import retry_after_of
 
 POLL_MS = 10_000  # MiniMax recommends one query every 10 s
 STATUSES: dict[str, str] = {
@@ -136,13 +137,6 @@ def envelope_code(body: Any) -> tuple[int, str] | None:
     return (int(match.group(1)) if match else -1), message
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-
-
 def read_error(response: httpx.Response) -> UpstreamError:
     """The ``errors=`` reader of the API client: an HTTP error status (its ``base_resp``, or v2's ``error``
     envelope with the code in the message's parentheses, when it has one)."""
@@ -151,7 +145,7 @@ def read_error(response: httpx.Response) -> UpstreamError:
     except ValueError:
         body = None
     code, message = base_resp(body)
-    status, retry_after = response.status_code, _retry_after(response)
+    status, retry_after = response.status_code, retry_after_of(response)
     if code > 0:
         return refusal(code, message, retry_after)
     v2 = envelope_code(body)

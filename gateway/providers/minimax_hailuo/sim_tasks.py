@@ -31,10 +31,10 @@ from starlette.routing import Route
 from gateway.media.render import Segment
 from gateway.providers.minimax_hailuo.sim_fields import Ask, check_create, invalid
 from gateway.simulator.bodies import read_body
-from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.fields import flagged
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import DONE, FAILED, QUEUED, RUNNING, Failure, Job, durations
+from gateway.simulator.signed import refuse_key, stored_file, xml_error
 from gateway.simulator.state import SimState
 
 CREATE_PATH = "/v1/video_generation"
@@ -178,31 +178,21 @@ async def list_files(request: Request) -> Response:
     return JSONResponse({"files": files, "base_resp": OK})
 
 
-def _xml(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
 async def file_host(request: Request) -> Response:
+    refused = refuse_key(request, "mm_cdn", "Authorization header is not allowed with a signed URL.")
+    if refused is not None:
+        return refused
     state = sim_of(request)
-    state.count("mm_cdn")
-    if "authorization" in request.headers:
-        state.count("mm_cdn_with_auth")
-        return _xml(400, "InvalidArgument", "Authorization header is not allowed with a signed URL.")
     file_id = str(request.path_params["file_id"])
     raw = request.query_params.get("Expires", "")
     expires = int(raw) if raw.isascii() and raw.isdigit() else -1
     if expires < 0 or not hmac.compare_digest(request.query_params.get("Signature", ""), _sign(file_id, expires)):
-        return _xml(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
+        return xml_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
     now = state.now()
     if now >= expires:
-        return _xml(403, "AccessDenied", "Request has expired.")
+        return xml_error(403, "AccessDenied", "Request has expired.")
     job = next((j for j in state.jobs.values() if getattr(j, "file_id", None) == file_id), None)
-    if job is None or not job.content_ready(now):
-        return _xml(404, "NoSuchKey", "The specified key does not exist.")
-    content: ContentStore = request.app.state.content
-    path, media_type = await content.get(job, "video", width=job.width, height=job.height)
-    return file_response(request, path, media_type)
+    return await stored_file(request, job.id if job is not None else "")
 
 
 ROUTES = [
