@@ -33,6 +33,7 @@ from gateway.faces import (
     batches,
     characters,
     console,
+    console_api,
     feedback,
     openai_videos,
     ops,
@@ -54,6 +55,7 @@ from gateway.pipeline.auth import Authenticator, hash_key
 from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.chat import ChatEndpoint
+from gateway.pipeline.console_stats import UsageStats
 from gateway.pipeline.content_policy import ContentPolicyStage
 from gateway.pipeline.enhance import EnhanceStage, PromptEnhancer
 from gateway.pipeline.idempotency import IdempotencyKeys
@@ -198,7 +200,8 @@ def build_context(settings: Settings) -> Context:
         QuotaStage(quota),
     ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
-    events: list[JobEvents] = [QuotaEvents(quota), cache, webhooks.events]
+    stats = UsageStats(store)  # the console's usage over time, shared by every replica through the store
+    events: list[JobEvents] = [QuotaEvents(quota), cache, stats, webhooks.events]
     styles = StyleBook(settings.styles_file or Path(settings.policies) / "styles.yaml")
     planner = Planner(
         PlanOptions(
@@ -215,6 +218,7 @@ def build_context(settings: Settings) -> Context:
     service = VideoService(
         store, upstream, driver, content, stages=stages, events=events, planner=planner, snapshots=snapshots
     )
+    service.stats = stats
     ctx = Context(
         settings,
         store,
@@ -364,6 +368,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             *feedback.routes,
             *admin_videos.routes,
             *console.routes,
+            *console_api.routes,
         ],
         middleware=[
             Middleware(

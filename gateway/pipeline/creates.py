@@ -25,6 +25,7 @@ from gateway.errors import ApiError
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.launch import Refused
 from gateway.observability import log
+from gateway.pipeline.console_stats import UsageStats
 from gateway.pipeline.idempotency import note_stored
 from gateway.pipeline.stages import Admission, Created, Stage
 from gateway.policies.model import Tenant
@@ -57,6 +58,7 @@ class Creates:
     driver: JobDriver
     stages: list[Stage]
     planner: Planner
+    stats: UsageStats | None  # the console's usage over time (pipeline/console_stats.py)
 
     def new_job(
         self, tenant: Tenant, req: VideoRequest, plan: Plan, kind: str = "create", route: UpstreamRuntime | None = None
@@ -142,14 +144,26 @@ class Creates:
             refusal = upstream_refusal(refused.error)
             adm.job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
             await self._undo(adm)
+            await self._note_refused(adm, refusal)
             raise refusal from None
-        except BaseException:  # a stage refused, or anything failed before the job was stored
+        except ApiError as refusal:  # a stage refused
+            if not stored:
+                await self._undo(adm)
+            await self._note_refused(adm, refusal)
+            raise
+        except BaseException:  # anything failed before the job was stored
             if not stored:
                 await self._undo(adm)
             raise
+        if self.stats is not None:
+            await self.stats.accepted(job, saved_usd=adm.plan.cost_usd if ready is not None else 0.0)
         if ready is None and job.adapted:
             adm.headers["x-sora-gateway-adapted"] = "; ".join(job.adapted)
         return Created(job, adm.headers)
+
+    async def _note_refused(self, adm: Admission, refusal: ApiError) -> None:
+        if self.stats is not None:
+            await self.stats.refused(adm.tenant.name, str(refusal.body()["error"].get("code") or refusal.status))
 
     async def _run_stages(self, adm: Admission) -> Job | None:
         for stage in self.stages:

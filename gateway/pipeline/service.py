@@ -18,6 +18,7 @@ from gateway.errors import not_found
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.shared import delete_generations, owns_upstream_video
 from gateway.observability import POLLS_ABSORBED, log
+from gateway.pipeline.console_stats import UsageStats
 from gateway.pipeline.creates import Creates, Planner
 from gateway.pipeline.derived import DerivedCreates
 from gateway.pipeline.downloads import Downloads
@@ -50,6 +51,7 @@ class VideoService(Creates, DerivedCreates, Downloads):
         self.stages: list[Stage] = list(stages or [])
         self.planner = planner
         self.events: list[JobEvents] = list(events or [])
+        self.stats: UsageStats | None = None  # set by the app: the console's usage over time
         # what a client reads of a record another job drives (a story's scene: its progress in the film)
         self.views: list[Callable[[Job], Awaitable[Job]]] = []
         driver.on_terminal.append(self._finished)

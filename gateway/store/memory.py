@@ -31,6 +31,7 @@ class MemoryStore:
         self._kv: dict[str, tuple[str, float | None]] = {}  # key -> (value, monotonic deadline)
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_S  # drop expired values and leases
         self._docs: dict[str, dict[str, str]] = {}  # collection -> id -> document
+        self._counters: dict[str, tuple[dict[str, float], float]] = {}  # key -> (fields, monotonic deadline)
 
     async def put(self, job: Job) -> None:
         self._unindex(job.id)
@@ -108,6 +109,7 @@ class MemoryStore:
             self._next_sweep = now + _SWEEP_EVERY_S
             self._kv = {k: e for k, e in self._kv.items() if e[1] is None or e[1] > now}
             self._leases = {k: e for k, e in self._leases.items() if e[1] > now}
+            self._counters = {k: e for k, e in self._counters.items() if e[1] > now}
         if nx and await self.kv_get(key) is not None:
             return False
         self._kv[key] = (value, now + ttl_s if ttl_s is not None else None)
@@ -137,6 +139,20 @@ class MemoryStore:
 
     async def doc_list(self, collection: str) -> list[tuple[str, str]]:
         return sorted(self._docs.get(collection, {}).items())
+
+    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+        now = time.monotonic()
+        fields, until = self._counters.get(key, ({}, now))
+        if until <= now:
+            fields = {}
+        for name, delta in deltas.items():
+            fields[name] = fields.get(name, 0.0) + delta
+        self._counters[key] = (fields, now + ttl_s)
+
+    async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:
+        now = time.monotonic()
+        found = [self._counters.get(key) for key in keys]
+        return [dict(entry[0]) if entry is not None and entry[1] > now else {} for entry in found]
 
     async def ping(self) -> None:
         return None

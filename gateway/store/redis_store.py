@@ -139,6 +139,7 @@ class RedisStore:
         self._lease = f"{self.prefix}:lease:"
         self._kv = f"{self.prefix}:kv:"
         self._docs = f"{self.prefix}:docs:"
+        self._counters = f"{self.prefix}:counters:"
         plain = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "prefix"])))
         self._redis = Redis.from_url(
             plain,
@@ -267,6 +268,24 @@ class RedisStore:
             return sorted(found.items())
 
     # -- lifecycle --------------------------------------------------------
+
+    # -- counters ---------------------------------------------------------
+
+    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+        with self._errors("counters_add"):
+            async with self._redis.pipeline(transaction=True) as tx:
+                for name, delta in deltas.items():
+                    tx.hincrbyfloat(self._counters + key, name, float(delta))
+                tx.expire(self._counters + key, max(1, int(ttl_s)))
+                await tx.execute()
+
+    async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:
+        with self._errors("counters_get"):
+            async with self._redis.pipeline(transaction=False) as tx:
+                for key in keys:
+                    tx.hgetall(self._counters + key)
+                found = await tx.execute()
+            return [{name: float(value) for name, value in fields.items()} for fields in found]
 
     async def ping(self) -> None:
         with self._errors("ping"):

@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS kv (
     expires_at REAL
 );
 CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (key, field)
+);
 CREATE TABLE IF NOT EXISTS docs (
     collection TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -65,6 +72,14 @@ _PUT = """
 INSERT INTO jobs (id, tenant, created_at, active, data) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, created_at = excluded.created_at,
     active = excluded.active, data = excluded.data
+"""
+
+# an expired row starts again from the delta
+_COUNTER_ADD = """
+INSERT INTO counters (key, field, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (key, field) DO UPDATE SET
+    value = CASE WHEN counters.expires_at > ?5 THEN counters.value + excluded.value ELSE excluded.value END,
+    expires_at = excluded.expires_at
 """
 
 _UPDATE = "UPDATE jobs SET tenant = ?, created_at = ?, active = ?, data = ? WHERE id = ?"
@@ -257,6 +272,36 @@ class SqliteStore:
 
         return await self._run(read)
 
+    # -- counters ---------------------------------------------------------
+
+    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+        def write() -> None:
+            now = time.time()
+            rows = [(key, name, float(delta), now + ttl_s, now) for name, delta in deltas.items()]
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(_COUNTER_ADD, rows)
+                live = (now + ttl_s, key, now)
+                db.execute("UPDATE counters SET expires_at = ? WHERE key = ? AND expires_at > ?", live)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(write)
+
+    async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:
+        def read() -> list[dict[str, float]]:
+            found: dict[str, dict[str, float]] = {key: {} for key in keys}
+            marks = ",".join("?" * len(keys))
+            sql = f"SELECT key, field, value FROM counters WHERE key IN ({marks}) AND expires_at > ?"
+            for key, name, value in self._db().execute(sql, (*keys, time.time())):
+                found[key][name] = value
+            return [found[key] for key in keys]
+
+        return await self._run(read) if keys else []
+
     def _sweep(self, now: float) -> None:
         """Drop expired values and leases now and then (they are already invisible)."""
         if now < self._next_sweep:
@@ -267,6 +312,7 @@ class SqliteStore:
         try:
             db.execute("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
             db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
         except BaseException:
             db.execute("ROLLBACK")
             raise
