@@ -99,6 +99,11 @@ def test_usage_jobs_and_providers_from_the_gateways_own_api(gw: Gateway) -> None
         assert len(paged["data"]) == 2 and len(rest["data"]) == 2
         assert {v["id"] for v in paged["data"]}.isdisjoint(v["id"] for v in rest["data"])
 
+        assert a.get("/v1/gateway/console/whoami").json() == {
+            "object": "gateway.console_identity",
+            "role": "admin",
+            "tenant": None,
+        }
         tiles = a.get("/v1/gateway/console/providers").json()["data"]
         assert tiles and tiles[0]["profile"] == profile and tiles[0]["level"] == "ok"
         assert tiles[0]["spend_usd_today"] == 1.6 and tiles[0]["calls"] > 0 and tiles[0]["error_rate"] == 0
@@ -109,6 +114,7 @@ def test_usage_jobs_and_providers_from_the_gateways_own_api(gw: Gateway) -> None
     assert {v["tenant"] for v in mine} == {"acme"} and len(mine) == 3
     assert team.get("/v1/gateway/console/jobs", params={"status": "failed"}).json()["data"] == []
     assert team.get("/v1/gateway/console/providers").status_code == 401  # admin only
+    assert team.get("/v1/gateway/console/whoami").json()["role"] == "team"
 
     detail = team.get(f"/v1/gateway/console/jobs/{made.id}").json()
     assert detail["id"] == made.id and detail["segments"][0]["provider"] == profile

@@ -10,6 +10,7 @@
 - ``GET /v1/gateway/console/jobs/{id}``: one job for its page: what was adapted, its segments and the
   provider of each, its webhook deliveries, its feedback and the lines that fetch it.
 - ``GET /v1/gateway/console/providers`` (admin): ``faces/console_providers.py``.
+- ``GET /v1/gateway/console/whoami``: the admin or which team a key is (the console's sign-in).
 """
 
 from __future__ import annotations
@@ -198,12 +199,25 @@ async def job_detail(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def whoami(request: Request) -> Response:
+    """Who a key is, so the console signs in with one request: the admin, or one team."""
+    admin, teams = _teams(request)
+    return JSONResponse(
+        {
+            "object": "gateway.console_identity",
+            "role": "admin" if admin else "team",
+            "tenant": None if admin else next(iter(teams)),
+        }
+    )
+
+
 async def provider_tiles(request: Request) -> Response:
     require_admin(request)
     return JSONResponse(await providers(request))
 
 
 routes = [
+    Route("/v1/gateway/console/whoami", whoami, methods=["GET"]),
     Route("/v1/gateway/console/usage", usage, methods=["GET"]),
     Route("/v1/gateway/console/jobs", jobs, methods=["GET"]),
     Route("/v1/gateway/console/jobs/{video_id}", job_detail, methods=["GET"]),
