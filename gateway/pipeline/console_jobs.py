@@ -55,14 +55,16 @@ def time_cursor(until: int) -> str:
 class _Lane:
     """One team's listing, read in chunks."""
 
-    def __init__(self, store: JobStore, tenant: str, after: str | None) -> None:
+    def __init__(self, store: JobStore, tenant: str, after: str | None, first: int) -> None:
         self.store, self.tenant, self.after = store, tenant, after
         self.buffer: list[Job] = []
         self.more = True
+        self.size = first  # the first read is as small as the page: a short list of many teams stays cheap
 
     async def head(self) -> Job | None:
         if not self.buffer and self.more:
-            self.buffer, self.more = await self.store.list(self.tenant, after=self.after, limit=CHUNK, order="desc")
+            self.buffer, self.more = await self.store.list(self.tenant, after=self.after, limit=self.size, order="desc")
+            self.size = CHUNK
             if self.buffer:
                 self.after = self.buffer[-1].id
             else:
@@ -80,7 +82,7 @@ async def find_jobs(
     if flt.until is not None:
         bound = time_cursor(flt.until)
         start = bound if start is None or start > bound else start
-    lanes = [_Lane(store, tenant, start) for tenant in tenants]
+    lanes = [_Lane(store, tenant, start, min(CHUNK, limit + 1)) for tenant in tenants]
     heap: list[tuple[tuple[int, str], int]] = []  # (negated position, lane) : the newest head first
 
     async def push(i: int) -> None:

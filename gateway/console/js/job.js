@@ -60,7 +60,10 @@ async function render(v) {
   }
 }
 
+const FINAL = ["completed", "failed"];
+
 export async function showJob(id, live = false) {
+  if (live && shown.id === id && FINAL.includes(shown.status)) return; // a finished job changes no more
   const result = await apiJson("/v1/gateway/console/jobs/" + encodeURIComponent(id));
   if (!result.ok) { $("job-title").textContent = "Video " + id; $("job-body").replaceChildren(el("p", { className: "error", text: errorText(result) })); return; }
   const v = result.body;
