@@ -128,6 +128,34 @@ def test_usage_jobs_and_providers_from_the_gateways_own_api(gw: Gateway) -> None
     assert other.status_code == 404  # another team's video does not exist for globex
 
 
+def test_a_batch_and_a_story_shown_as_what_they_are(gw: Gateway) -> None:
+    team = gw.http("acme")
+    batch = team.post("/v1/gateway/batches", json={"prompt": "a paper kite", "n": 2, "seconds": "4"})
+    assert batch.status_code == 200, batch.text
+    first, second = (v["id"] for v in batch.json()["videos"])
+    scenes = [{"prompt": "a lantern glows in a tent", "seconds": 4}, {"prompt": "the tent opens at dawn", "seconds": 4}]
+    story = team.post("/v1/gateway/stories", json={"scenes": scenes})
+    assert story.status_code == 200, story.text
+    story_id = story.json()["id"]
+    done = {"completed", "failed"}
+    page = wait_for(
+        lambda: team.get(f"/v1/gateway/console/jobs/{first}").json(),
+        lambda b: {v["status"] for v in b["batch"]["variations"]} <= done,
+    )
+    assert page["batch"]["id"] == batch.json()["id"]
+    assert [v["id"] for v in page["batch"]["variations"]] == [first, second]
+    assert team.post(f"/v1/videos/{second}/feedback", json={"rating": 2}).status_code == 200
+    assert team.post(f"/v1/videos/{second}/feedback", json={"rating": 5}).status_code == 200
+    compared = team.get(f"/v1/gateway/console/jobs/{first}").json()["batch"]["variations"]
+    assert [(v["rating_mean"], v["ratings"]) for v in compared] == [(None, 0), (3.5, 2)]
+
+    film = wait_for(lambda: team.get(f"/v1/gateway/console/jobs/{story_id}").json(), lambda b: b["status"] in done)
+    assert film["status"] == "completed" and [s["scene"] for s in film["story"]["scenes"]] == [1, 2]
+    assert [s["prompt"] for s in film["story"]["scenes"]] == [s["prompt"] for s in scenes]
+    scene = team.get(f"/v1/gateway/console/jobs/{film['story']['scenes'][0]['id']}").json()
+    assert scene["story_id"] == story_id  # a scene points back at the film
+
+
 def test_no_key_no_console_api(gw: Gateway, tmp_path: Path) -> None:
     for path in ("/v1/gateway/console/usage", "/v1/gateway/console/jobs", "/v1/gateway/console/providers"):
         answer = httpx.get(gw.url + path)

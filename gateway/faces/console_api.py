@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from gateway.errors import ApiError, invalid, not_found
 from gateway.faces.console_providers import providers
+from gateway.faces.console_related import ratings, related
 from gateway.faces.http import tenant_of
 from gateway.faces.openai_videos import video_resource
 from gateway.faces.usage import require_admin
@@ -158,15 +159,6 @@ async def _deliveries(request: Request, job: Any) -> list[dict[str, Any]]:
     return out
 
 
-async def _feedback(request: Request, job_id: str) -> list[dict[str, Any]]:
-    items = []
-    for _, raw in await request.app.state.ctx.store.doc_list("feedback"):
-        item = json.loads(raw)
-        if item.get("video_id") == job_id:
-            items.append(item)
-    return items
-
-
 async def job_detail(request: Request) -> Response:
     admin, teams = _teams(request)
     video_id = request.path_params["video_id"]
@@ -189,8 +181,9 @@ async def job_detail(request: Request) -> Response:
         }
         for s in job.segments
     ]
+    body.update(await related(request.app.state.ctx, job, lambda j: row(j, admin), teams[job.tenant]))
     body["webhook_deliveries"] = await _deliveries(request, job)
-    body["feedback"] = await _feedback(request, job.id)
+    body["feedback"] = (await ratings(request.app.state.ctx.store, {job.id})).get(job.id, [])
     base = str(request.base_url).rstrip("/")
     body["fetch"] = {
         "curl": f'curl -H "Authorization: Bearer $OPENAI_API_KEY" -o {job.id}.mp4 {base}/v1/videos/{job.id}/content',
