@@ -281,6 +281,57 @@ def test_the_admin_sees_every_team_health_savings_and_providers(
     assert ADMIN_KEY not in logs and KEYS["acme"] not in logs and KEYS["globex"] not in logs
 
 
+def test_a_batch_and_a_story_made_from_the_form(stack: tuple[Proc, Gateway], browser: object, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    _, gw = stack
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors = watch_errors(page)
+    sign_in(page, gw.url, KEYS["acme"])
+    expect(page.locator("#app")).to_be_visible()
+    page.get_by_role("button", name="Create").click()  # nothing to make: said as an error a person notices
+    expect(page.locator("#create-result.error[role=alert]")).to_contain_text("write a prompt")
+
+    page.get_by_label("Prompt", exact=True).fill("a paper kite over the dunes")
+    page.locator("summary").click()
+    page.get_by_label("Variations").fill("2")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#create-result")).to_contain_text("created batch batch_")
+    kite = page.locator("#video-rows tr", has_text="a paper kite over the dunes")
+    expect(kite).to_have_count(2)
+    expect(kite.locator("td.status .state").first).to_have_text("completed")
+    kite.first.locator("a.prompt").click()
+    cards = page.locator("#variations li")
+    expect(cards).to_have_count(2)  # side by side, the one shown marked
+    expect(page.locator("#variations li.current")).to_have_count(1)
+    shot(page, tmp_path, "console-batch.png")
+
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_label("Variations").fill("1")
+    page.get_by_label("Prompt", exact=True).fill("")
+    page.get_by_label("Story scenes").fill("a lantern glows in a tent\nthe tent opens at dawn")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#create-result")).to_contain_text("created story video_")
+    story_id = page.locator("#create-result").inner_text().split("created story ")[1].split()[0]
+    page.evaluate(f"location.hash = '#/jobs/{story_id}'")
+    scenes = page.locator("#scenes li")
+    expect(scenes).to_have_count(2)
+    expect(scenes.first).to_contain_text("scene 1")
+    expect(scenes.first).to_contain_text("a lantern glows in a tent")
+    expect(scenes.first.locator("video.thumb")).to_have_attribute("src", _blob())  # its own first frame
+    expect(page.locator("#job-facts-status")).to_have_text("completed")
+    expect(page.locator("#job-player")).to_have_attribute("src", _blob())  # the stitched film plays
+    wait_in_page(page, "document.getElementById('job-player').readyState >= 1")
+    assert page.evaluate("document.getElementById('job-player').duration") > 7  # two scenes of 4 s, stitched
+    shot(page, tmp_path, "console-story.png")
+    scenes.first.locator("a").click()
+    expect(page.locator("#job-body")).to_contain_text("A scene of")
+    assert errors == [], errors
+    context.close()
+
+
 def test_console_is_self_contained(stack: tuple[Proc, Gateway]) -> None:
     _, gw = stack
     page = httpx.get(gw.url + "/console")

@@ -102,6 +102,7 @@ def row(job: Any, admin: bool) -> dict[str, Any]:
     resource["route"] = job.route
     resource["cache"] = job.cache
     resource["has_thumbnail"] = bool(job.content.get("thumbnail")) or bool(job.content.get("spritesheet"))
+    resource["has_video"] = bool(job.content.get("video"))
     resource["thumbnail_variant"] = "thumbnail" if job.content.get("thumbnail") else "spritesheet"
     resource["content_base"] = ("/v1/gateway/admin/videos/" if admin else "/v1/videos/") + job.id
     return resource

@@ -56,12 +56,29 @@ export function setupCreate(onCreated) {
     event.preventDefault();
     const button = $("create-button");
     if (button.disabled) return; // one create in flight at a time: a double click must not pay twice
-    const fields = { prompt: $("prompt").value.trim() };
+    const fields = {};
+    const prompt = $("prompt").value.trim();
     for (const [name, id] of [["seconds", "seconds"], ["size", "size"], ["model", "model"], ["style_preset", "style"], ["negative_prompt", "negative"]]) {
       const value = $(id).value.trim();
       if (value) fields[name] = value;
     }
     if ($("enhance").checked) fields.enhance_prompt = true;
+    const scenes = $("story-scenes").value.split("\n").map((l) => l.trim()).filter(Boolean);
+    const n = Number($("batch-n").value || 1);
+    let path = "/v1/videos";
+    if (scenes.length) { // a story: every scene as long as the length picked, one film
+      path = "/v1/gateway/stories";
+      fields.scenes = scenes.map((p) => ({ prompt: p, seconds: Number(fields.seconds) }));
+      delete fields.seconds;
+    } else if (!prompt) {
+      say("Refused: write a prompt (or story scenes).", "error");
+      return;
+    } else if (n > 1) {
+      path = "/v1/gateway/batches";
+      Object.assign(fields, { prompt, n });
+    } else {
+      fields.prompt = prompt;
+    }
     // a fresh key per create: if the answer is lost, the gateway has the video under this key, not a second one
     const key = newIdempotencyKey();
     button.disabled = true;
@@ -69,7 +86,7 @@ export function setupCreate(onCreated) {
     try {
       let response;
       try {
-        response = await api("/v1/videos", {
+        response = await api(path, {
           method: "POST",
           headers: { "Content-Type": "application/json", "Idempotency-Key": key },
           body: JSON.stringify(fields),
@@ -83,7 +100,8 @@ export function setupCreate(onCreated) {
       try { body = await response.json(); } catch (e) { body = null; }
       if (!response.ok) { say("Refused: " + errorText({ status: response.status, body }), "error"); return; }
       const adapted = response.headers.get("x-sora-gateway-adapted");
-      say("created " + body.id + (adapted ? " (adapted: " + adapted + ")" : ""), "ok");
+      const what = path.endsWith("batches") ? "batch " : path.endsWith("stories") ? "story " : "";
+      say("created " + what + body.id + (adapted ? " (adapted: " + adapted + ")" : ""), "ok");
       onCreated();
     } finally {
       button.disabled = false;
