@@ -13,9 +13,9 @@ from gateway.store.memory import MemoryStore
 
 
 async def test_counters_add_up_per_key_and_field(store: JobStore) -> None:
-    await store.counters_add("a", {"x": 1, "y": 0.25}, ttl_s=60)
-    await store.counters_add("a", {"x": 2.5}, ttl_s=60)
-    await store.counters_add("b", {"x": 7}, ttl_s=60)
+    await store.counters_add([("a", 60)], {"x": 1, "y": 0.25})
+    await store.counters_add([("a", 60), ("b", 60)], {"x": 2.5})
+    await store.counters_add([("b", 60)], {"x": 4.5})
     assert await store.counters_get(["a", "missing", "b"]) == [{"x": 3.5, "y": 0.25}, {}, {"x": 7.0}]
     assert await store.counters_get([]) == []
 

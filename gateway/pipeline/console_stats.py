@@ -2,7 +2,8 @@
 
 What a create and a finished job add (``UsageStats.accepted``, ``refused``, ``job_finished``) goes into three
 bucket sizes at once: a minute (kept 2 hours), an hour (kept 2 days) and a day (kept 32 days), each one
-counter (``JobStore.counters_add``) whose fields are ``t:<team>:<metric>`` and ``p:<provider>:<metric>``.
+counter (``JobStore.counters_add``, the three in one round trip) whose fields are ``t:<team>:<metric>``
+and ``p:<provider>:<metric>``.
 Reading a range costs a fixed number of counters whatever the traffic: 60 minutes for ``hour``, 24 hours
 for ``day``, 30 days for ``30d``. The counters are shared by every replica (they live in the store), so
 the console reads the same numbers behind any load balancer, unlike ``/metrics`` (per process, and
@@ -51,9 +52,9 @@ class UsageStats:
     async def _add(self, deltas: dict[str, float]) -> None:
         """Never fails the caller: the console's charts are not worth a refused create."""
         now = int(self.clock())
+        keys = [(_key(grain, now - now % grain.step_s), float(grain.ttl_s)) for grain in (MINUTE, HOUR, DAY)]
         try:
-            for grain in (MINUTE, HOUR, DAY):
-                await self.store.counters_add(_key(grain, now - now % grain.step_s), deltas, ttl_s=grain.ttl_s)
+            await self.store.counters_add(keys, deltas)
         except StoreError as exc:
             log.warning("console_stats_failed", error=str(exc))
 

@@ -109,9 +109,10 @@ class JobStore(Protocol):
     async def doc_list(self, collection: str) -> list[tuple[str, str]]:
         """Every ``(id, document)`` of a collection (collections are small: pending work, ratings)."""
 
-    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
-        """Add ``deltas`` to the named fields of counter ``key`` (atomically per field); the key expires
-        ``ttl_s`` after its last change (the console's usage buckets, ``pipeline/console_stats.py``)."""
+    async def counters_add(self, keys: list[tuple[str, float]], deltas: dict[str, float]) -> None:
+        """Add ``deltas`` to the named fields of each counter of ``keys`` (atomically per field, in one round
+        trip); each ``(key, ttl_s)`` expires ``ttl_s`` after its last change (the console's usage buckets,
+        ``pipeline/console_stats.py``)."""
 
     async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:
         """The fields of each counter, in order ({} for one that does not exist)."""

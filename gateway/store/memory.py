@@ -140,14 +140,15 @@ class MemoryStore:
     async def doc_list(self, collection: str) -> list[tuple[str, str]]:
         return sorted(self._docs.get(collection, {}).items())
 
-    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+    async def counters_add(self, keys: list[tuple[str, float]], deltas: dict[str, float]) -> None:
         now = time.monotonic()
-        fields, until = self._counters.get(key, ({}, now))
-        if until <= now:
-            fields = {}
-        for name, delta in deltas.items():
-            fields[name] = fields.get(name, 0.0) + delta
-        self._counters[key] = (fields, now + ttl_s)
+        for key, ttl_s in keys:
+            fields, until = self._counters.get(key, ({}, now))
+            if until <= now:
+                fields = {}
+            for name, delta in deltas.items():
+                fields[name] = fields.get(name, 0.0) + delta
+            self._counters[key] = (fields, now + ttl_s)
 
     async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:
         now = time.monotonic()

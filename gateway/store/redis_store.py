@@ -271,12 +271,13 @@ class RedisStore:
 
     # -- counters ---------------------------------------------------------
 
-    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+    async def counters_add(self, keys: list[tuple[str, float]], deltas: dict[str, float]) -> None:
         with self._errors("counters_add"):
-            async with self._redis.pipeline(transaction=True) as tx:
-                for name, delta in deltas.items():
-                    tx.hincrbyfloat(self._counters + key, name, float(delta))
-                tx.expire(self._counters + key, max(1, int(ttl_s)))
+            async with self._redis.pipeline(transaction=False) as tx:  # one round trip; each field atomic
+                for key, ttl_s in keys:
+                    for name, delta in deltas.items():
+                        tx.hincrbyfloat(self._counters + key, name, float(delta))
+                    tx.expire(self._counters + key, max(1, int(ttl_s)))
                 await tx.execute()
 
     async def counters_get(self, keys: list[str]) -> list[dict[str, float]]:

@@ -274,16 +274,16 @@ class SqliteStore:
 
     # -- counters ---------------------------------------------------------
 
-    async def counters_add(self, key: str, deltas: dict[str, float], *, ttl_s: float) -> None:
+    async def counters_add(self, keys: list[tuple[str, float]], deltas: dict[str, float]) -> None:
         def write() -> None:
             now = time.time()
-            rows = [(key, name, float(delta), now + ttl_s, now) for name, delta in deltas.items()]
+            rows = [(key, name, float(d), now + ttl_s, now) for key, ttl_s in keys for name, d in deltas.items()]
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(_COUNTER_ADD, rows)
-                live = (now + ttl_s, key, now)
-                db.execute("UPDATE counters SET expires_at = ? WHERE key = ? AND expires_at > ?", live)
+                live = [(now + ttl_s, key, now) for key, ttl_s in keys]
+                db.executemany("UPDATE counters SET expires_at = ? WHERE key = ? AND expires_at > ?", live)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
