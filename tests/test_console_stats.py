@@ -96,3 +96,21 @@ async def test_the_job_list_holds_at_100k_jobs() -> None:
     assert len(ranged.jobs) == len([i for i in range(1000, 2001) if i % 3 == 0 and i % 7 == 0])
     model = await find_jobs(store, teams, JobFilter(model="sora-2-pro"), cursor=None, limit=10)
     assert [j.created_at for j in model.jobs] == [start + i for i in range(99_990, 99_890, -10)]
+
+
+def test_provider_tiles_turn_amber_and_red() -> None:
+    from gateway.faces.console_providers import _level
+
+    def tile(**over: object) -> dict[str, object]:
+        base = {"detected": True, "breaker": "closed", "error_rate": 0.0, "latency_p50_s": 0.5}
+        base["queue"] = {"paused_s": 0}
+        return {**base, **over}
+
+    assert _level(tile()) == "ok"
+    assert _level(tile(error_rate=None, latency_p50_s=None)) == "ok"  # no calls yet
+    assert _level(tile(error_rate=0.05)) == "amber"
+    assert _level(tile(latency_p50_s=10)) == "amber"
+    assert _level(tile(breaker="half_open")) == "amber"
+    assert _level(tile(queue={"paused_s": 3.0})) == "amber"  # the upstream said 429: paused
+    assert _level(tile(breaker="open")) == "red"
+    assert _level(tile(detected=False)) == "red"

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.core.models import Job
 from gateway.errors import ApiError, invalid, not_found
 from gateway.faces.console_providers import providers
 from gateway.faces.console_related import ratings, related
@@ -96,7 +97,7 @@ def _int_param(request: Request, name: str, low: int, high: int, default: int | 
     return value
 
 
-def row(job: Any, admin: bool) -> dict[str, Any]:
+def row(job: Job, admin: bool) -> dict[str, Any]:
     resource = video_resource(job)
     resource["tenant"] = job.tenant
     resource["route"] = job.route
@@ -127,11 +128,11 @@ async def jobs(request: Request) -> Response:
         request.app.state.ctx.store, sorted(teams), flt, cursor=q.get("cursor") or None, limit=limit
     )
     service = request.app.state.ctx.service
-    data = [row(await service._view(job), admin) for job in found.jobs]
+    data = [row(await service.view(job), admin) for job in found.jobs]
     return JSONResponse({"object": "list", "data": data, "next_cursor": found.next_cursor, "scanned": found.scanned})
 
 
-async def _deliveries(request: Request, job: Any) -> list[dict[str, Any]]:
+async def _deliveries(request: Request, job: Job) -> list[dict[str, Any]]:
     webhooks = request.app.state.ctx.webhooks
     if webhooks is None or not hasattr(webhooks, "outbox"):
         return []
@@ -166,7 +167,7 @@ async def job_detail(request: Request) -> Response:
     job = await request.app.state.ctx.store.get(video_id)
     if job is None or job.tenant not in teams:
         raise not_found("video", video_id, None)
-    job = await request.app.state.ctx.service._view(job)
+    job = await request.app.state.ctx.service.view(job)
     body = row(job, admin)
     body["segments"] = [
         {

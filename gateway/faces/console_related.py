@@ -59,6 +59,6 @@ async def related(ctx: Any, job: Job, row: Callable[[Job], dict[str, Any]], tena
         for index, scene_id in enumerate(scene_ids):
             scene = await store.get(str(scene_id))
             if scene is not None and scene.tenant == job.tenant:
-                scenes.append({**row(await ctx.service._view(scene)), "scene": index + 1})
+                scenes.append({**row(await ctx.service.view(scene)), "scene": index + 1})
         out["story"] = {"id": job.id, "scenes": scenes}
     return out

@@ -97,6 +97,10 @@ class VideoService(Creates, DerivedCreates, Downloads):
         jobs, more = await self.store.list(tenant.name, after=after, limit=limit, order=order)
         return [await self._view(job) for job in jobs], more
 
+    async def view(self, job: Job) -> Job:
+        """``job`` as its client reads it (a story's scene: its part of the film's progress)."""
+        return await self._view(job)
+
     async def _view(self, job: Job) -> Job:
         for view in self.views:
             job = await view(job)
