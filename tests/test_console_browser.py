@@ -253,9 +253,13 @@ def test_the_admin_sees_every_team_health_savings_and_providers(
     expect(page.locator("#ready-checks [data-check=store]")).to_contain_text("ok")
     expect(page.locator("#savings-body")).to_contain_text("globex")
     expect(page.locator("#savings-body")).to_contain_text("$0.40")
-    expect(page.locator("#chart-saved .total")).to_have_text("$0.40")
     spent = sum(v.cost_usd or 0 for v in gw.client("acme").videos.list().data) + (first.cost_usd or 0)  # type: ignore[attr-defined]
     expect(page.locator("#chart-spend .total")).to_have_text(f"${spent:.2f}")  # every team's spend
+    page.locator("#range-team").select_option("globex")  # one team's
+    expect(page.locator("#chart-spend .total")).to_have_text(f"${first.cost_usd:.2f}")
+    expect(page.locator("#chart-saved .total")).to_have_text("$0.40")
+    page.locator("#range-team").select_option("")  # the whole gateway again
+    expect(page.locator("#chart-spend .total")).to_have_text(f"${spent:.2f}")
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(245, 247, 249)"  # dark
     done = rows.filter(has_text="globex").filter(has=page.locator("button.play:visible")).first
     done.get_by_role("button", name=re.compile("^Play")).click()

@@ -20,7 +20,7 @@ function facts(v) {
   add("created", el("span", {}, timeEl(v.created_at), " (" + localTime(v.created_at) + ")"));
   if (v.completed_at) add("took", secs(v.completed_at - v.created_at));
   add("length", secs(v.seconds));
-  add("size", v.size);
+  add("size", v.size ? v.size.replace("x", "×") + " px" : "-");
   add("model", v.model + (v.upstream_model && v.upstream_model !== v.model ? " (" + v.upstream_model + " upstream)" : ""));
   add("provider", v.provider + (v.route && v.route !== v.provider ? " via " + v.route : ""));
   add("cost", money(v.cost_usd));

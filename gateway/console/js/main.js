@@ -96,7 +96,7 @@ $("signin-form").addEventListener("submit", (event) => {
   if (key) signIn(key);
 });
 $("sign-out").addEventListener("click", signOut);
-$("range").addEventListener("change", () => loadSeries());
+$("range").addEventListener("change", () => loadSeries()); // a range or, for the admin, a team
 window.addEventListener("hashchange", () => { if (session.key) show().then(() => $("main").focus({ preventScroll: true })); });
 setupCreate(() => { loadRecent(); loadUsage(); });
 setupJobs();

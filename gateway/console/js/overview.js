@@ -62,6 +62,8 @@ export async function loadUsage() {
   if (!result.ok) { $("usage-body").replaceChildren(el("p", { className: "muted", text: errorText(result) })); return; }
   const list = isAdmin() ? result.body.data || [] : [result.body];
   $("usage-body").replaceChildren(...list.map(usageBlock));
+  const picker = $("range-team");
+  if (isAdmin() && picker.options.length === 1) for (const u of list) picker.append(el("option", { value: u.tenant, text: u.tenant }));
 }
 
 // -- over time ----------------------------------------------------------------------------------
@@ -70,7 +72,8 @@ export const currentRange = () => (document.querySelector("input[name=range]:che
 
 export async function loadSeries() {
   const range = currentRange();
-  const result = await apiJson("/v1/gateway/console/usage?range=" + range);
+  const team = isAdmin() ? $("range-team").value : "";
+  const result = await apiJson("/v1/gateway/console/usage?range=" + range + (team ? "&tenant=" + encodeURIComponent(team) : ""));
   if (!result.ok) { $("charts").replaceChildren(el("p", { className: "muted", text: errorText(result) })); return; }
   const s = result.body;
   const budget = s.budget.usd_per_month;

@@ -44,7 +44,7 @@ export function jobRow(video, { onPlay } = {}) {
     statusCell(video),
     el("td", { className: "created" }, timeEl(video.created_at)),
     el("td", { className: "opt length", text: secs(video.seconds) }),
-    el("td", { className: "opt size", text: video.size || "-" }),
+    el("td", { className: "opt size", text: video.size ? video.size.replace("x", "×") + " px" : "-" }),
     el("td", { className: "opt provider", text: video.provider || "-" }),
     el("td", { className: "cost", text: money(video.cost_usd) }),
     el("td", {}, play),
