@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from gateway.core.capabilities import Capabilities
@@ -30,7 +31,7 @@ class Provider:
     adapter: Callable[[str, str], Upstream]  # (base URL, key) -> an adapter speaking its dialect
     probe: Probe | None = None  # how detection recognises it (None: only ever pinned)
     probe_last: bool = False  # its probe concludes for any URL (a baseline): tried after the others
-    simulator: Callable[[], Sequence[SimProfile]] | None = None  # its simulator profiles (imported on demand)
+    simulator: str | None = None  # the module whose SIM_PROFILES are its simulator profiles (imported on demand)
     hosts: tuple[str, ...] = ()  # its public API hostnames (".example.com": any host under it)
 
 
@@ -79,5 +80,6 @@ class ProviderCatalog:
 
     def simulator_profiles(self) -> dict[str, SimProfile]:
         """What ``sora-gateway simulator`` can imitate, by profile name."""
-        found = [p for provider in self.providers if provider.simulator for p in provider.simulator()]
+        modules = [import_module(provider.simulator) for provider in self.providers if provider.simulator]
+        found: list[SimProfile] = [p for module in modules for p in module.SIM_PROFILES]
         return {p.name: p for p in found}

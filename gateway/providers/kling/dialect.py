@@ -124,6 +124,9 @@ class KlingUpstream(HttpAdapter):
     """Speaks Kling's ``/v1/videos/text2video`` and ``/v1/videos/image2video`` task API."""
 
     name = "kling"
+    title = "Kling"  # in refusals: "not offered by the Kling upstream"
+    # Kling has no moderation endpoint (it refuses a create with code 1301, or fails the task)
+    # Kling has no chat completion: prompts are not enhanced
     lists = True
 
     def __init__(
@@ -266,15 +269,3 @@ class KlingUpstream(HttpAdapter):
         raise UpstreamError(404, f"Kling's video of task {upstream_id} is no longer there.", code="content_expired")
 
     # -- what Kling does not have ---------------------------------------------------------------------------------
-    async def moderate(self, text: str) -> None:
-        """Kling has no moderation endpoint (it refuses a create with code 1301, or fails the task)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        """Kling has no chat completion: prompts are not enhanced."""
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Kling upstream.")
