@@ -1,0 +1,106 @@
+"""SIGKILL at the exact worst moments (issue 21): nothing paid twice, nothing lost.
+
+Each test holds one create's answer with the simulator's ``late`` fault (the upstream made the generation,
+the gateway has not heard), SIGKILLs the gateway then, starts it again on the same store and checks the
+simulator's count of generations: every order made exactly once upstream. The simulator ignores
+``Idempotency-Key`` (as the real /videos API may), so only the gateway's own records keep it from paying twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import FAST_CONFIG, KEYS, Gateway, sim_stats, start_gateway, store_url
+from tests.procs import start_simulator, wait_for
+
+AUTH = {"Authorization": f"Bearer {KEYS['acme']}"}
+HOLD = "late=1.0,slow_s=10"  # the next create: the generation is made, its answer held back
+WAIT_S = 120.0
+
+
+class Crash:
+    """A simulator and a gateway on one store, which the test kills and starts again."""
+
+    def __init__(self, tmp: Path, kind: str, *sim_args: str, profile: str = "openai-2025-10") -> None:
+        self.tmp = tmp
+        self.sim = start_simulator("--ignore-idempotency", *sim_args, profile=profile, time_scale=0.02)
+        self.store = store_url(kind, tmp)
+        self.config = FAST_CONFIG + f"upstream_profile: {profile}\n"
+        self.gw: Gateway = start_gateway(self.sim, tmp / "gw", self.store, config=self.config)
+        self.port = self.gw.proc.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def faults(self, spec: str) -> None:
+        assert httpx.post(self.sim.url + "/_sim/faults", json={"faults": spec}, timeout=10).status_code == 200
+
+    def stats(self) -> dict[str, Any]:
+        return sim_stats(self.sim)
+
+    def kill_when_made(self, generations: int) -> None:
+        """SIGKILL the gateway once the simulator has made ``generations`` (the last one's answer held)."""
+        wait_for(lambda: self.stats()["generations"] >= generations, f"{generations} generations", timeout=WAIT_S)
+        self.gw.proc.kill()
+        self.faults("")
+        self.gw = start_gateway(self.sim, self.tmp / "gw", self.store, config=self.config, port=self.port)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers=AUTH, timeout=30)
+
+    def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, headers={**AUTH, **(headers or {})}, timeout=60)
+
+    def post_in_background(self, path: str, body: dict[str, Any], **kw: Any) -> list[object]:
+        """POST in a thread (the gateway may die under it): the response or the error lands in the list."""
+        outcome: list[object] = []
+
+        def run() -> None:
+            try:
+                outcome.append(self.post(path, body, **kw))
+            except httpx.HTTPError as exc:
+                outcome.append(exc)
+
+        threading.Thread(target=run, daemon=True).start()
+        return outcome
+
+    def wait_done(self, video_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            got = self.get(f"/v1/videos/{video_id}")
+            assert got.status_code == 200, got.text
+            if got.json()["status"] in ("completed", "failed"):
+                return dict(got.json())
+            assert time.monotonic() < deadline, f"{video_id} not finished: {got.json()}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.gw.proc.stop()
+        self.sim.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def crash(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    c = Crash(tmp_path, request.param)
+    yield c
+    c.stop()
+
+
+def test_killed_during_the_create_after_a_429_pays_once(crash: Crash) -> None:
+    crash.faults("429=1.0")  # every create refused: surely nothing made, the job keeps trying
+    created = crash.post("/v1/videos", {"prompt": "after a 429", "seconds": "4"})
+    assert created.status_code == 200, created.text
+    wait_for(lambda: crash.stats()["faults"]["429"] >= 2, "the create refused twice", timeout=WAIT_S)
+    crash.faults(HOLD)  # the next re-send makes the generation and its answer is held
+    crash.kill_when_made(1)
+    video = crash.wait_done(created.json()["id"])
+    assert video["status"] == "completed", video
+    stats = crash.stats()
+    assert stats["generations"] == 1, stats  # adopted from the listing, never sent blind a second time
