@@ -104,3 +104,22 @@ def test_killed_during_the_create_after_a_429_pays_once(crash: Crash) -> None:
     assert video["status"] == "completed", video
     stats = crash.stats()
     assert stats["generations"] == 1, stats  # adopted from the listing, never sent blind a second time
+
+
+def test_story_killed_during_its_first_create_keeps_its_scenes(crash: Crash) -> None:
+    crash.faults(HOLD)
+    body = {"scenes": [{"prompt": "a fox wakes", "seconds": 4}, {"prompt": "the fox runs", "seconds": 4}]}
+    outcome = crash.post_in_background("/v1/gateway/stories", body)
+    crash.kill_when_made(1)  # the first scene's create made upstream, its answer held: killed there
+    assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome
+    listed = crash.get("/v1/videos?limit=100").json()["data"]
+    story = next(v for v in listed if v.get("scenes"))
+    scene_ids = story["scenes"]
+    assert len(scene_ids) == 2
+    for scene_id in scene_ids:  # readable while the story runs: the records exist from the start
+        assert crash.get(f"/v1/videos/{scene_id}").status_code == 200
+    assert crash.wait_done(story["id"])["status"] == "completed"
+    for scene_id in scene_ids:
+        assert crash.wait_done(scene_id)["status"] == "completed"
+    stats = crash.stats()
+    assert stats["generations"] == 2, stats  # one per scene: the lost first create adopted, not re-made
