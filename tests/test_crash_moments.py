@@ -123,3 +123,25 @@ def test_story_killed_during_its_first_create_keeps_its_scenes(crash: Crash) -> 
         assert crash.wait_done(scene_id)["status"] == "completed"
     stats = crash.stats()
     assert stats["generations"] == 2, stats  # one per scene: the lost first create adopted, not re-made
+
+
+def test_batch_killed_mid_creation_is_completed_after_the_restart(crash: Crash) -> None:
+    crash.faults(HOLD)
+    outcome = crash.post_in_background("/v1/gateway/batches", {"prompt": "a kite", "n": 3, "seconds": "4"})
+    crash.kill_when_made(1)  # the first variation made upstream, its answer held: killed there
+    assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome
+    listed = crash.get("/v1/gateway/batches")
+    assert listed.status_code == 200, listed.text
+    (batch,) = listed.json()["data"]
+    assert batch["n"] == 3 and len(batch["videos"]) == 3, batch
+    deadline = time.monotonic() + WAIT_S
+    while batch["status"] == "in_progress":
+        assert time.monotonic() < deadline, batch
+        time.sleep(0.3)
+        got = crash.get(f"/v1/gateway/batches/{batch['id']}")
+        assert got.status_code == 200, got.text
+        batch = got.json()
+    assert batch["status"] == "completed", batch
+    assert len({v["id"] for v in batch["videos"]}) == 3, batch
+    stats = crash.stats()
+    assert stats["generations"] == 3, stats  # each variation made once: the lost one adopted, the rest made

@@ -65,9 +65,16 @@ def batch_prompts(data: dict[str, Any], most: int) -> list[str]:
 
 def batch_resource(batch: Batch, jobs: list[Job | None]) -> dict[str, Any]:
     videos: list[dict[str, Any]] = []
-    for item, job, prompt in zip(batch.items, jobs, batch.prompts, strict=True):
+    entries = batch.entries()
+    jobs = [*jobs, *[None] * (len(entries) - len(jobs))]  # the create's own answer: items not made are pending
+    for item, job, prompt in zip(entries, jobs, batch.prompts, strict=True):
         if job is not None:
             videos.append(video_resource(job))
+            continue
+        if item.get("pending"):  # not made yet (its maker died: a restarted replica makes it)
+            videos.append(
+                {"id": item.get("video_id"), "object": "video", "status": "queued", "progress": 0, "prompt": prompt}
+            )
             continue
         error = item.get("error") or {"message": "The video was deleted.", "type": "invalid_request_error"}
         error = {k: v for k, v in error.items() if k != "status"}
@@ -81,9 +88,9 @@ def batch_resource(batch: Batch, jobs: list[Job | None]) -> dict[str, Any]:
     return {
         "id": batch.id,
         "object": "video.batch",
-        "status": batch_status(jobs),
+        "status": batch_status(jobs, entries),
         "created_at": batch.created_at,
-        "n": len(batch.items),
+        "n": len(entries),
         "counts": counts,
         "callback_url": batch.callback_url,
         "videos": videos,
