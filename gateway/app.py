@@ -246,7 +246,7 @@ def build_context(settings: Settings) -> Context:
     service.events.insert(service.events.index(webhooks.events), ctx.stories)
     driver.on_abandoned.append(ctx.stories.listeners_abandoned)  # its scenes fail rather than wait for ever
     service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
-    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
+    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s, lease_ttl_s=settings.lease_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
         Path(settings.data_dir) / "uploads",
         store,

@@ -8,6 +8,9 @@ simulator's count of generations: every order made exactly once upstream. The si
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.media.probe import probe_duration
 from tests.conftest import FAST_CONFIG, KEYS, Gateway, sim_stats, start_gateway, store_url
 from tests.procs import start_simulator, wait_for
 
@@ -127,13 +131,16 @@ def test_story_killed_during_its_first_create_keeps_its_scenes(crash: Crash) -> 
 
 def test_batch_killed_mid_creation_is_completed_after_the_restart(crash: Crash) -> None:
     crash.faults(HOLD)
-    outcome = crash.post_in_background("/v1/gateway/batches", {"prompt": "a kite", "n": 3, "seconds": "4"})
+    body, key = {"prompt": "a kite", "n": 3, "seconds": "4"}, {"Idempotency-Key": "batch-order-7"}
+    outcome = crash.post_in_background("/v1/gateway/batches", body, headers=key)
     crash.kill_when_made(1)  # the first variation made upstream, its answer held: killed there
     assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome
     listed = crash.get("/v1/gateway/batches")
     assert listed.status_code == 200, listed.text
     (batch,) = listed.json()["data"]
     assert batch["n"] == 3 and len(batch["videos"]) == 3, batch
+    again = crash.post("/v1/gateway/batches", body, headers=key)  # the same key: the same batch, nothing new
+    assert again.status_code == 200 and again.json()["id"] == batch["id"], again.text
     deadline = time.monotonic() + WAIT_S
     while batch["status"] == "in_progress":
         assert time.monotonic() < deadline, batch
@@ -145,3 +152,45 @@ def test_batch_killed_mid_creation_is_completed_after_the_restart(crash: Crash) 
     assert len({v["id"] for v in batch["videos"]}) == 3, batch
     stats = crash.stats()
     assert stats["generations"] == 3, stats  # each variation made once: the lost one adopted, the rest made
+
+
+def test_same_key_after_a_crash_answers_the_same_video(crash: Crash) -> None:
+    crash.faults(HOLD)
+    body, key = {"prompt": "order 42", "seconds": "4"}, {"Idempotency-Key": "order-42"}
+    outcome = crash.post_in_background("/v1/videos", body, headers=key)
+    crash.kill_when_made(1)  # the create made upstream, its answer held: the first request died with the gateway
+    assert outcome and isinstance(outcome[0], httpx.HTTPError), outcome
+    retry = crash.post("/v1/videos", body, headers=key)  # the first holder's lease expires: the retry takes over
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    video_id = retry.json()["id"]
+    assert [v["id"] for v in crash.get("/v1/videos").json()["data"]] == [video_id]
+    assert crash.wait_done(video_id)["status"] == "completed"
+    again = crash.post("/v1/videos", body, headers=key)
+    assert again.status_code == 200 and again.json()["id"] == video_id, again.text
+    stats = crash.stats()
+    assert stats["generations"] == 1, stats
+
+
+def test_generate_with_the_same_key_resumes_after_a_crash(tmp_path: Path) -> None:
+    crash = Crash(tmp_path, "sqlite")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
+        "OPENAI_BASE_URL": crash.url + "/v1",
+        "OPENAI_API_KEY": KEYS["acme"],
+    }
+    gen = [sys.executable, "-m", "gateway", "generate", "a resumed kite", "--seconds", "4", "-o", "kite.mp4"]
+    gen += ["--idempotency-key", "kite-1"]
+    try:
+        crash.faults(HOLD)
+        first = subprocess.Popen(gen, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        crash.kill_when_made(1)
+        _, err = first.communicate(timeout=WAIT_S)
+        assert first.returncode != 0, err  # the gateway died under it
+        done = subprocess.run(gen, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=WAIT_S * 2)
+        assert done.returncode == 0, done.stderr
+        assert abs(probe_duration(tmp_path / "kite.mp4") - 4.0) < 0.15
+        stats = crash.stats()
+        assert stats["generations"] == 1, stats
+    finally:
+        crash.stop()

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.core.models import Job
-from gateway.errors import invalid
+from gateway.errors import invalid, not_found
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
@@ -105,8 +105,14 @@ async def create_batch(request: Request) -> Response:
         batch, jobs = await batches(request).create(tenant, base, prompts, callback_url=base.callback_url)
         return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
 
+    async def resume(tenant: Tenant, made: dict[str, Any]) -> Response:  # the same key after its first died
+        if not made.get("batch"):
+            raise not_found("batch", "")
+        batch, jobs = await batches(request).get(tenant, str(made["batch"]))
+        return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
+
     # Idempotency-Key, the door's request count, uploads dropped when refused: as every create
-    return await create_like(request, answer, fields=BATCH_FIELDS)
+    return await create_like(request, answer, fields=BATCH_FIELDS, resume=resume)
 
 
 async def list_batches(request: Request) -> Response:

@@ -40,6 +40,7 @@ from gateway.core.models import Job, Reference, Status, VideoRequest
 from gateway.core.translate import compose_prompt
 from gateway.errors import ApiError, not_found
 from gateway.observability import log
+from gateway.pipeline.idempotency import note_batch
 from gateway.pipeline.leased import Held, leased
 from gateway.pipeline.service import VideoService
 from gateway.policies.model import Tenant
@@ -165,6 +166,7 @@ class BatchService:
             await self._save(batch)
             await self.store.doc_put(INDEX_PREFIX + tenant.name, batch.id, "")  # listed (nothing made yet if it fails)
             await self.store.doc_put(OPEN, batch.id, tenant.name)
+            await note_batch(batch.id)  # an Idempotency-Key's retry after a crash answers with this batch
             jobs = await self._make(tenant, batch, base, held, resuming=False)
         log.info("batch_accepted", batch_id=batch.id, tenant=tenant.name, items=len(prompts))
         return batch, jobs
