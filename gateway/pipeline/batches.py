@@ -163,9 +163,13 @@ class BatchService:
             assert held is not None  # a new id: nobody else holds it
             # the record first, naming every item (nothing made if the store is down), then again after every
             # item: a replica that dies half way leaves a record that a restarted one completes
-            await self._save(batch)
-            await self.store.doc_put(INDEX_PREFIX + tenant.name, batch.id, "")  # listed (nothing made yet if it fails)
-            await self.store.doc_put(OPEN, batch.id, tenant.name)
+            try:
+                await self._save(batch)
+                await self.store.doc_put(INDEX_PREFIX + tenant.name, batch.id, "")  # listed
+                await self.store.doc_put(OPEN, batch.id, tenant.name)  # resumed if this replica dies half way
+            except StoreError:  # nothing made yet: the client gets the store's error, no record is left
+                await self._forget(batch)
+                raise
             await note_batch(batch.id)  # an Idempotency-Key's retry after a crash answers with this batch
             jobs = await self._make(tenant, batch, base, held, resuming=False)
         log.info("batch_accepted", batch_id=batch.id, tenant=tenant.name, items=len(prompts))
