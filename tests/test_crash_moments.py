@@ -119,11 +119,14 @@ def test_killed_during_the_create_after_a_429_pays_once(crash: Crash) -> None:
 def test_story_killed_during_its_first_create_keeps_its_scenes(crash: Crash) -> None:
     crash.faults(HOLD)
     body = {"scenes": [{"prompt": "a fox wakes", "seconds": 4}, {"prompt": "the fox runs", "seconds": 4}]}
-    outcome = crash.post_in_background("/v1/gateway/stories", body)
+    key = {"Idempotency-Key": "story-order-3"}
+    outcome = crash.post_in_background("/v1/gateway/stories", body, headers=key)
     crash.kill_when_made(1)  # the first scene's create made upstream, its answer held: killed there
     assert died(outcome), outcome
     listed = crash.get("/v1/videos?limit=100").json()["data"]
     story = next(v for v in listed if v.get("scenes"))
+    again = crash.post("/v1/gateway/stories", body, headers=key)  # the same key: the same story, nothing new
+    assert again.status_code == 200 and again.json()["id"] == story["id"], again.text
     scene_ids = story["scenes"]
     assert len(scene_ids) == 2
     for scene_id in scene_ids:  # readable while the story runs: the records exist from the start
