@@ -141,15 +141,17 @@ class IdempotencyKeys:
         kv_key = self._kv_key(tenant, self.check_key(key))
         deadline = time.monotonic() + self.wait_s
         while True:
-            token = uuid.uuid4().hex
-            pending = json.dumps({"state": "pending", "fp": fingerprint, "token": token})
-            if await self.store.kv_set(kv_key, pending, ttl_s=self.pending_s, nx=True):
-                claim = _Claim(self.store, kv_key, json.loads(pending), pending, self.ttl_s)
-                async with leased(self.store, LEASE_PREFIX + token, self.lease_ttl_s):  # a new token: ours
-                    return await self._produce(claim, fingerprint, produce), False
             raw = await self.store.kv_get(kv_key)
-            if raw is None:
-                continue  # released or expired between the two reads: try to claim it again
+            if raw is None:  # free: claim it
+                token = uuid.uuid4().hex
+                pending = json.dumps({"state": "pending", "fp": fingerprint, "token": token})
+                # the lease before the claim (a new token: always ours), so no duplicate ever finds the claim
+                # without a live lease and takes it over from a holder that is only starting
+                async with leased(self.store, LEASE_PREFIX + token, self.lease_ttl_s):
+                    if await self.store.kv_set(kv_key, pending, ttl_s=self.pending_s, nx=True):
+                        claim = _Claim(self.store, kv_key, json.loads(pending), pending, self.ttl_s)
+                        return await self._produce(claim, fingerprint, produce), False
+                continue  # claimed by another in between: read it
             record = json.loads(raw)
             if record.get("fp") != fingerprint:
                 raise ApiError(
