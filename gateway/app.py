@@ -51,6 +51,7 @@ from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator, hash_key
+from gateway.pipeline.batch_resume import BatchResumer
 from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.chat import ChatEndpoint
@@ -233,14 +234,19 @@ def build_context(settings: Settings) -> Context:
     if chat is not None:
         ctx.closers.append(chat.close)
     kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
-    ctx.batches = BatchService(service, store, ttl_s=kept_s)
+    ctx.batches = BatchService(service, store, ttl_s=kept_s, lease_ttl_s=settings.lease_ttl_s)
+    resumer = BatchResumer(
+        ctx.batches, lambda: policies.current().tenants, interval_s=max(1.0, settings.lease_ttl_s / 2)
+    )
+    ctx.starters.append(resumer.start)  # batches whose maker died half way: the rest of their items
+    ctx.closers.append(resumer.stop)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
     # a finished story makes its scene videos, before its webhook is queued: a client told the story is done
     # finds its scenes done too
     service.events.insert(service.events.index(webhooks.events), ctx.stories)
     driver.on_abandoned.append(ctx.stories.listeners_abandoned)  # its scenes fail rather than wait for ever
     service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
-    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
+    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s, lease_ttl_s=settings.lease_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
         Path(settings.data_dir) / "uploads",
         store,

@@ -137,7 +137,10 @@ class SegmentRunner:
                 seg.upstream_id = adopted.id
                 self.apply(job, seg, adopted)
                 return
-        _not_sent(job, seg, False)
+        if _not_sent(job, seg, False) and not await save(job):
+            # the "nothing was sent" mark is cleared on disk before this send: killed during it, the restarted
+            # driver reconciles with the upstream instead of re-sending blind (a 429, then a crash: paid twice)
+            return  # deleted meanwhile, or no longer ours: send nothing
         try:
             video = await self.upstream.create(spec)
         except UpstreamError as exc:
@@ -279,12 +282,17 @@ def native_fields(job: Job, seg: Segment) -> dict[str, Any]:
     return fields
 
 
-def _not_sent(job: Job, seg: Segment, value: bool) -> None:
+def _not_sent(job: Job, seg: Segment, value: bool) -> bool:
+    """Set or clear a segment's "nothing was sent" mark; True when a mark was cleared (the caller saves it)."""
     marks = job.requested.get(NOT_SENT)
     if value:
         job.requested.setdefault(NOT_SENT, {})[str(seg.index)] = True
-    elif marks and marks.pop(str(seg.index), None) is not None and not marks:
+        return False
+    if not marks or marks.pop(str(seg.index), None) is None:
+        return False
+    if not marks:
         del job.requested[NOT_SENT]
+    return True
 
 
 def forget_lost_polls(job: Job, seg: Segment) -> None:
