@@ -61,6 +61,7 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore
     Raises UpstreamError to retry the download later, ContentStoreError to retry the upload later: the local
     copies stay (:mod:`gateway.jobs.spool`), so the upload is retried without the upstream, however long the
     store is down."""
+    await _adopted_before(job, content)
     if "video" not in job.content and spooled(job, "video") is None:
         keep(job, "video", await _prepare_video(job, upstream, content))
     first = job.segments[0]
@@ -79,6 +80,16 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore
             job.content[variant] = (await content.adopt(job.id, variant, Path(path))).ref if path else ""
             job.requested[SPOOLED].pop(variant, None)
     clean_scratch(job, content)
+
+
+async def _adopted_before(job: Job, content: ContentStore) -> None:
+    """A local copy the job recorded is gone: the store took it (the replica died before saving the job)?"""
+    for variant, path in list((job.requested.get(SPOOLED) or {}).items()):
+        if path and variant not in job.content and not Path(path).exists():
+            found = await content.find(job.id, variant)
+            if found is not None:
+                job.content[variant] = found.ref
+                job.requested[SPOOLED].pop(variant, None)
 
 
 def mark_completed(job: Job, retention_s: int) -> None:

@@ -36,7 +36,12 @@ def keep(job: Job, variant: str, path: str) -> None:
 
 
 async def spool(upstream: Upstream, content: ContentStore, job: Job, upstream_id: str, variant: str) -> str:
-    """The upstream's ``variant`` of ``upstream_id`` in the job's scratch directory (complete, or not there)."""
+    """The upstream's ``variant`` of ``upstream_id`` in the job's scratch directory (complete, or not there).
+
+    A copy already there (the replica died before the job recorded it) is used as it is."""
+    for found in sorted(content.scratch(job.id).glob(f"spool-{variant}.*")):
+        if not found.name.endswith(".part"):  # a complete download (a cut one never lost its .part)
+            return str(found)
     stream = await upstream.open_content(upstream_id, variant)
     try:
         media_type = stream.headers.get("content-type", "").split(";")[0].strip().lower()
