@@ -96,3 +96,21 @@ def test_a_remix_of_an_extension_is_charged_for_the_whole_video(stacks: Callable
     assert video["cost_usd"] == pytest.approx(source["cost_usd"] * 20 / 12)  # 20 s made, 20 s charged
     assert [v["seconds"] for v in remixes_of(sim, known)] == ["20"]
     assert measured(client, video["id"], tmp_path / "remix.mp4") == pytest.approx(20.0, abs=0.05)
+
+
+def test_a_remix_of_a_story_is_cut_as_its_scenes_were(stacks: Callable[[str], Stack], tmp_path: Path) -> None:
+    """A story's film on openai-2025-10: a 5 s scene made at 8 s and cut back, then 4 s; its remix is cut the same."""
+    sim, gw = stacks(O25)
+    client = gw.client()
+    scenes = [{"prompt": "a fox", "seconds": 5}, {"prompt": "it naps", "seconds": 4}]
+    with gw.http() as http:
+        answer = http.post("/v1/gateway/stories", json={"scenes": scenes})
+    assert answer.status_code == 200, answer.text
+    story = client.videos.poll(answer.json()["id"], poll_interval_ms=100).to_dict()
+    assert story["status"] == "completed" and story["seconds"] == "9"
+    known = listed_ids(sim)
+    video, adapted = remix(client, story["id"], "the same, in autumn")
+    assert "remix->8+4(each part,stitched,trimmed to 9)" in adapted
+    assert video["cost_usd"] == pytest.approx(story["cost_usd"])
+    assert [v["seconds"] for v in remixes_of(sim, known)] == ["8", "4"]
+    assert measured(client, video["id"], tmp_path / "remix.mp4") == pytest.approx(9.0, abs=0.05)
