@@ -171,7 +171,7 @@ def build_context(settings: Settings) -> Context:
     )
     # admission order: StorageStage (a full disk refuses before anything is charged), ContentPolicyStage,
     # RateLimitStage, CacheStage, QuotaStage (hits and coalesced creates are answered before the quota
-    # stage, so they are never charged)
+    # stage, so they are never charged), EnhanceStage (a paid chat call only for a create that will run)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
     # enhancement's chat model: its own OpenAI-compatible endpoint (enhance_url), else the first upstream's
@@ -187,16 +187,16 @@ def build_context(settings: Settings) -> Context:
     # a webhook's data is the video as its client reads it: the seed shape for a seed-dialect create
     render = seed_generations.resource_in_dialect(settings)
     webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), render)
-    # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
-    # is the enhanced request) and the quota
+    # enhancement last: a create refused (rate limit, quota) or answered from the cache never pays for a chat
+    # call; the cache key holds the original prompt and the enhancement flag
     stages: list[Stage] = [
         webhooks.stage,
         StorageStage(storage),
         content_policy,
         RateLimitStage(quota),
-        EnhanceStage(enhancer),
         cache,
         QuotaStage(quota),
+        EnhanceStage(enhancer),
     ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     events: list[JobEvents] = [QuotaEvents(quota), cache, webhooks.events]
