@@ -1,0 +1,129 @@
+"""Provider callbacks as the follow method (issue 19, item 2), end to end: a real gateway with ``public_base_url``
+on its own address, each callback-capable provider's simulator (which POSTs the task at each change, MiniMax
+after its challenge handshake), the official ``openai`` SDK.
+
+``callback_safety_poll_s: 600``: a job can only end within the test by its callback, confirmed with one
+status call; a forged callback is a 404, counted, and changes nothing (no status call, no state).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FAST_CONFIG, Gateway, calls, sim_stats
+from tests.procs import Proc, free_port, wait_for
+from tests.profiles import start_profile_gateway, start_profile_simulator
+
+STATUS_CALLS = {
+    "ark-seedance": ("ark_get",),
+    "minimax-hailuo": ("mm_query",),
+    "luma-dream-machine": ("dm_get", "dm_list"),
+}
+SECONDS = {"ark-seedance": "4", "minimax-hailuo": "8", "luma-dream-machine": "4"}
+
+
+def callback_config(port: int) -> str:
+    return FAST_CONFIG + f"public_base_url: http://127.0.0.1:{port}\ncallback_safety_poll_s: 600\n"
+
+
+def status_calls(sim: Proc, profile: str) -> int:
+    return sum(calls(sim, op) for op in STATUS_CALLS[profile])
+
+
+def callbacks_counted(gw: Gateway) -> dict[str, float]:
+    text = httpx.get(gw.url + "/metrics", timeout=10).text
+    found = re.findall(r'^sora_gateway_upstream_callbacks_total\{result="(\w+)"\} ([0-9.e+]+)$', text, re.M)
+    return {result: float(value) for result, value in found}
+
+
+def wait_done(gw: Gateway, video_id: str, timeout_s: float = 120) -> str:
+    client = gw.client()
+    states: list[str] = []
+
+    def done() -> bool:
+        states.append(client.videos.retrieve(video_id).status)
+        return states[-1] in ("completed", "failed")
+
+    wait_for(done, f"{video_id} to end", timeout_s)
+    return states[-1]
+
+
+@pytest.fixture(scope="module", params=list(STATUS_CALLS))
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Proc, Gateway]]:
+    profile = str(request.param)
+    sim = start_profile_simulator(profile, time_scale=0.03)  # a few seconds a task
+    port = free_port()
+    tmp: Path = tmp_path_factory.mktemp(profile)
+    gw = start_profile_gateway(profile, sim, tmp, "memory://", port=port, config=callback_config(port))
+    yield profile, sim, gw
+    gw.proc.stop()
+    sim.stop()
+
+
+def test_jobs_end_by_their_callbacks_with_one_status_call_each(stack: tuple[str, Proc, Gateway]) -> None:
+    profile, sim, gw = stack
+    before, counted = status_calls(sim, profile), callbacks_counted(gw)
+    client = gw.client()
+    ids = [
+        client.videos.create(prompt=f"a lighthouse at dusk, take {n}", seconds=SECONDS[profile], size="1280x720").id  # type: ignore[arg-type]
+        for n in range(3)
+    ]
+    assert [wait_done(gw, video_id) for video_id in ids] == ["completed"] * 3
+    for video_id in ids:
+        assert client.videos.download_content(video_id).read()[4:8] == b"ftyp"
+    # the simulator called the gateway back (MiniMax: after the gateway echoed its challenge)
+    assert dict(sim_stats(sim)["callbacks"])["delivered"] >= 3  # type: ignore[arg-type]
+    now = callbacks_counted(gw)
+    assert now.get("end", 0) - counted.get("end", 0) >= 3
+    if profile == "minimax-hailuo":
+        assert now.get("handshake", 0) - counted.get("handshake", 0) >= 3
+    # each job's end confirmed by one status call (a content fetch may read the task once more for its URL);
+    # polled as before (about every second), a job of a few seconds costs several
+
+    assert status_calls(sim, profile) - before <= 2 * len(ids)
+
+
+@pytest.fixture(scope="module")
+def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Gateway]]:
+    sim = start_profile_simulator("ark-seedance", time_scale=1.0)  # minutes a task: in flight for the whole test
+    port = free_port()
+    gw = start_profile_gateway(
+        "ark-seedance", sim, tmp_path_factory.mktemp("slow"), "memory://", port=port, config=callback_config(port)
+    )
+    yield sim, gw
+    gw.proc.stop()
+    sim.stop()
+
+
+def test_a_forged_callback_is_refused_counted_and_changes_nothing(slow_stack: tuple[Proc, Gateway]) -> None:
+    sim, gw = slow_stack
+    client = gw.client()
+    video = client.videos.create(prompt="a kite over dunes", seconds="4", size="1280x720")  # type: ignore[arg-type]
+    wait_for(lambda: dict(sim_stats(sim)["callbacks"])["delivered"] >= 1, "the task's first callback", 60)
+    before, refused = calls(sim, "ark_get"), callbacks_counted(gw).get("refused", 0)
+    ended = {"id": "cgt-x", "status": "succeeded", "content": {"video_url": "https://evil.example/v.mp4"}}
+    base = gw.url + "/v1/gateway/upstream-callbacks"
+    forged = [
+        f"{base}/{video.id}/0/not-the-token",
+        f"{base}/{video.id}/0/" + "A" * 32,
+        f"{base}/video_doesnotexist/0/not-the-token",
+        f"{base}/{video.id}/7/not-the-token",
+        f"{base}/{video.id}/x/not-the-token",
+    ]
+    for url in forged:
+        answer = httpx.post(url, json=ended, timeout=10)
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"]["code"] == "not_found"
+    assert callbacks_counted(gw)["refused"] - refused == len(forged)
+    time.sleep(1.0)  # the driver ticks every 0.05 s: room for any (wrong) reaction to show
+    assert calls(sim, "ark_get") == before  # no status call made for a forged hint
+    assert client.videos.retrieve(video.id).status in ("queued", "in_progress")
+    client.videos.delete(video.id)
