@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.jobs.callbacks import reading, safety_wait
 from tests.conftest import FAST_CONFIG, Gateway, calls, sim_stats
 from tests.procs import Proc, free_port, wait_for
 from tests.profiles import start_profile_gateway, start_profile_simulator
@@ -24,8 +25,9 @@ STATUS_CALLS = {
     "ark-seedance": ("ark_get",),
     "minimax-hailuo": ("mm_query",),
     "luma-dream-machine": ("dm_get", "dm_list"),
+    "kling": ("kling_query", "kling_list"),
 }
-SECONDS = {"ark-seedance": "4", "minimax-hailuo": "8", "luma-dream-machine": "4"}
+SECONDS = {"ark-seedance": "4", "minimax-hailuo": "8", "luma-dream-machine": "4", "kling": "4"}
 
 
 def callback_config(port: int) -> str:
@@ -79,6 +81,7 @@ def test_jobs_end_by_their_callbacks_with_one_status_call_each(stack: tuple[str,
     assert [wait_done(gw, video_id) for video_id in ids] == ["completed"] * 3
     for video_id in ids:
         assert client.videos.download_content(video_id).read()[4:8] == b"ftyp"
+        assert "token" not in gw.http().get(f"/v1/videos/{video_id}").text  # the job's secret is never shown
     # the simulator called the gateway back (MiniMax: after the gateway echoed its challenge)
     assert dict(sim_stats(sim)["callbacks"])["delivered"] >= 3  # type: ignore[arg-type]
     now = callbacks_counted(gw)
@@ -127,3 +130,30 @@ def test_a_forged_callback_is_refused_counted_and_changes_nothing(slow_stack: tu
     assert calls(sim, "ark_get") == before  # no status call made for a forged hint
     assert client.videos.retrieve(video.id).status in ("queued", "in_progress")
     client.videos.delete(video.id)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"id": "cgt-1", "status": "running"}, "alive"),  # Ark
+        ({"id": "cgt-1", "status": "succeeded", "content": {"video_url": "u"}}, "end"),
+        ({"task_id": "1", "status": "Processing", "base_resp": {"status_code": 0}}, "alive"),  # MiniMax v1
+        ({"task_id": "1", "status": "Success", "file_id": "f"}, "end"),
+        ({"task": {"id": "1", "status": "queued"}}, "alive"),  # MiniMax H3 (v2)
+        ({"task": {"id": "1", "status": "failed"}}, "end"),
+        ({"id": "g", "state": "dreaming"}, "alive"),  # Luma Dream Machine
+        ({"id": "g", "state": "completed"}, "end"),
+        ({"task_id": "7", "task_status": "submitted"}, "alive"),  # Kling
+        ({"task_id": "7", "task_status": "succeed"}, "end"),
+        (None, "end"),  # not JSON, or nothing readable: a status call tells
+        ({"status": 3}, "end"),
+        ("running", "end"),
+    ],
+)
+def test_a_callback_reads_as_ended_unless_it_names_a_running_status(body: object, kind: str) -> None:
+    assert reading(body) == kind
+
+
+def test_safety_polls_of_jobs_made_together_are_spread() -> None:
+    waits = [safety_wait(60.0) for _ in range(200)]
+    assert all(60.0 <= w <= 72.0 for w in waits) and max(waits) - min(waits) > 5

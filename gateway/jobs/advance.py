@@ -210,7 +210,7 @@ class SegmentRunner:
         seg.next_poll_at = time.time() + interval
         job.poll_after_ms = int(interval * 1000)
         if self._called_back(job) and seg.status in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
-            seg.next_poll_at = time.time() + self.safety_poll_s  # the provider calls back; this is the safety net
+            seg.next_poll_at = time.time() + callbacks.safety_wait(self.safety_poll_s)  # the callbacks' safety net
 
     def _called_back(self, job: Job) -> bool:
         return self.callback_base is not None and callbacks.followed_by_callbacks(job)
@@ -224,7 +224,7 @@ class SegmentRunner:
             return False
         hint = await callbacks.take_hint(self.hints, job, seg)
         if hint == callbacks.ALIVE:
-            seg.next_poll_at = max(seg.next_poll_at, time.time() + self.safety_poll_s)
+            seg.next_poll_at = max(seg.next_poll_at, time.time() + callbacks.safety_wait(self.safety_poll_s))
         return hint == callbacks.END
 
     async def poll(self, job: Job, seg: Segment, *, direct: bool = False) -> None:

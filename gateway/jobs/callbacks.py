@@ -1,7 +1,7 @@
 """Provider callbacks as the follow method: the gateway's own ``callback_url`` on a create, and what arrives there.
 
 When ``public_base_url`` is set and a job's provider calls a create's ``callback_url`` back (its adapter says
-``callbacks = True``: Ark/Seedance, MiniMax Hailuo, Luma Dream Machine), each segment's create names
+``callbacks = True``: Ark/Seedance, MiniMax Hailuo, Luma Dream Machine, Kling), each segment's create names
 ``{public_base_url}/v1/gateway/upstream-callbacks/{video_id}/{segment}/{token}``; ``token`` is a random secret
 made for the job and stored with it (``Job.requested``, never shown to clients) before the create is sent.
 
@@ -16,12 +16,14 @@ it at its next step (:func:`take_hint`), and this replica's driver is woken at o
   full ``callback_safety_poll_s`` from now (the provider's callbacks reach us).
 
 Such a job is still polled, as the safety net for a callback that never comes, once per
-``callback_safety_poll_s`` (60 s by default) instead of every second or so.
+``callback_safety_poll_s`` (60 s by default, up to a fifth more so jobs made together are not polled together)
+after the last thing heard about it, instead of every few seconds.
 """
 
 from __future__ import annotations
 
 import hmac
+import random
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +37,25 @@ PATH = "/v1/gateway/upstream-callbacks"
 HINT = "upcb:"  # kv: "{video_id}:{segment}" -> "end" | "alive"
 HINT_TTL_S = 3600.0  # a hint nobody took (the job was deleted, or ended by a poll) is gone after this
 END, ALIVE = "end", "alive"
-ENDED_WORDS = {"succeeded", "success", "completed", "failed", "fail", "cancelled", "canceled", "expired"}
-RUNNING_WORDS = {"queued", "queueing", "pending", "preparing", "running", "processing", "dreaming", "in_progress"}
+RUNNING_WORDS = {
+    "queued",
+    "queueing",
+    "pending",
+    "submitted",
+    "preparing",
+    "running",
+    "processing",
+    "dreaming",
+    "in_progress",
+}
+
+
+SAFETY_JITTER = 0.2  # a safety poll waits 1 to 1.2 intervals: jobs made together are not all polled together
+
+
+def safety_wait(interval_s: float) -> float:
+    """How long a job followed by callbacks waits for its next (safety) poll."""
+    return interval_s * (1 + SAFETY_JITTER * random.random())
 
 
 def callbacks_on(upstream: Upstream, base_url: str | None) -> bool:

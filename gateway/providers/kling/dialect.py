@@ -125,6 +125,7 @@ class KlingUpstream(HttpAdapter):
 
     name = "kling"
     lists = True
+    callbacks = True  # ``callback_url``: Kling POSTs the task (as a query shows it) at each status change
 
     def __init__(
         self,
