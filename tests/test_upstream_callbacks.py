@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.jobs.callbacks import reading, safety_wait
-from tests.conftest import FAST_CONFIG, Gateway, calls, sim_stats
+from tests.conftest import FAST_CONFIG, Gateway, calls, sim_stats, store_url
 from tests.procs import Proc, free_port, wait_for
 from tests.profiles import start_profile_gateway, start_profile_simulator
 
@@ -157,3 +157,24 @@ def test_a_callback_reads_as_ended_unless_it_names_a_running_status(body: object
 def test_safety_polls_of_jobs_made_together_are_spread() -> None:
     waits = [safety_wait(60.0) for _ in range(200)]
     assert all(60.0 <= w <= 72.0 for w in waits) and max(waits) - min(waits) > 5
+
+
+def test_a_callback_to_another_replica_ends_the_job_through_the_store(tmp_path: Path) -> None:
+    """Two replicas on one Redis: jobs are created (and driven) on ``one``; the provider calls back ``two``
+    (its ``public_base_url``), which leaves the hint in the store for ``one`` to confirm."""
+    sim = start_profile_simulator("ark-seedance", time_scale=0.03)
+    store = store_url("redis", tmp_path)
+    port_two = free_port()
+    config = callback_config(port_two)  # both hand out two's address
+    one = start_profile_gateway("ark-seedance", sim, tmp_path / "one", store, config=config)
+    two = start_profile_gateway("ark-seedance", sim, tmp_path / "two", store, port=port_two, config=config)
+    try:
+        client = one.client()
+        ids = [client.videos.create(prompt=f"a shared kite {n}", seconds="4", size="1280x720").id for n in range(2)]  # type: ignore[arg-type]
+        assert [wait_done(one, video_id) for video_id in ids] == ["completed"] * 2
+        assert callbacks_counted(two).get("end", 0) >= 2 and callbacks_counted(one).get("end", 0) == 0
+        assert calls(sim, "ark_get") <= 2 * len(ids)  # confirmed once each, by whichever replica held the job
+    finally:
+        one.proc.stop()
+        two.proc.stop()
+        sim.stop()
