@@ -178,3 +178,20 @@ def test_a_callback_to_another_replica_ends_the_job_through_the_store(tmp_path: 
         one.proc.stop()
         two.proc.stop()
         sim.stop()
+
+
+def test_a_job_whose_callbacks_never_arrive_ends_by_the_safety_poll(tmp_path: Path) -> None:
+    """``public_base_url`` names a port nobody listens on: the provider's callbacks are lost, and the safety
+    poll (every 1.5 s here) still ends the job."""
+    sim = start_profile_simulator("ark-seedance", time_scale=0.03)
+    config = FAST_CONFIG + f"public_base_url: http://127.0.0.1:{free_port()}\ncallback_safety_poll_s: 1.5\n"
+    gw = start_profile_gateway("ark-seedance", sim, tmp_path, "memory://", config=config)
+    try:
+        client = gw.client()
+        video = client.videos.create(prompt="a lost callback", seconds="4", size="1280x720")  # type: ignore[arg-type]
+        assert wait_done(gw, video.id) == "completed"
+        assert dict(sim_stats(sim)["callbacks"])["failed"] >= 1  # type: ignore[arg-type]
+        assert not callbacks_counted(gw)
+    finally:
+        gw.proc.stop()
+        sim.stop()
