@@ -38,6 +38,7 @@ from gateway.faces import (
     ops,
     seed_generations,
     stories,
+    upstream_callbacks,
     usage,
 )
 from gateway.faces.http import error_response
@@ -154,6 +155,8 @@ def build_context(settings: Settings) -> Context:
         poll_min_s=settings.poll_min_s,
         poll_max_s=settings.poll_max_s,
         sweep_interval_s=settings.sweep_interval_s,
+        callback_base_url=settings.public_base_url,  # set: providers that call back are followed by callbacks
+        callback_safety_poll_s=settings.callback_safety_poll_s,
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
@@ -370,6 +373,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             *feedback.routes,
             *admin_videos.routes,
             *console.routes,
+            *upstream_callbacks.routes,
         ],
         middleware=[
             Middleware(

@@ -36,6 +36,7 @@ from gateway.faces import (
     ops,
     seed_generations,
     stories,
+    upstream_callbacks,
     usage,
 )
 from tests.conftest import KEYS, Gateway, start_gateway, store_url
@@ -45,7 +46,18 @@ ADMIN_KEY = "sk-admin-fuzz-routes-0123456789"
 DIGITS = ["²", "٣", "\uff15", "Ⅻ"]  # the third: a fullwidth 5
 HEADERS = ["Range", "Idempotency-Key", "Authorization", "Content-Type", "Cache-Control"]
 RAW = [b"\xb2", b"bytes=\xb2-", b"\xff\xfe\x85\xa0 \xd9\xa3"]  # lone high bytes, a Range of one, mixed
-ROUTE_TABLES = (ops, characters, openai_videos, seed_generations, usage, batches, stories, feedback, admin_videos)
+ROUTE_TABLES = (
+    ops,
+    characters,
+    openai_videos,
+    seed_generations,
+    usage,
+    batches,
+    stories,
+    feedback,
+    admin_videos,
+    upstream_callbacks,
+)
 ALL_ROUTES = [*[r for m in ROUTE_TABLES for r in m.routes], *console.routes]
 NOT_JSON = {"/", "/console", "/console/console.js", "/console/console.css", "/metrics"}
 # a small valid body per POST route, so a hostile header is met where the route does its real work
@@ -131,6 +143,7 @@ def world(
             wait_for(lambda: client.get(f"/v1/videos/{video_id}").json()["status"] == "completed", "a video", 120)
             batch = client.post("/v1/gateway/batches", json={"prompt": "the fuzz batch", "n": 2}).json()
         ids = {"video_id": video_id, "generation_id": video_id, "batch_id": batch["id"], "character_id": "char_x"}
+        ids |= {"segment": "0", "token": "not-the-token"}  # a provider callback's path: refused, 404
         yield World(gw, ids)
     finally:
         gw.proc.stop()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from gateway.core.capabilities import Capabilities
 from gateway.upstreams.base import Upstream
 from gateway.upstreams.detect import Probe
+from gateway.upstreams.hosts import HostEntry
 
 if TYPE_CHECKING:  # the simulator is imported only by what runs it, never by the gateway
     from gateway.simulator.profile import SimProfile
@@ -69,6 +70,10 @@ class ProviderCatalog:
             known = ", ".join(self._dialects)
             raise ValueError(f"no adapter for upstream dialect {dialect!r}; known: {known}") from None
         return provider.adapter(base_url, api_key)
+
+    def host_entries(self) -> list[HostEntry]:
+        """Each provider's public API hosts and profiles (:mod:`gateway.upstreams.hosts`)."""
+        return [HostEntry(p.name, p.hosts, tuple(p.profiles), p.probe is not None) for p in self.providers]
 
     def probes(self) -> list[Probe]:
         ordered = sorted(self.providers, key=lambda p: p.probe_last)  # stable: the listed order otherwise

@@ -18,5 +18,5 @@ PROVIDER = Provider(
     simulator="gateway.providers.ark_seedance.sim_profile",
     # Seedance runs in ap-southeast-1 only (eu-west-1 has other models); Volcengine's Ark names the same models
     # ``doubao-...``, which this table does not list
-    hosts=("ark.ap-southeast.bytepluses.com",),
+    hosts=("ark.ap-southeast.bytepluses.com", "ark.eu-west.bytepluses.com"),
 )

@@ -9,6 +9,9 @@ Kling's API reference (``https://kling.ai/document-api``, pages "General Info / 
 - ``GET /v1/videos/{action}/{task_id}``; ``GET /v1/videos/{action}?pageNum=&pageSize=`` lists an action's tasks.
   ``task_status``: ``submitted``, ``processing``, ``succeed``, ``failed`` (with ``task_status_msg``); the video is
   ``task_result.videos[0].url`` on Kuaishou's CDN, fetched without Kling's token.
+- ``callback_url`` on a create: Kling POSTs the task (as a query shows it, unsigned) at each status change;
+  ``callbacks = True``, so with ``public_base_url`` set the gateway names its own URL (a per-job token in the
+  path) and confirms each ended task with one query (:mod:`gateway.jobs.callbacks`).
 - ``Authorization: Bearer <JWT>`` (see :mod:`.credentials`); every answer is ``{"code", "message", "request_id",
   "data"}`` (see :mod:`.errors`).
 
@@ -128,6 +131,7 @@ class KlingUpstream(HttpAdapter):
     # Kling has no moderation endpoint (it refuses a create with code 1301, or fails the task)
     # Kling has no chat completion: prompts are not enhanced
     lists = True
+    callbacks = True  # ``callback_url``: Kling POSTs the task (as a query shows it) at each status change
 
     def __init__(
         self,
