@@ -39,6 +39,7 @@ from gateway.faces import (
     ops,
     seed_generations,
     stories,
+    upstream_callbacks,
     usage,
 )
 from gateway.faces.http import error_response
@@ -52,6 +53,7 @@ from gateway.media.transcode import webm_available
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator, hash_key
+from gateway.pipeline.batch_resume import BatchResumer
 from gateway.pipeline.batches import BatchService
 from gateway.pipeline.cache import CacheStage
 from gateway.pipeline.chat import ChatEndpoint
@@ -155,6 +157,8 @@ def build_context(settings: Settings) -> Context:
         poll_min_s=settings.poll_min_s,
         poll_max_s=settings.poll_max_s,
         sweep_interval_s=settings.sweep_interval_s,
+        callback_base_url=settings.public_base_url,  # set: providers that call back are followed by callbacks
+        callback_safety_poll_s=settings.callback_safety_poll_s,
         max_attempts=settings.max_segment_attempts,
         retention_s=settings.retention_s,
     )
@@ -172,7 +176,7 @@ def build_context(settings: Settings) -> Context:
     )
     # admission order: StorageStage (a full disk refuses before anything is charged), ContentPolicyStage,
     # RateLimitStage, CacheStage, QuotaStage (hits and coalesced creates are answered before the quota
-    # stage, so they are never charged)
+    # stage, so they are never charged), EnhanceStage (a paid chat call only for a create that will run)
     quota = build_quota(settings, store)
     content_policy = ContentPolicyStage(lambda: upstream.current().moderate)
     # enhancement's chat model: its own OpenAI-compatible endpoint (enhance_url), else the first upstream's
@@ -188,16 +192,16 @@ def build_context(settings: Settings) -> Context:
     # a webhook's data is the video as its client reads it: the seed shape for a seed-dialect create
     render = seed_generations.resource_in_dialect(settings)
     webhooks = build_webhooks(settings, store, lambda name: policies.current().tenants.get(name), render)
-    # enhancement after the rate limit (a refused create costs no chat call), before the cache (the key
-    # is the enhanced request) and the quota
+    # enhancement last: a create refused (rate limit, quota) or answered from the cache never pays for a chat
+    # call; the cache key holds the original prompt and the enhancement flag
     stages: list[Stage] = [
         webhooks.stage,
         StorageStage(storage),
         content_policy,
         RateLimitStage(quota),
-        EnhanceStage(enhancer),
         cache,
         QuotaStage(quota),
+        EnhanceStage(enhancer),
     ]
     # quota first: a job's slot and refund must not depend on the cache index being reachable
     stats = UsageStats(store)  # the console's usage over time, shared by every replica through the store
@@ -237,14 +241,19 @@ def build_context(settings: Settings) -> Context:
     if chat is not None:
         ctx.closers.append(chat.close)
     kept_s = settings.retention_s + settings.record_grace_s if settings.record_grace_s else None
-    ctx.batches = BatchService(service, store, ttl_s=kept_s)
+    ctx.batches = BatchService(service, store, ttl_s=kept_s, lease_ttl_s=settings.lease_ttl_s)
+    resumer = BatchResumer(
+        ctx.batches, lambda: policies.current().tenants, interval_s=max(1.0, settings.lease_ttl_s / 2)
+    )
+    ctx.starters.append(resumer.start)  # batches whose maker died half way: the rest of their items
+    ctx.closers.append(resumer.stop)
     ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
     # a finished story makes its scene videos, before its webhook is queued: a client told the story is done
     # finds its scenes done too
     service.events.insert(service.events.index(webhooks.events), ctx.stories)
     driver.on_abandoned.append(ctx.stories.listeners_abandoned)  # its scenes fail rather than wait for ever
     service.views.append(ctx.stories.view)  # a running scene shows its part of the story's progress
-    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s)
+    ctx.idempotency = IdempotencyKeys(store, ttl_s=settings.idempotency_ttl_s, lease_ttl_s=settings.lease_ttl_s)
     upload_janitor = UploadJanitor(  # files of finished jobs and of creates that never became one
         Path(settings.data_dir) / "uploads",
         store,
@@ -369,6 +378,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             *admin_videos.routes,
             *console.routes,
             *console_api.routes,
+            *upstream_callbacks.routes,
         ],
         middleware=[
             Middleware(

@@ -51,6 +51,7 @@ class BodySlots:
         self.limit = limit
         self.client_of = client_of
         self._held: dict[str, int] = {}
+        self._freed: dict[str, asyncio.Event] = {}  # set when one of a waited-on client's slots comes free
 
     def take(self, client: str) -> bool:
         """One slot for ``client``; False when it holds its limit already."""
@@ -66,41 +67,70 @@ class BodySlots:
             self._held[client] = held
         else:
             self._held.pop(client, None)
+        freed = self._freed.pop(client, None)
+        if freed is not None:
+            freed.set()
 
     def held(self, client: str) -> int:
         return self._held.get(client, 0)
 
+    async def freed(self, client: str) -> None:
+        """Returns once one of ``client``'s slots has been given back."""
+        await self._freed.setdefault(client, asyncio.Event()).wait()
 
-SLOTLESS_WAIT_S = 0.25  # a client with no slot free may still go on if its whole body is in within this
-SLOTLESS_MAX_BYTES = 1 << 20  # ... and it is at most this big
+
+SLOTLESS_WAIT_S = 5.0  # a client with no slot free waits this long for a free slot or its whole body
+SLOTLESS_MAX_BYTES = 1 << 20  # ... a body read while waiting is at most this big
 
 
-async def whole_body_soon(
-    receive: Receive, wait_s: float = SLOTLESS_WAIT_S, max_bytes: int = SLOTLESS_MAX_BYTES
-) -> list[Message] | None:
-    """The body's messages when all of it arrives within ``wait_s`` and ``max_bytes``, else None.
-
-    A burst of small creates holds many slots for an instant only (their bodies are already in the
-    server's buffers, just not read yet): such a body is not a slow upload and needs no slot."""
-    messages: list[Message] = []
+async def _read_whole(receive: Receive, messages: list[Message], max_bytes: int) -> bool:
+    """Append the body's messages to ``messages`` until it is whole (True) or passes ``max_bytes`` (False).
+    Cancel-safe: a message is appended as soon as it is received."""
     size = 0
-    deadline = asyncio.get_running_loop().time() + wait_s
     while True:
-        left = deadline - asyncio.get_running_loop().time()
-        if left <= 0:
-            return None
-        try:
-            message = await asyncio.wait_for(receive(), left)
-        except TimeoutError:
-            return None
+        message = await receive()
         messages.append(message)
         if message["type"] != "http.request":
-            return messages  # a disconnect: the app sees it as it would have
+            return True  # a disconnect: the app sees it as it would have
         size += len(message.get("body", b""))
         if size > max_bytes:
-            return None
+            return False
         if not message.get("more_body", False):
-            return messages
+            return True
+
+
+async def slot_or_whole_body(
+    slots: BodySlots,
+    client: str,
+    receive: Receive,
+    wait_s: float = SLOTLESS_WAIT_S,
+    max_bytes: int = SLOTLESS_MAX_BYTES,
+) -> tuple[bool, list[Message]] | None:
+    """For a client with no slot free: wait up to ``wait_s`` for a slot to come free (``(True, messages)``:
+    the slot is taken) or for the whole body to be in (``(False, messages)``: it needs no slot); None when
+    neither happens. ``messages`` is what was read of the body meanwhile, to be replayed.
+
+    A burst of small creates holds many slots for an instant only: its bodies are on their way or already
+    in, and slots come free as the first ones are read. Such a body is not a slow upload and is not refused."""
+    messages: list[Message] = []
+    reader = asyncio.ensure_future(_read_whole(receive, messages, max_bytes))
+    deadline = asyncio.get_running_loop().time() + wait_s
+    try:
+        while True:
+            if reader.done() and reader.result():
+                return False, messages
+            if slots.take(client):
+                return True, messages
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or reader.done():
+                return None
+            waiter = asyncio.ensure_future(slots.freed(client))
+            try:
+                await asyncio.wait({reader, waiter}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+    finally:
+        reader.cancel()
 
 
 def replay(messages: list[Message], receive: Receive) -> Receive:

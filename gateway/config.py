@@ -105,6 +105,8 @@ class Settings:
     breaker_failures: int = 5  # calls failing in a row (unreachable, 5xx, 429) that open an upstream's breaker
     breaker_open_s: float = 30.0  # an open breaker half-opens (a free trial call) after this long
     public_base_url: str | None = None  # every URL handed out (seed data[0].url); default http://<host>:<port>
+    # with public_base_url set, a provider that calls back is polled only this often (callbacks are the follow method)
+    callback_safety_poll_s: float = 60.0
     idempotency_ttl_s: float = 86400.0  # an Idempotency-Key replays its answer this long
     upload_max_age_s: float = 3600.0  # an uploaded file no active job uses is deleted after this
     upload_sweep_s: float = 300.0  # how often uploads/ is swept
@@ -149,6 +151,7 @@ BOUNDS: dict[str, Bound] = {
     "poll_min_s": POSITIVE,
     "poll_max_s": POSITIVE,
     "sweep_interval_s": NOT_NEGATIVE,
+    "callback_safety_poll_s": POSITIVE,
     "poll_snapshot_s": Bound(0, high=10),
     "log_poll_sample": Bound(0, high=1),
     "lease_ttl_s": POSITIVE,

@@ -7,10 +7,12 @@ upstreams:
 ```
 
 ``api_key_env`` names the environment variable holding that upstream's key (a key itself never
-goes into a file); it must be set when the gateway starts. ``profile`` pins the upstream's profile
-(default: detected). ``model_map`` (``{sora-2: <provider model>, ...}``) overrides the profile's default map of
-client model names to the provider's models. ``SORA_GATEWAY_UPSTREAMS`` takes the same list as JSON or YAML flow
-text. The top-level ``model_map`` setting is the same map for every upstream (an entry's own wins).
+goes into a file); it must be set when the gateway starts. ``profile`` pins the upstream's profile;
+left out, the URL's host decides (:mod:`gateway.upstreams.hosts`: a provider's public API host pins its
+profile, a local one is detected live, any other public host is an error at the entry's line).
+``model_map`` (``{sora-2: <provider model>, ...}``) overrides the profile's default map of client model names
+to the provider's models. ``SORA_GATEWAY_UPSTREAMS`` takes the same list as JSON or YAML flow text.
+The top-level ``model_map`` setting is the same map for every upstream (an entry's own wins).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 import yaml
 
 from gateway.config_urls import http_problem
-from gateway.providers import PROFILES
+from gateway.providers import CATALOG, PROFILES
+from gateway.upstreams.hosts import UnknownHost, profile_for_url
 from gateway.yamlfile import YamlError, compose, entries, line_of, value_of
 
 KEYS = ("url", "api_key_env", "profile", "model_map")
@@ -80,6 +83,13 @@ def _entry(index: int, fields: dict[str, tuple[Any, int | None]], line: int | No
         if profile not in PROFILES:
             raise UpstreamsError(at, f"{label}: profile must be one of {', '.join(PROFILES)}, got {profile!r}")
         entry["profile"] = profile
+    else:  # the URL's host names it (a provider's public API host), or a local one is detected live
+        try:
+            found = profile_for_url(url, CATALOG.host_entries())
+        except UnknownHost as exc:
+            raise UpstreamsError(url_line, f"{label}: profile left out and {exc}") from None
+        if found is not None:
+            entry["profile"] = found
     return entry
 
 

@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accesslog import write_request_line
-from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, whole_body_soon
+from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, slot_or_whole_body
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
 from gateway.observability import REQUEST_LATENCY, REQUESTS, log
@@ -264,15 +264,15 @@ class GatewayMiddleware:
                 await exchange.fail(413, limit, "invalid_request_error", "request_too_large")
                 return
             if exchange.has_body and not self._hold_body_slot(exchange):
-                self.inflight -= 1  # a body with no slot waits for its bytes outside max_concurrent
+                self.inflight -= 1  # a body with no slot waits outside max_concurrent_requests
                 try:
-                    early = await whole_body_soon(receive)
+                    room = await self._wait_for_body_room(exchange, receive)
                 finally:
                     self.inflight += 1
-                if early is None:
+                if room is None:
                     await self._refuse_body(exchange)
                     return
-                receive = replay(early, receive)
+                receive = room
             await self.app(scope, exchange.limit(receive), exchange.send)
         except _TooLarge:
             limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
@@ -305,6 +305,19 @@ class GatewayMiddleware:
             return False
         exchange.on_body_done = lambda: slots.give_back(client)
         return True
+
+    async def _wait_for_body_room(self, exchange: Exchange, receive: Receive) -> Receive | None:
+        """For a client at its ``max_bodies_per_tenant``: the ``receive`` to go on with once a slot comes free
+        (held until the body is in) or the whole body is in, whichever is first; None after the wait."""
+        slots = self.body_slots
+        client = slots.client_of(exchange.scope)
+        room = await slot_or_whole_body(slots, client, receive)
+        if room is None:
+            return None
+        took_slot, messages = room
+        if took_slot:
+            exchange.on_body_done = lambda: slots.give_back(client)
+        return replay(messages, receive)
 
     async def _refuse_body(self, exchange: Exchange) -> None:
         """The 429 for a client at its ``max_bodies_per_tenant`` whose new body did not come in at once."""

@@ -50,6 +50,9 @@ UPSTREAM_LATENCY = Histogram(
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+UPSTREAM_CALLBACKS = Counter(  # provider callbacks received: refused (forged, unknown), handshake, end, alive, ignored
+    P + "upstream_callbacks_total", "Provider callbacks received, by result", ["result"], registry=REGISTRY
+)
 JOB_TRANSITIONS = Counter(P + "job_transitions_total", "Job state transitions", ["state", "tenant"], registry=REGISTRY)
 JOBS = Gauge(
     P + "jobs",
@@ -203,6 +206,7 @@ class DrivenJobs:
 # -- logs --------------------------------------------------------------------
 
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+|(Bearer\s+)\S+", re.IGNORECASE)
+_CALLBACK_TOKEN = re.compile(r"(/upstream-callbacks/[^/\s]+/[^/\s]+/)[^/\s?#\"']+")  # a job's callback secret
 _URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"']+@", re.IGNORECASE)  # http://user:pass@host
 _SECRET_KEYS = {"authorization", "api_key", "api-key", "key", "upstream_api_key", "admin_key", "password", "token"}
 _KNOWN_SECRETS: set[str] = set()
@@ -217,6 +221,7 @@ def register_secret(value: str | None) -> None:
 def redact(value: str) -> str:
     """Mask anything shaped like a key, a URL's userinfo, or registered as a secret, in free text."""
     value = _URL_USERINFO.sub(r"\1***@", value)
+    value = _CALLBACK_TOKEN.sub(r"\1***", value)
     for secret in _KNOWN_SECRETS:
         if secret in value:
             value = value.replace(secret, "***")

@@ -130,6 +130,33 @@ def test_a_burst_of_whole_small_bodies_needs_no_slots(simulator: Proc, tmp_path:
         gw.proc.stop()
 
 
+def test_bodies_a_moment_behind_their_headers_wait_for_room_not_a_refusal(simulator: Proc, tmp_path: Path) -> None:
+    """A busy client sends headers and body in two writes: with two slots, eight creates whose bodies come a
+    second after their headers all wait (for a slot, or for their whole body) and are answered by the quota
+    rules; none is refused for slots, none is left with a reset connection."""
+    gw = gateway(simulator, tmp_path, "max_bodies_per_tenant: 2\nbody_timeout_s: 120\n")
+    host, port = gw.url.removeprefix("http://").split(":")
+    socks, bodies = [], []
+    try:
+        for i in range(8):
+            body = json.dumps({"prompt": f"late body {i}", "seconds": "4"}).encode()
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            head = f"POST /v1/videos HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {HOG_KEY}\r\n"
+            sock.sendall(f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+            socks.append(sock)
+            bodies.append(body)
+        time.sleep(1.0)  # longer than a body used to be given when its client had no slot free
+        for sock, body in zip(socks, bodies, strict=True):
+            sock.sendall(body)
+        answered = answers(socks, 8)
+        assert len(answered) == 8
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answered.values()), [a[:300] for a in answered.values()]
+    finally:
+        for sock in socks:
+            sock.close()
+        gw.proc.stop()
+
+
 def send_slowly(gw: Gateway, key: str, body: bytes, chunk: int, every_s: float, budget_s: float) -> tuple[float, bytes]:
     """Send ``body`` ``chunk`` bytes every ``every_s`` seconds; the seconds taken and the whole answer."""
     sock = open_body(gw, key, len(body) + 1)  # the "{" open_body sends is the body's first byte

@@ -37,6 +37,7 @@ from gateway.faces import (
     ops,
     seed_generations,
     stories,
+    upstream_callbacks,
     usage,
 )
 from tests.conftest import KEYS, Gateway, start_gateway, store_url
@@ -57,6 +58,7 @@ ROUTE_TABLES = (
     feedback,
     admin_videos,
     console_api,
+    upstream_callbacks,
 )
 ALL_ROUTES = [*[r for m in ROUTE_TABLES for r in m.routes], *console.routes]
 NOT_JSON = {"/", "/console", "/console/js/main.js", "/console/console.css", "/metrics"}
@@ -144,6 +146,7 @@ def world(
             batch = client.post("/v1/gateway/batches", json={"prompt": "the fuzz batch", "n": 2}).json()
         ids = {"video_id": video_id, "generation_id": video_id, "batch_id": batch["id"], "character_id": "char_x"}
         ids["name"] = "main.js"  # the console's entry module
+        ids |= {"segment": "0", "token": "not-the-token"}  # a provider callback's path: refused, 404
         yield World(gw, ids)
     finally:
         gw.proc.stop()

@@ -8,6 +8,7 @@ and is shared by two gateways on one Redis.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import openai
 import pytest
 
 from gateway.errors import ApiError
-from gateway.pipeline.idempotency import Answer, IdempotencyKeys, note_stored
+from gateway.pipeline.idempotency import LEASE_PREFIX, Answer, IdempotencyKeys, note_stored
 from gateway.store.base import JobStore
 from tests.conftest import FAST_CONFIG, Gateway, calls, start_gateway, store_url, write_tenants
 from tests.procs import Proc, start_simulator, wait_for
@@ -264,3 +265,36 @@ async def test_a_stored_job_is_named_to_a_retry_while_the_first_never_answers(st
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_a_dead_holders_claim_is_taken_over_and_answered_with_its_work(store: JobStore) -> None:
+    """The first request stored its job and died (its lease is gone): the retry answers with that job."""
+    keys = IdempotencyKeys(store, lease_ttl_s=30, wait_s=0.3)
+    for key, token in (("dead", "t-dead"), ("alive", "t-alive")):
+        record = {"state": "pending", "fp": "fp", "token": token, "jobs": [f"video_{key}"]}
+        await store.kv_set(keys._kv_key("acme", key), json.dumps(record))
+    assert await store.acquire_lease(LEASE_PREFIX + "t-alive", "the-first-holder", 30)
+
+    async def must_not_run() -> Answer:
+        raise AssertionError("a second create for the same key")
+
+    async def resume(made: dict[str, Any]) -> Answer:
+        return Answer(200, json.dumps({"id": made["jobs"][0]}))
+
+    answer, replayed = await keys.run("acme", "dead", "fp", must_not_run, resume)
+    assert replayed and json.loads(answer.body) == {"id": "video_dead"}
+    assert await keys.run("acme", "dead", "fp", must_not_run) == (answer, True)  # kept as the key's answer
+    with pytest.raises(ApiError) as busy:  # a live holder keeps its claim: the retry waits, then a 409
+        await keys.run("acme", "alive", "fp", must_not_run, resume)
+    assert busy.value.code == "idempotency_key_in_progress"
+
+
+async def test_a_dead_holders_claim_that_stored_nothing_is_run_by_the_retry(store: JobStore) -> None:
+    keys = IdempotencyKeys(store, lease_ttl_s=30)
+    await store.kv_set(keys._kv_key("acme", "k"), json.dumps({"state": "pending", "fp": "fp", "token": "t"}))
+
+    async def produce() -> Answer:
+        return Answer(200, "made")
+
+    assert await keys.run("acme", "k", "fp", produce) == (Answer(200, "made"), False)
+    assert await keys.run("acme", "k", "fp", produce) == (Answer(200, "made"), True)

@@ -26,6 +26,7 @@ BURST_TENANTS = {
     "burst": "quotas: {requests_per_minute: 40}\n",
     "slots": "quotas: {concurrent_jobs: 3}\ncache: {scope: off}\n",
     "wallet": "quotas: {budget_usd_per_month: 2.0}\ncache: {scope: off}\n",
+    "tags": "quotas: {requests_per_minute: 1000, concurrent_jobs: 100}\n",
 }
 
 
@@ -110,6 +111,7 @@ def test_concurrent_jobs_and_budget_are_exact_across_two_replicas(replicas: list
 def test_quota_keys_share_one_hash_tag_per_tenant(replicas: list[Gateway]) -> None:
     import redis
 
+    assert {s for s, _ in burst(replicas, "tags", 4)} == {200}  # this test's own keys (it may run alone)
     prefix = replicas[0].store.split("prefix=")[1]
     client = redis.Redis.from_url(REDIS_URL)
     keys = [k.decode() for k in client.scan_iter(match=f"{{{prefix}:quota:*", count=1000)]

@@ -70,6 +70,10 @@ class ContentStore(Protocol):
     async def adopt(self, job_id: str, variant: str, source: Path) -> Stored:
         """Take over a file made in scratch (a stitch, a transcode); the source is consumed."""
 
+    async def spool(self, job_id: str, name: str, chunks: AsyncIterator[bytes]) -> Path:
+        """Stream chunks into ``name`` in the job's scratch directory (complete, or not there): a local copy
+        kept until :meth:`adopt` takes it, so a failed upload is retried without the upstream."""
+
     async def jobs_with_video(self, sha256: str) -> list[str]:
         """Ids of the jobs whose retained video has this sha256."""
 

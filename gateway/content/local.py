@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from gateway.content.entries import Entry, scan
 from gateway.content.ranges import is_digits
+from gateway.content.scratchfile import stream_to_file
 from gateway.content.space import raise_if_simulated_full
 from gateway.core.models import Reference
 
@@ -160,6 +161,18 @@ class LocalContentStore:
             raise
         self._stored()
         return stored
+
+    async def spool(self, job_id: str, name: str, chunks: AsyncIterator[bytes]) -> Path:
+        """A local copy in the job's scratch directory, counted as a write (a full disk stops admission)."""
+        path = self.scratch(job_id) / name
+        try:
+            await asyncio.to_thread(raise_if_simulated_full)
+            size = await stream_to_file(chunks, path)
+        except OSError as exc:
+            self._write_result(exc, 0)
+            raise
+        self._write_result(None, size)
+        return path
 
     def _adopt(self, job_id: str, variant: str, source: Path, final: Path) -> StoredFile:
         digest = hashlib.sha256()

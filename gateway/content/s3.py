@@ -5,7 +5,9 @@ Layout under the prefix (mirrors :mod:`gateway.content.local`, so replicas need 
 * ``<xx>/<job id>/<variant>``: the media (``Content-Type`` and the extension as attributes); a
   streamed write is a multipart upload (parts of ``PART_BYTES``, at most ``UPLOAD_CONCURRENCY`` in
   flight: bounded memory) that becomes visible only when complete; a failed one is aborted, and one
-  cut by a killed process stays an invisible incomplete upload (a bucket lifecycle rule removes those).
+  cut by a killed process stays an invisible incomplete upload (the lifecycle rule in
+  ``deploy/s3-lifecycle.json`` aborts those after a day). A job's media is spooled to local files first
+  (:mod:`gateway.jobs.spool`) and adopted from there, so a failed upload is retried without the upstream.
 * ``<xx>/<job id>/<variant>.sha256``: its sha256. S3 fixes metadata when an upload starts, before a
   streamed checksum is known, so the digest is a small object written right after the media; a file
   adopted from scratch (known digest) carries it as the ``sha256`` metadata too.
@@ -49,6 +51,7 @@ from gateway.content.s3client import (
     read_file,
     reason,
 )
+from gateway.content.scratchfile import stream_to_file
 from gateway.core.models import Reference
 from gateway.upstreams.base import ContentStream
 
@@ -296,6 +299,12 @@ class S3ContentStore:
             self._touched = {k: v for k, v in self._touched.items() if now - v < TOUCH_EVERY_S}
         with contextlib.suppress(ContentStoreError):  # the LRU clock is a hint
             await self._put(f"{self.directory(job_id)}/{USED}", b"")
+
+    async def spool(self, job_id: str, name: str, chunks: AsyncIterator[bytes]) -> Path:
+        """A local copy in this replica's scratch: the upload of it is retried however long the bucket is down."""
+        path = self.scratch(job_id) / name
+        await stream_to_file(chunks, path)
+        return path
 
     def scratch(self, job_id: str) -> Path:
         path = self.work_dir / "scratch" / job_id

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.core.models import Job
-from gateway.errors import invalid
+from gateway.errors import invalid, not_found
 from gateway.faces.creates import create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
@@ -65,9 +65,16 @@ def batch_prompts(data: dict[str, Any], most: int) -> list[str]:
 
 def batch_resource(batch: Batch, jobs: list[Job | None]) -> dict[str, Any]:
     videos: list[dict[str, Any]] = []
-    for item, job, prompt in zip(batch.items, jobs, batch.prompts, strict=True):
+    entries = batch.entries()
+    jobs = [*jobs, *[None] * (len(entries) - len(jobs))]  # the create's own answer: items not made are pending
+    for item, job, prompt in zip(entries, jobs, batch.prompts, strict=True):
         if job is not None:
             videos.append(video_resource(job))
+            continue
+        if item.get("pending"):  # not made yet (its maker died: a restarted replica makes it)
+            videos.append(
+                {"id": item.get("video_id"), "object": "video", "status": "queued", "progress": 0, "prompt": prompt}
+            )
             continue
         error = item.get("error") or {"message": "The video was deleted.", "type": "invalid_request_error"}
         error = {k: v for k, v in error.items() if k != "status"}
@@ -81,9 +88,9 @@ def batch_resource(batch: Batch, jobs: list[Job | None]) -> dict[str, Any]:
     return {
         "id": batch.id,
         "object": "video.batch",
-        "status": batch_status(jobs),
+        "status": batch_status(jobs, entries),
         "created_at": batch.created_at,
-        "n": len(batch.items),
+        "n": len(entries),
         "counts": counts,
         "callback_url": batch.callback_url,
         "videos": videos,
@@ -98,8 +105,14 @@ async def create_batch(request: Request) -> Response:
         batch, jobs = await batches(request).create(tenant, base, prompts, callback_url=base.callback_url)
         return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
 
+    async def resume(tenant: Tenant, made: dict[str, Any]) -> Response:  # the same key after its first died
+        if not made.get("batch"):
+            raise not_found("batch", "")
+        batch, jobs = await batches(request).get(tenant, str(made["batch"]))
+        return JSONResponse(batch_resource(batch, jobs), headers={"x-sora-gateway-cache": "bypass"})
+
     # Idempotency-Key, the door's request count, uploads dropped when refused: as every create
-    return await create_like(request, answer, fields=BATCH_FIELDS)
+    return await create_like(request, answer, fields=BATCH_FIELDS, resume=resume)
 
 
 async def list_batches(request: Request) -> Response:

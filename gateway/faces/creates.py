@@ -35,6 +35,9 @@ from gateway.policies.model import Tenant
 from gateway.quota.stages import count_request
 
 Answerer = Callable[[Tenant, dict[str, Any]], Awaitable[Response]]
+# the answer for the work an Idempotency-Key's first request made before it died: the claim's record
+# (``jobs``: the videos it stored, ``batch``: the batch it saved)
+Resumer = Callable[[Tenant, dict[str, Any]], Awaitable[Response]]
 REPLAYED_HEADERS = ("content-type", "openai-poll-after-ms", "location")
 REPLAYED_PREFIXES = ("x-sora-gateway-",)
 
@@ -70,8 +73,10 @@ async def create_like(
     *,
     fields: dict[str, tuple[type, ...]],
     required: tuple[str, ...] = (),
+    resume: Resumer | None = None,
 ) -> Response:
-    """Answer a create-like request (see the module doc); ``answer`` makes the video and renders it."""
+    """Answer a create-like request (see the module doc); ``answer`` makes the video and renders it; ``resume``
+    renders what a same-key request made before its process died (the retry takes its claim over)."""
     tenant = tenant_of(request)
     ctx = request.app.state.ctx
     if ctx.quota is not None:
@@ -93,8 +98,14 @@ async def create_like(
         async def produce() -> Answer:
             return _answer_of(await answer(tenant, data))
 
+        async def resumed(record: dict[str, Any]) -> Answer:
+            assert resume is not None
+            return _answer_of(await resume(tenant, record))
+
         keys: IdempotencyKeys = ctx.idempotency
-        result, replayed = await keys.run(tenant.name, key, fingerprint(request, data), produce)
+        result, replayed = await keys.run(
+            tenant.name, key, fingerprint(request, data), produce, resumed if resume is not None else None
+        )
         made_new = not replayed and 200 <= result.status < 300
         headers = {**result.headers, "idempotent-replayed": "true" if replayed else "false"}
         return Response(result.body, status_code=result.status, headers=headers)

@@ -14,7 +14,7 @@ from gateway.content import ContentRedirect, StoredFile
 from gateway.content.local import RangeProblem, check_range
 from gateway.core.models import Job, Reference, Status
 from gateway.errors import ApiError, invalid
-from gateway.faces.creates import create_like
+from gateway.faces.creates import Resumer, create_like
 from gateway.faces.http import SafeJSONResponse as JSONResponse
 from gateway.faces.http import tenant_of
 from gateway.faces.requests import CREATE, EDIT, EXTEND, OPENAI, REFERENCE, REMIX
@@ -79,13 +79,23 @@ def created_response(created: Created, request: Request | None = None) -> JSONRe
     return JSONResponse(resource, headers=created_headers(created))
 
 
+def resume_video(request: Request) -> Resumer:
+    """An Idempotency-Key's retry after its first request died: the video that request stored, as it stands now."""
+
+    async def resume(tenant: Tenant, made: dict[str, Any]) -> Response:
+        job = await service(request).retrieve(tenant, str(made["jobs"][0]))
+        return JSONResponse(video_resource(job, queue_position(request, job)), headers=poll_headers(job))
+
+    return resume
+
+
 async def create_video(request: Request) -> Response:
     async def answer(tenant: Tenant, data: dict[str, Any]) -> Response:
         req = OPENAI.request(data)
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
         return created_response(created, request)
 
-    return await create_like(request, answer, fields=CREATE_FIELDS, required=("prompt",))
+    return await create_like(request, answer, fields=CREATE_FIELDS, required=("prompt",), resume=resume_video(request))
 
 
 async def list_videos(request: Request) -> Response:
@@ -178,7 +188,7 @@ async def remix_video(request: Request) -> Response:
         created = await service(request).remix(tenant, video_id, prompt, callback_url=OPENAI.read(data, "callback_url"))
         return created_response(created, request)
 
-    return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",))
+    return await create_like(request, answer, fields=REMIX_FIELDS, required=("prompt",), resume=resume_video(request))
 
 
 def _video_ref(data: dict[str, Any]) -> str | Reference:
@@ -207,7 +217,13 @@ async def extend_video(request: Request) -> Response:
         created = await service(request).extend(tenant, video, prompt, seconds, callback_url=callback_url)
         return created_response(created, request)
 
-    return await create_like(request, answer, fields=DERIVED_FIELDS, required=("video", "prompt", "seconds"))
+    return await create_like(
+        request,
+        answer,
+        fields=DERIVED_FIELDS,
+        required=("video", "prompt", "seconds"),
+        resume=resume_video(request),
+    )
 
 
 async def edit_video(request: Request) -> Response:
@@ -216,7 +232,9 @@ async def edit_video(request: Request) -> Response:
         created = await service(request).edit(tenant, video, prompt, callback_url=OPENAI.read(data, "callback_url"))
         return created_response(created, request)
 
-    return await create_like(request, answer, fields=EDIT_FIELDS, required=("video", "prompt"))
+    return await create_like(
+        request, answer, fields=EDIT_FIELDS, required=("video", "prompt"), resume=resume_video(request)
+    )
 
 
 routes = [

@@ -72,7 +72,11 @@ async def create_generation(request: Request) -> Response:
         created = await service(request).create(tenant, req, cache_control=request.headers.get("cache-control"))
         return JSONResponse(generation_resource(created.job, _base_url(request)), headers=created_headers(created))
 
-    return await create_like(request, answer, fields=FIELDS, required=("prompt",))
+    async def resume(tenant: Tenant, made: dict[str, Any]) -> Response:  # the same key after its first died
+        job = await service(request).retrieve(tenant, str(made["jobs"][0]))
+        return JSONResponse(generation_resource(job, _base_url(request)), headers=poll_headers(job))
+
+    return await create_like(request, answer, fields=FIELDS, required=("prompt",), resume=resume)
 
 
 async def retrieve_generation(request: Request) -> Response:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from gateway.errors import invalid
 from gateway.faces.creates import create_like
 from gateway.faces.hints import hint
-from gateway.faces.openai_videos import created_response
+from gateway.faces.openai_videos import created_response, resume_video
 from gateway.faces.requests import OPENAI, STORY, whole_seconds
 from gateway.pipeline.stories import Scene, StoryService
 from gateway.policies.model import Tenant
@@ -58,7 +58,7 @@ async def create_story(request: Request) -> Response:
         return created_response(await stories(request).create(tenant, scenes, base), request)
 
     # Idempotency-Key and the door's request count, as every create
-    return await create_like(request, answer, fields=STORY_FIELDS, required=("scenes",))
+    return await create_like(request, answer, fields=STORY_FIELDS, required=("scenes",), resume=resume_video(request))
 
 
 routes = [Route("/v1/gateway/stories", create_story, methods=["POST"])]

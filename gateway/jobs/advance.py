@@ -25,6 +25,7 @@ from typing import Any
 
 from gateway.content import ContentStore, ContentStoreError
 from gateway.core.models import Job, Reference, Segment, SegStatus, Status
+from gateway.jobs import callbacks
 from gateway.jobs.continuity import (
     drop_references,
     needs_reference,
@@ -34,6 +35,7 @@ from gateway.jobs.continuity import (
 )
 from gateway.jobs.reconcile import Claims, claim, find_lost
 from gateway.observability import log
+from gateway.store.base import JobStore
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
 
 Save = Callable[[Job], Awaitable[bool]]  # False: not written (the job was deleted, or its lease lost)
@@ -73,8 +75,15 @@ class SegmentRunner:
         max_attempts: int,
         content: ContentStore | None = None,
         claims: Claims | None = None,
+        callback_base: str | None = None,
+        safety_poll_s: float = 60.0,
+        hints: JobStore | None = None,
     ) -> None:
         self.upstream = upstream
+        # provider callbacks (gateway.jobs.callbacks): the gateway's URL on each create, polls only as a safety net
+        self.callback_base = callback_base if callbacks.callbacks_on(upstream, callback_base) else None
+        self.safety_poll_s = safety_poll_s
+        self.hints = hints
         self.claims = claims  # none: no reconciliation (a re-send relies on the idempotency key alone)
         self.content = content  # where chained segments get their continuity frames (none: prompts only)
         self.poll_min_s = poll_min_s
@@ -95,6 +104,7 @@ class SegmentRunner:
             reference=segment_reference(job, seg),
             idempotency_key=idempotency_key(job, seg),
             source_file=job.requested_source_file() if seg.index == 0 and source is None else None,
+            callback_url=callbacks.callback_url(self.callback_base, job, seg) if self.callback_base else None,
             **native_fields(job, seg),
         )
 
@@ -102,6 +112,8 @@ class SegmentRunner:
         """Send a segment's create. Raises :class:`UpstreamError` for client faults (the caller fails the job)."""
         resend = seg.status == SegStatus.SUBMITTING
         if seg.status == SegStatus.PENDING:
+            if self.callback_base:
+                callbacks.ensure_token(job)  # saved below, before the create names it
             seg.attempts += 1
             seg.status = SegStatus.SUBMITTING
             seg.submitted_at = time.time()
@@ -137,7 +149,10 @@ class SegmentRunner:
                 seg.upstream_id = adopted.id
                 self.apply(job, seg, adopted)
                 return
-        _not_sent(job, seg, False)
+        if _not_sent(job, seg, False) and not await save(job):
+            # the "nothing was sent" mark is cleared on disk before this send: killed during it, the restarted
+            # driver reconciles with the upstream instead of re-sending blind (a 429, then a crash: paid twice)
+            return  # deleted meanwhile, or no longer ours: send nothing
         try:
             video = await self.upstream.create(spec)
         except UpstreamError as exc:
@@ -197,10 +212,29 @@ class SegmentRunner:
         interval = min(max(hint or by_age, self.poll_min_s), self.poll_max_s)
         seg.next_poll_at = time.time() + interval
         job.poll_after_ms = int(interval * 1000)
+        if self._called_back(job) and seg.status in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
+            seg.next_poll_at = time.time() + callbacks.safety_wait(self.safety_poll_s)  # the callbacks' safety net
 
-    async def poll(self, job: Job, seg: Segment) -> None:
+    def _called_back(self, job: Job) -> bool:
+        return self.callback_base is not None and callbacks.followed_by_callbacks(job)
+
+    async def _hinted(self, job: Job, seg: Segment) -> bool:
+        """A provider callback waiting for ``seg``: ``end`` is confirmed now with one status call straight to
+        the upstream (True); ``alive`` puts the safety poll a full interval off (False)."""
+        if self.hints is None or not self._called_back(job):
+            return False
+        if seg.status not in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
+            return False
+        hint = await callbacks.take_hint(self.hints, job, seg)
+        if hint == callbacks.ALIVE:
+            seg.next_poll_at = max(seg.next_poll_at, time.time() + callbacks.safety_wait(self.safety_poll_s))
+        return hint == callbacks.END
+
+    async def poll(self, job: Job, seg: Segment, *, direct: bool = False) -> None:
+        """One status call; ``direct``: to the upstream itself, never answered from a status sweep's listing."""
+        upstream = getattr(self.upstream, "adapter", self.upstream) if direct else self.upstream
         try:
-            video = await self.upstream.retrieve(str(seg.upstream_id))
+            video = await upstream.retrieve(str(seg.upstream_id))
         except UpstreamError as exc:
             if exc.status == 404:
                 misses = job.requested.setdefault(LOST_POLLS, {})
@@ -217,6 +251,8 @@ class SegmentRunner:
             return
         forget_lost_polls(job, seg)
         self.apply(job, seg, video)
+        if direct and seg.status in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):  # the upstream lags its callback
+            seg.next_poll_at = time.time() + self.poll_max_s
         if seg.status == SegStatus.FAILED:
             self.retry_or_fail(job, seg, video.error or {"code": "video_generation_failed", "message": "failed"})
 
@@ -236,7 +272,8 @@ class SegmentRunner:
         for seg in job.segments:
             if seg.status == SegStatus.COMPLETED:
                 continue
-            if seg.next_poll_at > now:
+            hinted = await self._hinted(job, seg)
+            if seg.next_poll_at > now and not hinted:
                 return
             if seg.status in (SegStatus.PENDING, SegStatus.SUBMITTING):
                 if seg.status == SegStatus.PENDING and self.content and needs_reference(job, seg):
@@ -252,7 +289,7 @@ class SegmentRunner:
                     fail_job(job, {"code": exc.code or "upstream_rejected", "message": exc.message})
                     return
             elif seg.status in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
-                await self.poll(job, seg)
+                await self.poll(job, seg, direct=hinted)
             if seg.status == SegStatus.FAILED and not job.terminal:
                 # the create (or an adopted generation) answered "failed" at once: retry or fail the job now,
                 # as a poll would; left alone, the segment would never be looked at again
@@ -279,12 +316,17 @@ def native_fields(job: Job, seg: Segment) -> dict[str, Any]:
     return fields
 
 
-def _not_sent(job: Job, seg: Segment, value: bool) -> None:
+def _not_sent(job: Job, seg: Segment, value: bool) -> bool:
+    """Set or clear a segment's "nothing was sent" mark; True when a mark was cleared (the caller saves it)."""
     marks = job.requested.get(NOT_SENT)
     if value:
         job.requested.setdefault(NOT_SENT, {})[str(seg.index)] = True
-    elif marks and marks.pop(str(seg.index), None) is not None and not marks:
+        return False
+    if not marks or marks.pop(str(seg.index), None) is None:
+        return False
+    if not marks:
         del job.requested[NOT_SENT]
+    return True
 
 
 def forget_lost_polls(job: Job, seg: Segment) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.content import ContentStore
 from gateway.core.models import Job
+from gateway.jobs.callbacks import UpstreamCallbacks
 from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZE_ATTEMPTS re-exported
     FETCH_AFTER,
@@ -57,6 +58,8 @@ class JobDriver:
         retention_s: int = 7 * 86400,
         concurrency: int = 32,
         sweep_interval_s: float = 0.0,
+        callback_base_url: str | None = None,
+        callback_safety_poll_s: float = 60.0,
     ) -> None:
         self.store = store
         self.content = content
@@ -77,9 +80,17 @@ class JobDriver:
             adapter_for=adapter_for,
             adapter_of=adapter_of,
             sweeps=self.sweeps,
-            runner_options={"poll_min_s": poll_min_s, "poll_max_s": poll_max_s, "max_attempts": max_attempts},
+            runner_options={
+                "poll_min_s": poll_min_s,
+                "poll_max_s": poll_max_s,
+                "max_attempts": max_attempts,
+                "callback_base": callback_base_url,  # provider callbacks (gateway.jobs.callbacks) when set
+                "safety_poll_s": callback_safety_poll_s,
+                "hints": store,
+            },
             retention_s=retention_s,
         )
+        self.callbacks = UpstreamCallbacks(store, self.steps.adapter, self.wake)  # what providers POST back
         self.launcher = Launcher(store, content, self.steps, hold=self.holding, wake=self.wake)
         self._next_check: dict[str, float] = {}
         self._held = self.leases.held

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
 from gateway.content import ContentStore, ContentStoreError
-from gateway.content.local import MEDIA_TYPES
 from gateway.content.space import is_space_error
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
-from gateway.jobs.continuity import drop_references, fetch_part
+from gateway.jobs.continuity import fetch_part
+from gateway.jobs.spool import SPOOLED, clean_scratch, keep, spool, spooled
 from gateway.observability import COST_USD, DELIVERED_SECONDS, VIDEO_SECONDS, log
 from gateway.upstreams.base import Upstream, UpstreamError
 
 PREVIEWS = ("thumbnail", "spritesheet")
-EXTENSIONS_BY_TYPE = {media_type: ext for ext, media_type in MEDIA_TYPES.items()}
 
 
 def needs_stitch(job: Job) -> bool:
@@ -23,34 +23,15 @@ def needs_stitch(job: Job) -> bool:
     return len(job.segments) > 1 and any(s.kind != "extend" for s in job.segments[1:])
 
 
-async def _download(
-    upstream: Upstream,
-    content: ContentStore,
-    job_id: str,
-    upstream_id: str,
-    variant: str,
-    *,
-    as_variant: str | None = None,
-    ext: str | None = None,
-) -> str:
-    stream = await upstream.open_content(upstream_id, variant)
-    media_type = stream.headers.get("content-type", "").split(";")[0].strip().lower()
-    ext = ext or EXTENSIONS_BY_TYPE.get(media_type)  # thumbnails are JPEG from one provider, WebP from another
-    try:
-        stored = await content.write(job_id, as_variant or variant, stream.chunks, ext)
-    finally:
-        await stream.close()
-    return stored.ref
-
-
-async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -> str:
-    """The one video the client gets: stitched from chained parts, trimmed to the asked length, transcoded."""
+async def _prepare_video(job: Job, upstream: Upstream, content: ContentStore) -> str:
+    """The one video the client gets, as a local file: the upstream's, or stitched from chained parts, trimmed
+    to the asked length, transcoded."""
     trim = job.requested.get("trim_seconds")
     webm = job.requested.get("output_format") == "webm"
     scale = scale_size(job)
     segments = job.segments if needs_stitch(job) else [job.segments[-1]]
     if len(segments) == 1 and not trim and not webm and scale is None:
-        return await _download(upstream, content, job.id, str(segments[0].upstream_id), "video")
+        return await spool(upstream, content, job, str(segments[0].upstream_id), "video")
     from gateway.media.stitch import stitch_files
     from gateway.media.transcode import transcode_webm
 
@@ -64,16 +45,7 @@ async def _assemble_video(job: Job, upstream: Upstream, content: ContentStore) -
         encoded = content.scratch(job.id) / "video.webm"
         await transcode_webm(video, encoded)
         video = encoded
-    stored = await content.adopt(job.id, "video", video)
-    for path in {*parts, content.scratch(job.id) / "video.mp4"}:
-        path.unlink(missing_ok=True)
-        path.with_name(path.name + ".sha256").unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        content.scratch(job.id).rmdir()  # empty now, unless reference frames are still there
-    for seg in segments:
-        seg.content_path = None
-    drop_references(job)
-    return stored.ref
+    return str(video)
 
 
 def scale_size(job: Job) -> tuple[int, int] | None:
@@ -84,19 +56,40 @@ def scale_size(job: Job) -> tuple[int, int] | None:
 
 
 async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore) -> None:
-    """Download (and stitch) the job's media into the content store; raises UpstreamError to retry later."""
-    if "video" not in job.content:
-        job.content["video"] = await _assemble_video(job, upstream, content)
+    """Download (and stitch) the job's media to local files, then put them into the content store.
+
+    Raises UpstreamError to retry the download later, ContentStoreError to retry the upload later: the local
+    copies stay (:mod:`gateway.jobs.spool`), so the upload is retried without the upstream, however long the
+    store is down."""
+    await _adopted_before(job, content)
+    if "video" not in job.content and spooled(job, "video") is None:
+        keep(job, "video", await _prepare_video(job, upstream, content))
     first = job.segments[0]
     for variant in PREVIEWS:
-        if variant in job.content:
+        if variant in job.content or spooled(job, variant) is not None:
             continue
         try:
-            job.content[variant] = await _download(upstream, content, job.id, str(first.upstream_id), variant)
+            keep(job, variant, await spool(upstream, content, job, str(first.upstream_id), variant))
         except UpstreamError as exc:
             if exc.retryable:
                 raise
-            job.content[variant] = ""  # the upstream has no such preview
+            keep(job, variant, "")  # the upstream has no such preview
+    for variant in ("video", *PREVIEWS):
+        if variant not in job.content:
+            path = spooled(job, variant)
+            job.content[variant] = (await content.adopt(job.id, variant, Path(path))).ref if path else ""
+            job.requested[SPOOLED].pop(variant, None)
+    clean_scratch(job, content)
+
+
+async def _adopted_before(job: Job, content: ContentStore) -> None:
+    """A local copy the job recorded is gone: the store took it (the replica died before saving the job)?"""
+    for variant, path in list((job.requested.get(SPOOLED) or {}).items()):
+        if path and variant not in job.content and not Path(path).exists():
+            found = await content.find(job.id, variant)
+            if found is not None:
+                job.content[variant] = found.ref
+                job.requested[SPOOLED].pop(variant, None)
 
 
 def mark_completed(job: Job, retention_s: int) -> None:

@@ -34,6 +34,7 @@ from gateway.jobs.follow import is_follower
 from gateway.observability import DELIVERED_SECONDS, log
 from gateway.pipeline import savings
 from gateway.pipeline.coalesce import InFlight, make_follower, refusal_of
+from gateway.pipeline.enhance import ENHANCED, enhances
 from gateway.pipeline.stages import Admission
 from gateway.store.base import JobStore
 
@@ -65,7 +66,16 @@ def cache_key(adm: Admission) -> str:
         "reference": (ref.sha256 or ref.image_url or ref.file_id) if ref else None,
         "extras": plan.extras,  # what the gateway does after generating (trim, format)
     }
+    if enhances(adm):  # the prompts above are the originals: enhancement runs after this stage
+        parts["enhance"] = True  # only when asked, so a plain create keeps the key it always had
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def carry_enhancement(job: Job, origin: Job) -> None:
+    """A hit or a follower shows what its origin's enhancement did (the rewrite and the note)."""
+    if origin.requested.get("enhanced_prompt"):
+        job.requested["enhanced_prompt"] = origin.requested["enhanced_prompt"]
+    job.adapted += [n for n in origin.adapted if n.startswith(ENHANCED) and n not in job.adapted]
 
 
 def wants_bypass(cache_control: str | None) -> bool:
@@ -189,6 +199,7 @@ class CacheStage:
                 continue
             await self.inflight.share(leader.id, self.retention_s)
             make_follower(job, leader)
+            carry_enhancement(job, leader)
             self._headers(adm)
             savings.record(tenant, "coalesced", saved)
             log.info("cache_coalesced", video_id=job.id, tenant=tenant, leader=leader.id)
@@ -224,6 +235,7 @@ class CacheStage:
         job.route, job.upstream = origin.route, origin.upstream  # ... on the upstream that made it
         job.content = {**{v: "" for v, path in origin.content.items() if not path}, **linked}
         job.requested["content_of"] = origin.id
+        carry_enhancement(job, origin)
         job.cache = "hit"
         job.cost_usd = 0.0
         DELIVERED_SECONDS.labels(job.tenant, job.model).inc(float(job.seconds))

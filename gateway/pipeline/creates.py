@@ -103,12 +103,16 @@ class Creates:
         cache_control: str | None = None,
         fresh: bool = False,
         tags: dict[str, Any] | None = None,
+        job_id: str | None = None,
     ) -> Created:
-        """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job."""
+        """A create; ``fresh``: its own generation (never a cache hit or coalesced); ``tags`` kept on the job;
+        ``job_id``: the video's id, chosen beforehand (a batch names its items before it makes them)."""
         route, plan = self._plan(tenant, req)
         caps = route.caps
         check_allowed(caps, tenant.models, plan.model)  # the planner checked it; a plan made otherwise too
         job = self._new_job(tenant, req, plan, route=route)
+        if job_id is not None:
+            job.id = job_id
         job.requested.update(tags or {})
         return await self.admit(Admission(tenant, req, plan, job, caps, cache_control=cache_control, fresh=fresh))
 

@@ -17,14 +17,12 @@ from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
 from gateway.core.translate import parse_seconds, round_up
 from gateway.errors import ApiError, invalid
+from gateway.pipeline.remixes import INHERITED, PART_SECONDS, remix_segments
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
 from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
-
-# what a remix or edit of a video keeps from it: the trim to the asked length, the delivery format
-INHERITED = ("trim_seconds", "output_format")
 
 
 class DerivedCreates:
@@ -68,16 +66,9 @@ class DerivedCreates:
         )
 
     async def remix(self, tenant: Tenant, video_id: str, prompt: str, *, callback_url: str | None = None) -> Created:
+        """The whole video remixed, and every second the upstream makes charged (:func:`remix_segments`)."""
         source = await self._source(tenant, video_id, "remix", "video_id")
-        chain = (
-            [source.segments[-1]]
-            if len(source.segments) == 1 or source.segments[-1].kind == "extend"
-            else source.segments
-        )
-        segments = [
-            Segment(index=i, seconds=s.seconds, prompt=prompt, kind="remix", source_upstream_id=s.upstream_id)
-            for i, s in enumerate(chain)
-        ]
+        segments, notes = remix_segments(source, prompt)
         req = VideoRequest(
             prompt=prompt,
             remix_of=source.id,
@@ -88,6 +79,9 @@ class DerivedCreates:
         )
         route = self.upstream.pick(source)  # a derived video is made where its source is
         plan = self._derived_plan(source, segments, int(source.seconds), route.caps)
+        plan.adapted += notes
+        if source.requested.get(PART_SECONDS):  # a story's film: each remixed part is cut as the scene's was
+            plan.extras[PART_SECONDS] = source.requested[PART_SECONDS]
         job = self._new_job(tenant, req, plan, "remix", route)
         job.requested["upstream_size"] = source.requested.get("upstream_size", source.size)
         return await self.admit(Admission(tenant, req, plan, job, route.caps))

@@ -1,6 +1,7 @@
 """Prompt enhancement: ``enhance_prompt: true`` (or the team's default) rewrites the prompt through the
-upstream's chat model before it is planned into segments, cached and charged. A story's scene prompts are each
-rewritten (its ``enhanced_prompt`` lists them, ``Scene 1: …``).
+upstream's chat model once the create is admitted: the stage runs after the rate limit, the cache and the quota,
+so a refused create or a cache hit never pays for a chat call (the cache key holds the original prompt and the
+enhancement flag). A story's scene prompts are each rewritten (its ``enhanced_prompt`` lists them, ``Scene 1: …``).
 
 - The rewrite asks ``POST /chat/completions`` (model: the ``enhance_model`` setting) of the chat endpoint
   ``enhance_url`` names (:mod:`gateway.pipeline.chat`), else of the first upstream, to expand the idea into a
@@ -104,6 +105,11 @@ def wants_enhancement(adm: Admission) -> bool:
     return bool(adm.tenant.enhance_prompt if asked is None else asked)
 
 
+def enhances(adm: Admission) -> bool:
+    """Whether this create's prompt is to be enhanced (remixes, extensions and edits describe a change: never)."""
+    return adm.job.kind in ("create", "story") and wants_enhancement(adm)
+
+
 def blocked_by_policy(adm: Admission, text: str) -> bool:
     """Whether the team's content rules would refuse ``text`` (checked without counting a refusal)."""
     policy = adm.tenant.policy
@@ -114,7 +120,10 @@ def blocked_by_policy(adm: Admission, text: str) -> bool:
 
 
 class EnhanceStage:
-    """Admission stage, after the content policy and the rate limit, before the cache and the quota."""
+    """Admission stage, the last one: after the cache and the quota (only a create that runs is enhanced).
+
+    It refuses nothing, so the charge the quota stage made stays right; its rewrite goes into the plan's
+    segment prompts after the cache key was taken from the originals."""
 
     name = "enhance"
 
@@ -123,7 +132,7 @@ class EnhanceStage:
 
     async def admit(self, adm: Admission) -> Job | None:
         job = adm.job
-        if job.kind not in ("create", "story") or not wants_enhancement(adm):
+        if not enhances(adm):
             return None  # remixes, extensions and edits describe a change, not a scene: left as written
         if NATIVE in adm.caps.native_fields:  # the hook for a provider that enhances itself: its adapter is told
             job.requested.setdefault("native", {})[NATIVE] = True

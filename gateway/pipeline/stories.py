@@ -201,14 +201,25 @@ class StoryService:
         job.requested[SCENE_IDS] = scene_ids
         job.requested["scenes"] = [{"prompt": s.prompt, "seconds": s.seconds} for s in scenes]
         job.requested["scene_of_segment"] = owners
-        created = await self.videos.admit(Admission(tenant, req, plan, job, caps, fresh=True))
+        # the scene records before the story (and so before any upstream call): killed during its first create,
+        # the story goes on after a restart and every id in its ``scenes`` resolves
         for i, (scene, scene_id) in enumerate(zip(scenes, scene_ids, strict=True)):
-            try:
-                await self.store.put(self._scene_job(created.job, scene_id, i, scene))
-            except StoreError:  # the story is accepted (and charged): it must reach the client anyway
-                log.error("story_scene_unsaved", video_id=job.id, scene=i)
+            await self.store.put(self._scene_job(job, scene_id, i, scene))  # the store down: refused, nothing made
+        try:
+            created = await self.videos.admit(Admission(tenant, req, plan, job, caps, fresh=True))
+        except BaseException:  # refused (or failed before the story was stored): no scene of it is kept
+            await asyncio.shield(self._drop_scenes(job.id, scene_ids))
+            raise
         log.info("story_accepted", video_id=job.id, tenant=tenant.name, scenes=len(scenes), strategy=plan.strategy)
         return created
+
+    async def _drop_scenes(self, story_id: str, scene_ids: list[str]) -> None:
+        with contextlib.suppress(StoreError):
+            if await self.store.get(story_id) is not None:
+                return  # stored after all (the request was cancelled after the launch): its scenes stay
+        for scene_id in scene_ids:
+            with contextlib.suppress(StoreError):
+                await self.store.delete(scene_id)
 
     @staticmethod
     def _scene_job(story: Job, scene_id: str, index: int, scene: Scene) -> Job:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from gateway.core.capabilities import Capabilities
 from gateway.upstreams.base import Upstream
 from gateway.upstreams.detect import Probe
+from gateway.upstreams.hosts import HostEntry
 
 if TYPE_CHECKING:  # the simulator is imported only by what runs it, never by the gateway
     from gateway.simulator.profile import SimProfile
@@ -30,7 +32,7 @@ class Provider:
     adapter: Callable[[str, str], Upstream]  # (base URL, key) -> an adapter speaking its dialect
     probe: Probe | None = None  # how detection recognises it (None: only ever pinned)
     probe_last: bool = False  # its probe concludes for any URL (a baseline): tried after the others
-    simulator: Callable[[], Sequence[SimProfile]] | None = None  # its simulator profiles (imported on demand)
+    simulator: str | None = None  # the module whose SIM_PROFILES are its simulator profiles (imported on demand)
     hosts: tuple[str, ...] = ()  # its public API hostnames (".example.com": any host under it)
 
 
@@ -69,6 +71,10 @@ class ProviderCatalog:
             raise ValueError(f"no adapter for upstream dialect {dialect!r}; known: {known}") from None
         return provider.adapter(base_url, api_key)
 
+    def host_entries(self) -> list[HostEntry]:
+        """Each provider's public API hosts and profiles (:mod:`gateway.upstreams.hosts`)."""
+        return [HostEntry(p.name, p.hosts, tuple(p.profiles), p.probe is not None) for p in self.providers]
+
     def probes(self) -> list[Probe]:
         ordered = sorted(self.providers, key=lambda p: p.probe_last)  # stable: the listed order otherwise
         return [p.probe for p in ordered if p.probe is not None]
@@ -79,5 +85,6 @@ class ProviderCatalog:
 
     def simulator_profiles(self) -> dict[str, SimProfile]:
         """What ``sora-gateway simulator`` can imitate, by profile name."""
-        found = [p for provider in self.providers if provider.simulator for p in provider.simulator()]
+        modules = [import_module(provider.simulator) for provider in self.providers if provider.simulator]
+        found: list[SimProfile] = [p for module in modules for p in module.SIM_PROFILES]
         return {p.name: p for p in found}

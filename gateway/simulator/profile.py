@@ -9,8 +9,9 @@ profiles in ``sim_profile.py``; the engine never names one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,3 +45,19 @@ class SimProfile:
     status: Callable[[Job, float], str] = phase_word  # a job's status word at a time
     error_response: Callable[[SimError], Response] = error_json  # a refusal in the provider's envelope
     unknown_route: Callable[[str, str], SimError] = invalid_url  # (method, path) -> the 404 it answers
+
+
+def one_per_version(
+    profiles: Mapping[str, Capabilities],
+    provider: str,
+    base_path: str,
+    routes: Sequence[BaseRoute],
+    ops: tuple[str, ...],
+    auth: Callable[[Request, SimulatorConfig], str],
+    **surface: Any,
+) -> list[SimProfile]:
+    """A provider's profiles, one per version of its table (``profiles``), all on the same ``routes``;
+    ``surface`` sets the rest of :class:`SimProfile` (``status``, ``error_response``, ``unknown_route``)."""
+    return [
+        SimProfile(name, provider, base_path, caps, routes, ops, auth, **surface) for name, caps in profiles.items()
+    ]

@@ -185,6 +185,7 @@ class HttpAdapter:
 
     http: UpstreamHttp
     name: str
+    title = "this"  # the provider as people call it, in refusals ("not offered by the Runway upstream")
     lists = False  # a dialect with a listing says True and implements list_page
     callbacks = False  # a dialect whose provider calls GenerationSpec.callback_url back says True
 
@@ -211,6 +212,20 @@ class HttpAdapter:
                 break
             after = videos[-1].id
         return found
+
+    async def moderate(self, text: str) -> dict[str, Any] | None:
+        """No moderation endpoint: the provider refuses at create or fails the generation itself."""
+        return None
+
+    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> str | None:
+        """No chat completion: prompts are enhanced by the configured chat endpoint, or not at all."""
+        return None
+
+    async def forward(
+        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
+    ) -> tuple[int, Any]:
+        """No pass-through of the provider's other routes."""
+        return self.refusal(404, f"This operation is not offered by the {self.title} upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -6,30 +6,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.ark_seedance.dialect import ArkSeedanceUpstream
 from gateway.providers.ark_seedance.table import PROFILES
 from gateway.providers.base import Provider
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.ark_seedance.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="ark_seedance",
     dialect="ark",
     profiles=PROFILES,
     adapter=ArkSeedanceUpstream,
-    simulator=simulator,
+    simulator="gateway.providers.ark_seedance.sim_profile",
     # Seedance runs in ap-southeast-1 only (eu-west-1 has other models); Volcengine's Ark names the same models
     # ``doubao-...``, which this table does not list
-    hosts=("ark.ap-southeast.bytepluses.com",),
+    hosts=("ark.ap-southeast.bytepluses.com", "ark.eu-west.bytepluses.com"),
 )

@@ -54,6 +54,8 @@ class ArkSeedanceUpstream(HttpAdapter):
     """Speaks Ark's ``/contents/generations/tasks`` for the Seedance models."""
 
     name = "ark"
+    title = "Ark Seedance"  # in refusals: "not offered by the Ark Seedance upstream"
+    # Ark has no moderation endpoint for Seedance (it refuses a create, or fails a task)
     lists = False  # tasks carry no prompt and no client token: a lost create cannot be identified
     callbacks = True  # ``callback_url``: Ark POSTs the task at every status change
 
@@ -129,18 +131,6 @@ class ArkSeedanceUpstream(HttpAdapter):
         params = {"page_num": "1", "page_size": "1"}
         await self.http.request("GET", TASKS, operation="models", params=params)
         return [{"id": m, "object": "model", "owned_by": "bytedance"} for m in PROFILES["ark-seedance"].models]
-
-    async def moderate(self, text: str) -> None:
-        """Ark has no moderation endpoint for Seedance (it refuses a create, or fails a task)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Ark Seedance upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -19,7 +19,7 @@ from gateway.providers.ark_seedance.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("ark_create", "ark_get", "ark_list", "ark_delete", "ark_cdn", "ark_cdn_with_auth")
 TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests"}
@@ -80,18 +80,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, f"The requested resource {method} {path} was not found.", code="NotFound", type="NotFound")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="ark_seedance",
-        base_path="/api/v3",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=task_status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "ark_seedance",
+    "/api/v3",
+    ROUTES,
+    OPS,
+    auth,
+    status=task_status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

@@ -6,23 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.azure_sora1.dialect import AzureSora1Upstream
 from gateway.providers.azure_sora1.probe import probe
 from gateway.providers.azure_sora1.table import PROFILES
 from gateway.providers.base import Provider
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.azure_sora1.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="azure_sora1",
@@ -30,6 +17,6 @@ PROVIDER = Provider(
     profiles=PROFILES,
     adapter=AzureSora1Upstream,
     probe=probe,
-    simulator=simulator,
+    simulator="gateway.providers.azure_sora1.sim_profile",
     hosts=(".openai.azure.com",),
 )

@@ -81,6 +81,9 @@ class AzureSora1Upstream(HttpAdapter):
     """Speaks the Azure jobs API; one generation (``n_variants: 1``) per job."""
 
     name = "azure"
+    title = "Azure Sora 1"  # in refusals: "not offered by the Azure Sora 1 upstream"
+    # Azure Sora 1 has no moderation endpoint (it moderates each job: ``input_moderation``)
+    # A Sora 1 resource has no chat deployment the gateway knows of: prompts are not enhanced
     lists = True
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
@@ -150,16 +153,3 @@ class AzureSora1Upstream(HttpAdapter):
         return await self.http.stream(
             f"/video/generations/{generation}/content/{VARIANTS[variant]}", headers=headers, operation="content"
         )
-
-    async def moderate(self, text: str) -> None:
-        """Azure Sora 1 has no moderation endpoint (it moderates each job: ``input_moderation``)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        """A Sora 1 resource has no chat deployment the gateway knows of: prompts are not enhanced."""
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Azure Sora 1 upstream.")

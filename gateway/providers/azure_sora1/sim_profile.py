@@ -14,7 +14,7 @@ from gateway.providers.azure_sora1.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer, no_key, wrong_key
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 API_VERSIONS = frozenset({"preview", "v1"})
 OPS = ("azure_create", "azure_retrieve", "azure_list", "azure_delete", "azure_content", "azure_models")
@@ -42,16 +42,4 @@ def auth(request: Request, config: SimulatorConfig) -> str:
     return key
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="azure_sora1",
-        base_path="/openai/v1",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=job_status,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(PROFILES, "azure_sora1", "/openai/v1", ROUTES, OPS, auth, status=job_status)

@@ -8,28 +8,15 @@ recognised by its host (``dashscope-intl.aliyuncs.com`` and the other regions, w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.base import Provider
 from gateway.providers.dashscope_wan.dialect import DashScopeWanUpstream
 from gateway.providers.dashscope_wan.table import PROFILES
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.dashscope_wan.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="dashscope_wan",
     dialect="dashscope-wan",
     profiles=PROFILES,
     adapter=DashScopeWanUpstream,
-    simulator=simulator,
+    simulator="gateway.providers.dashscope_wan.sim_profile",
     hosts=("dashscope-intl.aliyuncs.com", "dashscope.aliyuncs.com", "dashscope-us.aliyuncs.com", ".maas.aliyuncs.com"),
 )

@@ -47,6 +47,8 @@ class DashScopeWanUpstream(HttpAdapter):
     """Speaks DashScope's asynchronous video-synthesis tasks; one video per task."""
 
     name = "dashscope-wan"
+    title = "DashScope Wan"  # in refusals: "not offered by the DashScope Wan upstream"
+    # DashScope has no moderation endpoint (it refuses ``DataInspectionFailed`` at create or fails the task)
     lists = False  # its task list names no prompt, size or length: no sweep, no reconciliation of a lost create
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
@@ -122,18 +124,6 @@ class DashScopeWanUpstream(HttpAdapter):
         if fresh == known:  # DashScope does not sign again: the one URL it has is the one that failed
             raise UpstreamError(404, f"DashScope's video of task {upstream_id} expired.", code="content_expired")
         return await self.oss.stream(fresh, headers=headers, operation="content")
-
-    async def moderate(self, text: str) -> None:
-        """DashScope has no moderation endpoint (it refuses ``DataInspectionFailed`` at create or fails the task)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the DashScope Wan upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -21,7 +21,7 @@ from gateway.providers.dashscope_wan.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("wan_create", "wan_create_i2v", "wan_task", "wan_list", "wan_cancel", "wan_oss", "wan_oss_with_auth")
 # the engine's error codes -> (DashScope code, DashScope's message for it; None: the engine's message)
@@ -66,18 +66,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, f"The requested URL was not found ({method} {path}).", code="NotFound")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="dashscope_wan",
-        base_path="",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=task_status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "dashscope_wan",
+    "",
+    ROUTES,
+    OPS,
+    auth,
+    status=task_status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

@@ -56,6 +56,9 @@ class GeminiVeoUpstream(HttpAdapter):
     """Speaks Veo's ``predictLongRunning`` and operations to a Gemini API base URL."""
 
     name = "veo"
+    title = "Google Veo"  # in refusals: "not offered by the Google Veo upstream"
+    # The Gemini API has no moderation endpoint for Veo (its safety filter acts on each generation)
+    # Not used: Veo enhances prompts itself (``enhancePrompt``), which the create sends when asked
     lists = False
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
@@ -126,19 +129,6 @@ class GeminiVeoUpstream(HttpAdapter):
                 raise UpstreamError(502, f"Veo operation {upstream_id} names no video file.", code="upstream_error")
             return _bytes_stream(inline)
         return await fetch(self.http, self.storage, uri, range_header)
-
-    async def moderate(self, text: str) -> None:
-        """The Gemini API has no moderation endpoint for Veo (its safety filter acts on each generation)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        """Not used: Veo enhances prompts itself (``enhancePrompt``), which the create sends when asked."""
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Google Veo upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -22,7 +22,7 @@ from gateway.providers.gemini_veo.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.jobs import DONE, FAILED, Job
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("veo_create", "veo_retrieve", "veo_content", "veo_storage", "veo_storage_key_sent", "veo_models")
 WORDS = {
@@ -114,18 +114,14 @@ def status(job: Job, now: float) -> str:
     return "running"
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="gemini_veo",
-        base_path="/v1beta",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "gemini_veo",
+    "/v1beta",
+    ROUTES,
+    OPS,
+    auth,
+    status=status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

@@ -9,6 +9,9 @@ Kling's API reference (``https://kling.ai/document-api``, pages "General Info / 
 - ``GET /v1/videos/{action}/{task_id}``; ``GET /v1/videos/{action}?pageNum=&pageSize=`` lists an action's tasks.
   ``task_status``: ``submitted``, ``processing``, ``succeed``, ``failed`` (with ``task_status_msg``); the video is
   ``task_result.videos[0].url`` on Kuaishou's CDN, fetched without Kling's token.
+- ``callback_url`` on a create: Kling POSTs the task (as a query shows it, unsigned) at each status change;
+  ``callbacks = True``, so with ``public_base_url`` set the gateway names its own URL (a per-job token in the
+  path) and confirms each ended task with one query (:mod:`gateway.jobs.callbacks`).
 - ``Authorization: Bearer <JWT>`` (see :mod:`.credentials`); every answer is ``{"code", "message", "request_id",
   "data"}`` (see :mod:`.errors`).
 
@@ -124,7 +127,11 @@ class KlingUpstream(HttpAdapter):
     """Speaks Kling's ``/v1/videos/text2video`` and ``/v1/videos/image2video`` task API."""
 
     name = "kling"
+    title = "Kling"  # in refusals: "not offered by the Kling upstream"
+    # Kling has no moderation endpoint (it refuses a create with code 1301, or fails the task)
+    # Kling has no chat completion: prompts are not enhanced
     lists = True
+    callbacks = True  # ``callback_url``: Kling POSTs the task (as a query shows it) at each status change
 
     def __init__(
         self,
@@ -266,15 +273,3 @@ class KlingUpstream(HttpAdapter):
         raise UpstreamError(404, f"Kling's video of task {upstream_id} is no longer there.", code="content_expired")
 
     # -- what Kling does not have ---------------------------------------------------------------------------------
-    async def moderate(self, text: str) -> None:
-        """Kling has no moderation endpoint (it refuses a create with code 1301, or fails the task)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        """Kling has no chat completion: prompts are not enhanced."""
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Kling upstream.")

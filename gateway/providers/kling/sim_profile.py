@@ -17,7 +17,7 @@ from gateway.providers.kling.sim_auth import auth
 from gateway.providers.kling.sim_tasks import ROUTES, job_status
 from gateway.providers.kling.table import PROFILES
 from gateway.simulator.errors import SimError
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("kling_text2video", "kling_image2video", "kling_query", "kling_list", "kling_cdn", "kling_cdn_with_auth")
 # the engine's error codes -> (Kling code, Kling's message for it)
@@ -51,18 +51,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, f"The requested method is invalid ({method} {path})", code="1202")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="kling",
-        base_path="",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=job_status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "kling",
+    "",
+    ROUTES,
+    OPS,
+    auth,
+    status=job_status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

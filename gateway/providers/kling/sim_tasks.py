@@ -8,7 +8,8 @@ then fails with ``task_status_msg`` "Failure to pass the risk control system" (t
 output). ``external_task_id`` is unique per account (a repeat: 400/1201, the simulator's choice: Kling does not
 document it). ``GET /v1/videos/{action}/{id}`` takes a task id or an ``external_task_id``; ``GET
 /v1/videos/{action}?pageNum=&pageSize=`` lists that action's tasks newest first (``?external_task_id=`` answers
-the one task). Results are served without auth at ``/kcdn/...`` in the pixel size of the shape until the
+the one task). A create's ``callback_url`` is POSTed the task, as a query shows it, at each status change
+(unsigned). Results are served without auth at ``/kcdn/...`` in the pixel size of the shape until the
 content TTL (scaled by ``--time-scale``) passes, then 404.
 """
 
@@ -112,6 +113,9 @@ def _builder(action: str, base_url: str) -> Any:
         job = _start(state, caller, ask, action, early=RISK_FAILURE if moderated else None)
         if ask.external_task_id:
             state.objects[key] = job.id
+        callback = body.fields.get("callback_url")
+        if isinstance(callback, str) and callback:  # Kling POSTs the task (as a query shows it) at each change
+            state.callbacks.watch(job, callback, lambda task, phase: task_json(state, task, base_url))
         return job
 
     return build

@@ -7,28 +7,15 @@ hostname.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.base import Provider
 from gateway.providers.luma.dialect import LumaUpstream
 from gateway.providers.luma.table import PROFILES
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.luma.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="luma",
     dialect="luma",
     profiles=PROFILES,
     adapter=LumaUpstream,
-    simulator=simulator,
+    simulator="gateway.providers.luma.sim_profile",
     hosts=("agents.lumalabs.ai",),
 )

@@ -53,6 +53,8 @@ class LumaUpstream(HttpAdapter):
     """Speaks Luma's generations API; one output video per generation."""
 
     name = "luma"
+    title = "Luma"  # in refusals: "not offered by the Luma upstream"
+    # Luma has no moderation endpoint (it fails a generation with ``content_moderated``)
     lists = False  # no listing endpoint: no status sweep, no reconciliation of a lost create
     callbacks = False  # no callback_url, no webhooks
 
@@ -144,18 +146,6 @@ class LumaUpstream(HttpAdapter):
             if exc.status != 404:
                 raise
         return [{"id": m, "object": "model", "owned_by": "luma"} for m in PROFILES["luma"].models]
-
-    async def moderate(self, text: str) -> None:
-        """Luma has no moderation endpoint (it fails a generation with ``content_moderated``)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Luma upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -19,7 +19,7 @@ from gateway.providers.luma.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("luma_create", "luma_create_anchored", "luma_get", "luma_cdn")
 SERVER = {500: (502, "Upstream service unavailable"), 503: (503, "Service unavailable")}
@@ -51,18 +51,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, "Not Found")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="luma",
-        base_path="/v1",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=generation_state,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "luma",
+    "/v1",
+    ROUTES,
+    OPS,
+    auth,
+    status=generation_state,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

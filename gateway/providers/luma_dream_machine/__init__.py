@@ -8,28 +8,15 @@ simulated API. No probe: detection by host (``hosts``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.base import Provider
 from gateway.providers.luma_dream_machine.dialect import LumaDreamMachineUpstream
 from gateway.providers.luma_dream_machine.table import PROFILES
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.luma_dream_machine.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="luma_dream_machine",
     dialect="luma-dream-machine",
     profiles=PROFILES,
     adapter=LumaDreamMachineUpstream,
-    simulator=simulator,
+    simulator="gateway.providers.luma_dream_machine.sim_profile",
     hosts=("api.lumalabs.ai",),
 )

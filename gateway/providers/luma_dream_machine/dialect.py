@@ -48,6 +48,7 @@ class LumaDreamMachineUpstream(HttpAdapter):
     """Speaks Dream Machine's generations API; one video per generation."""
 
     name = "luma-dream-machine"
+    title = "Luma Dream Machine"  # in refusals: "not offered by the Luma Dream Machine upstream"
     lists = True  # GET /generations: the status sweep and the reconciliation of a lost create use it
     callbacks = True  # callback_url on create: the Generation is POSTed at each change
 
@@ -151,17 +152,6 @@ class LumaDreamMachineUpstream(HttpAdapter):
         """The table's models, after one free read that proves the key and the host (``GET /generations?limit=1``)."""
         await self.http.request("GET", "/generations", operation="models", params={"limit": "1", "offset": "0"})
         return [{"id": m, "object": "model", "owned_by": "luma"} for m in PROFILES["luma-dream-machine"].models]
-
-    async def moderate(self, text: str) -> None:
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Luma Dream Machine upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -17,7 +17,7 @@ from gateway.providers.luma_dream_machine.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = ("dm_create", "dm_get", "dm_list", "dm_delete", "dm_cdn")
 
@@ -46,18 +46,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, "Not Found")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="luma_dream_machine",
-        base_path=BASE,
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=state_word,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "luma_dream_machine",
+    BASE,
+    ROUTES,
+    OPS,
+    auth,
+    status=state_word,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

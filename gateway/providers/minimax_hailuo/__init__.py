@@ -7,28 +7,15 @@ API. No probe: MiniMax is recognised by its hosts (``api.minimax.io``, mainland 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.base import Provider
 from gateway.providers.minimax_hailuo.dialect import MiniMaxHailuoUpstream
 from gateway.providers.minimax_hailuo.table import PROFILES
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.minimax_hailuo.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="minimax_hailuo",
     dialect="minimax-hailuo",
     profiles=PROFILES,
     adapter=MiniMaxHailuoUpstream,
-    simulator=simulator,
+    simulator="gateway.providers.minimax_hailuo.sim_profile",
     hosts=("api.minimax.io", "api.minimaxi.com"),
 )

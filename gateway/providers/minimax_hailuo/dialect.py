@@ -71,6 +71,8 @@ class MiniMaxHailuoUpstream(HttpAdapter):
     """Speaks MiniMax's asynchronous video generation (v1); one video per task."""
 
     name = "minimax-hailuo"
+    title = "MiniMax Hailuo"  # in refusals: "not offered by the MiniMax Hailuo upstream"
+    # MiniMax has no moderation endpoint (it refuses a create with 1026, or fails the task with 1027)
     lists = False  # no task listing and no client token: a lost create cannot be identified
     callbacks = True  # ``callback_url``: MiniMax POSTs each status change after a challenge handshake
 
@@ -163,18 +165,6 @@ class MiniMaxHailuoUpstream(HttpAdapter):
         """MiniMax's handshake: a POST of ``{"challenge": c}`` is answered ``{"challenge": c}`` (else no callbacks)."""
         challenge = body.get("challenge") if isinstance(body, dict) else None
         return {"challenge": challenge} if isinstance(challenge, str) and challenge else None
-
-    async def moderate(self, text: str) -> None:
-        """MiniMax has no moderation endpoint (it refuses a create with 1026, or fails the task with 1027)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the MiniMax Hailuo upstream.")
 
     async def close(self) -> None:
         await self.http.close()

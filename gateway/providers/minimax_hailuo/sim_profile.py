@@ -22,7 +22,7 @@ from gateway.providers.minimax_hailuo.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 ROUTES = [*V1_ROUTES, *V2_ROUTES]
 OPS = (
@@ -84,18 +84,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, f"page not found ({method} {path})", code="not_found")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="minimax_hailuo",
-        base_path="",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=task_status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "minimax_hailuo",
+    "",
+    ROUTES,
+    OPS,
+    auth,
+    status=task_status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)

@@ -6,23 +6,10 @@ tells the versions apart · ``sim_*.py`` the simulated API.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from gateway.providers.base import Provider
 from gateway.providers.openai.dialect import OpenAIVideosUpstream
 from gateway.providers.openai.probe import probe
 from gateway.providers.openai.table import PROFILES
-
-if TYPE_CHECKING:
-    from gateway.simulator.profile import SimProfile
-
-
-def simulator() -> Sequence[SimProfile]:
-    from gateway.providers.openai.sim_profile import SIM_PROFILES
-
-    return SIM_PROFILES
-
 
 PROVIDER = Provider(
     name="openai",
@@ -31,6 +18,6 @@ PROVIDER = Provider(
     adapter=OpenAIVideosUpstream,
     probe=probe,
     probe_last=True,  # any OpenAI-compatible URL answers it: the others' probes go first
-    simulator=simulator,
+    simulator="gateway.providers.openai.sim_profile",
     hosts=("api.openai.com",),
 )

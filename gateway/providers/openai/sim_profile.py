@@ -22,7 +22,7 @@ from gateway.providers.openai.sim_videos import ITEM_ROUTES, VIDEO_ROUTES
 from gateway.providers.openai.table import PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.guard import bearer, no_key, wrong_key
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = (
     "create",
@@ -51,7 +51,4 @@ def auth(request: Request, config: SimulatorConfig) -> str:
     return key
 
 
-SIM_PROFILES = [
-    SimProfile(name=name, provider="openai", base_path="/v1", caps=caps, routes=ROUTES, ops=OPS, auth=auth)
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(PROFILES, "openai", "/v1", ROUTES, OPS, auth)

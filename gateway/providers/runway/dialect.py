@@ -62,6 +62,8 @@ class RunwayUpstream(HttpAdapter):
     """Speaks Runway's task API; one output video per task."""
 
     name = "runway"
+    title = "Runway"  # in refusals: "not offered by the Runway upstream"
+    # Runway has no moderation endpoint (it fails a task with ``SAFETY.INPUT.*``)
     lists = False  # no listing endpoint: no status sweep, no reconciliation of a lost create
 
     def __init__(self, base_url: str, api_key: str, *, http: UpstreamHttp | None = None) -> None:
@@ -159,18 +161,6 @@ class RunwayUpstream(HttpAdapter):
         """The table's models, after ``GET /v1/organization``: a free read that proves the key and the host."""
         await self.http.request("GET", "/v1/organization", operation="models")
         return [{"id": m, "object": "model", "owned_by": "runway"} for m in PROFILES["runway"].models]
-
-    async def moderate(self, text: str) -> None:
-        """Runway has no moderation endpoint (it fails a task with ``SAFETY.INPUT.*``)."""
-        return None
-
-    async def complete_chat(self, model: str, messages: list[dict[str, str]], *, timeout_s: float = 30.0) -> None:
-        return None
-
-    async def forward(
-        self, method: str, path: str, *, json: Any = None, files: Any = None, data: Any = None
-    ) -> tuple[int, Any]:
-        return self.refusal(404, "This operation is not offered by the Runway upstream.")
 
     async def close(self) -> None:
         await self.http.close()

@@ -19,7 +19,7 @@ from gateway.providers.runway.table import API_VERSION, PROFILES
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError
 from gateway.simulator.guard import bearer
-from gateway.simulator.profile import SimProfile
+from gateway.simulator.profile import one_per_version
 
 OPS = (
     "runway_text_to_video",
@@ -51,18 +51,14 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, "Not found")
 
 
-SIM_PROFILES = [
-    SimProfile(
-        name=name,
-        provider="runway",
-        base_path="",
-        caps=caps,
-        routes=ROUTES,
-        ops=OPS,
-        auth=auth,
-        status=task_status,
-        error_response=error_response,
-        unknown_route=unknown_route,
-    )
-    for name, caps in PROFILES.items()
-]
+SIM_PROFILES = one_per_version(
+    PROFILES,
+    "runway",
+    "",
+    ROUTES,
+    OPS,
+    auth,
+    status=task_status,
+    error_response=error_response,
+    unknown_route=unknown_route,
+)
