@@ -3,7 +3,7 @@ import { apiJson, errorText, isAdmin, query } from "./api.js";
 import { $, el } from "./dom.js";
 import { jobRow } from "./rows.js";
 
-const state = { filters: {}, cursor: null, rows: [], loading: false, options: false };
+const state = { filters: {}, cursor: null, rows: [], loading: false, options: false, status: "" };
 
 function unix(value) {
   return value ? String(Math.floor(new Date(value).getTime() / 1000)) : "";
@@ -25,17 +25,21 @@ function readFilters() {
 async function page(reset) {
   if (state.loading) return;
   state.loading = true;
-  $("jobs-status").textContent = "loading...";
+  if (!state.rows.length) $("jobs-status").textContent = "loading...";
   try {
     const result = await apiJson("/v1/gateway/console/jobs" + query({ ...state.filters, limit: 25, cursor: reset ? null : state.cursor }));
     if (!result.ok) { $("jobs-status").textContent = errorText(result); return; }
     const body = result.body;
-    state.rows = reset ? body.data : state.rows.concat(body.data);
+    const rows = reset ? body.data : state.rows.concat(body.data);
+    const same = JSON.stringify(rows) === JSON.stringify(state.rows) && body.next_cursor === state.cursor;
+    state.rows = rows;
     state.cursor = body.next_cursor;
+    if (same && $("job-rows").children.length === rows.length) { $("jobs-status").textContent = state.status; return; }
     $("job-rows").replaceChildren(...state.rows.map((v) => jobRow(v, { onPlay: (video) => { location.hash = "#/jobs/" + encodeURIComponent(video.id); } })));
     $("jobs-more").hidden = !state.cursor;
     const shown = state.rows.length + (state.rows.length === 1 ? " job" : " jobs");
-    $("jobs-status").textContent = state.cursor ? shown + " shown; more further back" : shown + (state.rows.length ? ", all shown" : ": none match");
+    state.status = state.cursor ? shown + " shown; more further back" : shown + (state.rows.length ? ", all shown" : ": none match");
+    $("jobs-status").textContent = state.status;
   } finally {
     state.loading = false;
   }
