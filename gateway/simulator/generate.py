@@ -14,11 +14,13 @@ from starlette.responses import Response
 
 from gateway.media.render import Segment
 from gateway.simulator.bodies import Body, read_body
+from gateway.simulator.fields import flagged
 from gateway.simulator.guard import Caller, sim_of
 from gateway.simulator.jobs import Failure, Job, durations
 from gateway.simulator.state import SimState
 
 EARLY_FAILURE_AT = 0.4  # a job refused by the provider's own checks fails this far into its queue time
+OUTPUT_FAILURE_AT = 0.9  # a job whose output is moderated fails this far into its running time
 
 Build = Callable[[SimState, Caller, Body], Awaitable[Job]]
 Respond = Callable[[SimState, Job, dict[str, str]], Response]
@@ -90,3 +92,25 @@ async def generation(
     state.remember(caller.key, idem, op, job.id)
     await state.faults.delay_response()
     return respond(state, job, caller.headers)
+
+
+def scripted_failure(
+    state: SimState,
+    prompt: str,
+    queue_s: float,
+    run_s: float,
+    output_safety: Failure,
+    internal: Failure,
+    input_safety: Failure | None = None,
+) -> tuple[Failure | None, float | None]:
+    """How a provider's task is made to fail, and how many seconds after its create: a prompt with the first
+    moderation word early in its queue time (``input_safety``, where the provider fails a task for its input),
+    one with any other late in its running time (``output_safety``), a ``fail`` fault half way through running."""
+    words = state.config.moderation_words
+    if input_safety is not None and flagged(words[:1], prompt):
+        return input_safety, EARLY_FAILURE_AT * queue_s
+    if flagged(words[1:], prompt):
+        return output_safety, queue_s + OUTPUT_FAILURE_AT * run_s
+    if state.faults.job_fails():
+        return internal, queue_s + 0.5 * run_s
+    return None, None

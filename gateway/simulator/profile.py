@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,10 +53,11 @@ def one_per_version(
     routes: Sequence[BaseRoute],
     ops: tuple[str, ...],
     auth: Callable[[Request, SimulatorConfig], str],
-    **surface: Any,
+    status: Callable[[Job, float], str] = phase_word,
+    error_response: Callable[[SimError], Response] = error_json,
+    unknown_route: Callable[[str, str], SimError] = invalid_url,
 ) -> list[SimProfile]:
-    """A provider's profiles, one per version of its table (``profiles``), all on the same ``routes``;
-    ``surface`` sets the rest of :class:`SimProfile` (``status``, ``error_response``, ``unknown_route``)."""
-    return [
-        SimProfile(name, provider, base_path, caps, routes, ops, auth, **surface) for name, caps in profiles.items()
-    ]
+    """A provider's profiles, one per version of its table (``profiles``), all on the same ``routes``, in the
+    order of :class:`SimProfile`'s fields."""
+    surface = (routes, ops, auth, status, error_response, unknown_route)
+    return [SimProfile(name, provider, base_path, caps, *surface) for name, caps in profiles.items()]

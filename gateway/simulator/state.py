@@ -10,7 +10,7 @@ from gateway.simulator.callbacks import Callbacks
 from gateway.simulator.config import SimulatorConfig
 from gateway.simulator.errors import SimError, invalid_value
 from gateway.simulator.faults import FaultInjector
-from gateway.simulator.jobs import Job
+from gateway.simulator.jobs import DONE, Job
 from gateway.simulator.limits import RateLimiter, check_concurrency
 from gateway.simulator.profile import SimProfile
 
@@ -56,6 +56,15 @@ class SimState:
     def owned_jobs(self, owner: str) -> Iterator[Job]:
         provider = self.profile.provider
         return (j for j in self.jobs.values() if j.owner == owner and j.provider == provider and not j.deleted)
+
+    def completed_of(self, owner: str) -> Callable[[str], bool]:
+        """Whether an id names one of ``owner``'s jobs that has completed (and is not deleted)."""
+
+        def completed(job_id: str) -> bool:
+            job = self.jobs.get(job_id)
+            return job is not None and job.owner == owner and not job.deleted and job.phase(self.now()) == DONE
+
+        return completed
 
     def get_job(self, job_id: str, owner: str, what: str = "Video") -> Job:
         job = self.jobs.get(job_id)

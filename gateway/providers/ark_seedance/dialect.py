@@ -29,11 +29,11 @@ from gateway.providers.ark_seedance.table import PROFILES
 from gateway.providers.ark_seedance.wire import POLL_HINT_MS, create_body, parse_task
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 API_PATH = "/api/v3"
 TASKS = "/contents/generations/tasks"
 URLS_MAX = 10_000  # remembered task -> video URL (an LRU; a forgotten one is retrieved again)
-EXPIRED = ("content_expired",)
 
 
 def ark_base(url: str) -> str:
@@ -102,28 +102,13 @@ class ArkSeedanceUpstream(HttpAdapter):
                 raise
 
     async def _video_url(self, upstream_id: str) -> str:
-        video = await self.retrieve(upstream_id)
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"Ark task {upstream_id} has no video (status {video.status}).", code="not_found")
-        return video.content_ids["video"]
+        return video_url_of(await self.retrieve(upstream_id), f"Ark task {upstream_id}")
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """The task's video from its signed URL (no key sent there); Seedance makes no thumbnail or spritesheet."""
-        if variant != "video":
-            raise UpstreamError(404, f"Seedance makes no {variant}.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
-        known = self._urls.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.cdn.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code not in EXPIRED:
-                    raise
-                self._urls.pop(upstream_id, None)
-        fresh = await self._video_url(upstream_id)
-        if fresh == known:  # Ark named the same (expired) URL again: the video is gone (kept 24 h)
-            raise UpstreamError(404, f"Ark's video of task {upstream_id} is no longer there.", code="content_expired")
-        return await self.cdn.stream(fresh, headers=headers, operation="content")
+        only_video(variant, "Seedance")
+        gone = f"Ark's video of task {upstream_id} is no longer there."  # Ark names the expired URL again (24 h)
+        return await stream_signed(self.cdn, self._urls, upstream_id, range_of(range_header), self._video_url, gone)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The table's models, after one free read of the task list (page size 1): it proves the key and the

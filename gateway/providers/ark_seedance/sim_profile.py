@@ -81,13 +81,5 @@ def unknown_route(method: str, path: str) -> SimError:
 
 
 SIM_PROFILES = one_per_version(
-    PROFILES,
-    "ark_seedance",
-    "/api/v3",
-    ROUTES,
-    OPS,
-    auth,
-    status=task_status,
-    error_response=error_response,
-    unknown_route=unknown_route,
+    PROFILES, "ark_seedance", "/api/v3", ROUTES, OPS, auth, task_status, error_response, unknown_route
 )

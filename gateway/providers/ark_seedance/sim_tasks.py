@@ -38,6 +38,7 @@ from gateway.providers.ark_seedance.table import FPS, RATIOS, frames_of
 from gateway.simulator.bodies import read_body
 from gateway.simulator.content import ContentStore
 from gateway.simulator.errors import SimError
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import DONE, FAILED, QUEUED, RUNNING, Failure, Job, durations
 from gateway.simulator.state import SimState
@@ -53,7 +54,6 @@ OUTPUT_SAFETY: Failure = (
 )
 INTERNAL: Failure = ("InternalServiceError", "The service encountered an unexpected internal error.")
 CANCELLED: Failure = ("cancelled", "")
-OUTPUT_FAILURE_AT = 0.9  # of the running time
 STATUS_FILTER = ("queued", "running", "cancelled", "succeeded", "failed")
 
 
@@ -145,12 +145,7 @@ def adaptive_ratio(images: list[Image]) -> str:
 
 
 def _failure(state: SimState, prompt: str, queue_s: float, run_s: float) -> tuple[Failure | None, float | None]:
-    words = [w.lower() for w in state.config.moderation_words[1:]]
-    if any(word in prompt.lower() for word in words):
-        return OUTPUT_SAFETY, queue_s + OUTPUT_FAILURE_AT * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL)
 
 
 def new_task(state: SimState, owner: str, ask: Create) -> ArkJob:

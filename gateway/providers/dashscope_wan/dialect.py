@@ -30,6 +30,7 @@ from gateway.providers.dashscope_wan.table import PROFILES
 from gateway.providers.dashscope_wan.wire import create_body
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 API = "/api/v1"
 CREATE_PATH = f"{API}/services/aigc/video-generation/video-synthesis"
@@ -103,27 +104,13 @@ class DashScopeWanUpstream(HttpAdapter):
             if exc.code == "upstream_lost":  # the task (and its video) is gone after 24 h
                 raise UpstreamError(404, exc.message, code="content_expired") from None
             raise
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"DashScope task {upstream_id} has no video (status {video.status}).")
-        return video.content_ids["video"]
+        return video_url_of(video, f"DashScope task {upstream_id}")
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """The task's video from its signed URL (no key goes there); DashScope makes no thumbnail or spritesheet."""
-        if variant != "video":
-            raise UpstreamError(404, f"DashScope makes no {variant}.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
-        known = self._urls.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.oss.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code != "content_expired":
-                    raise
-                self._urls.pop(upstream_id, None)
-        fresh = await self._url(upstream_id)
-        if fresh == known:  # DashScope does not sign again: the one URL it has is the one that failed
-            raise UpstreamError(404, f"DashScope's video of task {upstream_id} expired.", code="content_expired")
-        return await self.oss.stream(fresh, headers=headers, operation="content")
+        only_video(variant, "DashScope")
+        gone = f"DashScope's video of task {upstream_id} expired."  # it does not sign again
+        return await stream_signed(self.oss, self._urls, upstream_id, range_of(range_header), self._url, gone)
 
     async def close(self) -> None:
         await self.http.close()

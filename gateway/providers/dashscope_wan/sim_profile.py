@@ -67,13 +67,5 @@ def unknown_route(method: str, path: str) -> SimError:
 
 
 SIM_PROFILES = one_per_version(
-    PROFILES,
-    "dashscope_wan",
-    "",
-    ROUTES,
-    OPS,
-    auth,
-    status=task_status,
-    error_response=error_response,
-    unknown_route=unknown_route,
+    PROFILES, "dashscope_wan", "", ROUTES, OPS, auth, task_status, error_response, unknown_route
 )

@@ -32,6 +32,7 @@ from gateway.providers.dashscope_wan.sim_fields import Ask, check_create, invali
 from gateway.providers.dashscope_wan.sim_oss import DAY_S, oss_video, signed_url
 from gateway.simulator.bodies import read_body
 from gateway.simulator.fields import flagged
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import DONE, FAILED, QUEUED, RUNNING, Failure, Job, durations
 from gateway.simulator.state import SimState
@@ -45,7 +46,7 @@ INTERNAL: Failure = (
 )
 CANCELED: Failure = ("Canceled", "The task was canceled.")
 CANNOT_CANCEL = "Failed to cancel the task, please confirm if the task is in PENDING status."
-EARLY_FAILURE_AT, OUTPUT_FAILURE_AT = 0.4, 0.9  # of the PENDING / RUNNING time
+EARLY_FAILURE_AT = 0.4  # of the PENDING time
 STATUS = {QUEUED: "PENDING", RUNNING: "RUNNING", DONE: "SUCCEEDED", FAILED: "FAILED"}
 LIST_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 BEIJING = timedelta(hours=8)
@@ -85,11 +86,7 @@ def _failure(state: SimState, ask: Ask, queue_s: float, run_s: float) -> tuple[F
     """(failure, seconds after the start of PENDING it happens)."""
     if ask.late_failure is not None:
         return ask.late_failure, EARLY_FAILURE_AT * queue_s
-    if flagged(state.config.moderation_words[1:], ask.prompt):
-        return OUTPUT_SAFETY, queue_s + OUTPUT_FAILURE_AT * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, ask.prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL)
 
 
 def new_task(state: SimState, owner: str, ask: Ask) -> WanJob:

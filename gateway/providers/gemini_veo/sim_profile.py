@@ -115,13 +115,5 @@ def status(job: Job, now: float) -> str:
 
 
 SIM_PROFILES = one_per_version(
-    PROFILES,
-    "gemini_veo",
-    "/v1beta",
-    ROUTES,
-    OPS,
-    auth,
-    status=status,
-    error_response=error_response,
-    unknown_route=unknown_route,
+    PROFILES, "gemini_veo", "/v1beta", ROUTES, OPS, auth, status, error_response, unknown_route
 )

@@ -51,14 +51,4 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, f"The requested method is invalid ({method} {path})", code="1202")
 
 
-SIM_PROFILES = one_per_version(
-    PROFILES,
-    "kling",
-    "",
-    ROUTES,
-    OPS,
-    auth,
-    status=job_status,
-    error_response=error_response,
-    unknown_route=unknown_route,
-)
+SIM_PROFILES = one_per_version(PROFILES, "kling", "", ROUTES, OPS, auth, job_status, error_response, unknown_route)

@@ -32,6 +32,7 @@ from gateway.providers.luma.images import image_ref
 from gateway.providers.luma.table import ASPECTS, MAX_PROMPT, PROFILES, WIRE_MODEL
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 OUTPUTS_MAX = 10_000  # remembered generation -> output URL (an LRU; a forgotten one is retrieved again)
 NIL_ID = "00000000-0000-0000-0000-000000000000"  # a generation no one has: the free health read
@@ -117,25 +118,12 @@ class LumaUpstream(HttpAdapter):
         self._outputs.pop(upstream_id, None)
 
     async def _output_url(self, upstream_id: str) -> str:
-        video = await self.retrieve(upstream_id)
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"Luma generation {upstream_id} has no output (status {video.status}).")
-        return video.content_ids["video"]
+        return video_url_of(await self.retrieve(upstream_id), f"Luma generation {upstream_id}")
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """The generation's video from its presigned URL; an expired URL is refreshed by one GET of the generation."""
-        if variant != "video":
-            raise UpstreamError(404, f"Luma makes no {variant}.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
-        known = self._outputs.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.cdn.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code != "content_expired":
-                    raise
-                self._outputs.pop(upstream_id, None)
-        return await self.cdn.stream(await self._output_url(upstream_id), headers=headers, operation="content")
+        only_video(variant, "Luma")
+        return await stream_signed(self.cdn, self._outputs, upstream_id, range_of(range_header), self._output_url)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The table's models, after one free read that proves the key and the host: ``GET /v1/generations/{nil}``

@@ -24,9 +24,10 @@ from starlette.routing import Route
 
 from gateway.media.render import Segment
 from gateway.providers.luma.sim_cdn import cdn_video, signed_url
-from gateway.providers.luma.sim_fields import Create, Lookup, check_create
+from gateway.providers.luma.sim_fields import Create, check_create
 from gateway.providers.luma.table import MODEL, pixels
 from gateway.simulator.bodies import read_body
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import DONE, FAILED, RUNNING, Failure, Job, durations
 from gateway.simulator.state import SimState
@@ -35,8 +36,6 @@ API_VERSION = "2026-04-01"  # X-API-Version on every response
 INPUT_SAFETY: Failure = ("content_moderated", "Prompt violated content guidelines")
 OUTPUT_SAFETY: Failure = ("content_moderated", "Generated video violated content guidelines")
 INTERNAL: Failure = ("generation_failed", "Internal model error")
-EARLY_FAILURE_AT = 0.4  # of the queued time
-OUTPUT_FAILURE_AT = 0.9  # of the processing time
 
 
 def generation_state(job: Job, now: float) -> str:
@@ -49,16 +48,7 @@ def generation_state(job: Job, now: float) -> str:
 
 
 def _failure(state: SimState, prompt: str, queue_s: float, run_s: float) -> tuple[Failure | None, float | None]:
-    """(failure, seconds after the create it happens)."""
-    words = [w.lower() for w in state.config.moderation_words]
-    text = prompt.lower()
-    if words and words[0] in text:
-        return INPUT_SAFETY, EARLY_FAILURE_AT * queue_s
-    if any(word in text for word in words[1:]):
-        return OUTPUT_SAFETY, queue_s + OUTPUT_FAILURE_AT * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL, INPUT_SAFETY)
 
 
 def new_generation(state: SimState, owner: str, create: Create) -> Job:
@@ -101,19 +91,11 @@ def generation_json(base: str, state: SimState, job: Job) -> dict[str, Any]:
     return data
 
 
-def _completed_of(state: SimState, owner: str) -> Lookup:
-    def lookup(ident: str) -> bool:
-        job = state.jobs.get(ident)
-        return job is not None and job.owner == owner and not job.deleted and job.phase(state.now()) == DONE
-
-    return lookup
-
-
 async def create_generation(request: Request) -> Response:
     caller = await guard(request, "luma_create", create_like=True)
     state = sim_of(request)
     body = await read_body(request, allow_form=False)
-    create = check_create(body.fields, _completed_of(state, caller.key))
+    create = check_create(body.fields, state.completed_of(caller.key))
     state.admit(caller.key)
     if create.start_frame is not None or create.end_frame is not None:
         state.count("luma_create_anchored")  # image to video (a chained part starts from the previous one's end)

@@ -52,13 +52,5 @@ def unknown_route(method: str, path: str) -> SimError:
 
 
 SIM_PROFILES = one_per_version(
-    PROFILES,
-    "luma",
-    "/v1",
-    ROUTES,
-    OPS,
-    auth,
-    status=generation_state,
-    error_response=error_response,
-    unknown_route=unknown_route,
+    PROFILES, "luma", "/v1", ROUTES, OPS, auth, generation_state, error_response, unknown_route
 )

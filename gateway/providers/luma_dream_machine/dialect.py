@@ -28,6 +28,7 @@ from gateway.providers.luma_dream_machine.answers import cdn_error, parse_genera
 from gateway.providers.luma_dream_machine.table import ASPECTS, PROFILES
 from gateway.upstreams.base import ContentStream, GenerationSpec, ListPage, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 LIST_LIMIT = 100  # the documented default page
 OUTPUTS_MAX = 10_000
@@ -132,21 +133,11 @@ class LumaDreamMachineUpstream(HttpAdapter):
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """``assets.video``, fetched without the key; a refused URL is looked up once more."""
-        if variant != "video":
-            raise UpstreamError(404, f"Luma's Dream Machine makes no {variant} here.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
-        known = self._outputs.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.cdn.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code != "content_expired":
-                    raise
-                self._outputs.pop(upstream_id, None)
-        video = await self.retrieve(upstream_id)
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"Luma generation {upstream_id} has no video (status {video.status}).")
-        return await self.cdn.stream(video.content_ids["video"], headers=headers, operation="content")
+        only_video(variant, "Luma's Dream Machine")
+        return await stream_signed(self.cdn, self._outputs, upstream_id, range_of(range_header), self._output_url)
+
+    async def _output_url(self, upstream_id: str) -> str:
+        return video_url_of(await self.retrieve(upstream_id), f"Luma generation {upstream_id}")
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The table's models, after one free read that proves the key and the host (``GET /generations?limit=1``)."""

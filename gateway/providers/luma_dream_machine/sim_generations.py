@@ -25,13 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.media.render import Segment
-from gateway.providers.luma_dream_machine.sim_fields import Create, Lookup, check_create
+from gateway.providers.luma_dream_machine.sim_fields import Create, check_create
 from gateway.providers.luma_dream_machine.table import pixels
 from gateway.simulator.bodies import read_body
 from gateway.simulator.content import ContentStore, file_response
 from gateway.simulator.errors import SimError
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
-from gateway.simulator.jobs import DONE, Failure, Job, durations
+from gateway.simulator.jobs import Failure, Job, durations
 from gateway.simulator.state import SimState
 
 BASE = "/dream-machine/v1"
@@ -54,15 +55,7 @@ def state_word(job: Job, now: float) -> str:
 
 
 def _failure(state: SimState, prompt: str, queue_s: float, run_s: float) -> tuple[Failure | None, float | None]:
-    words = [w.lower() for w in state.config.moderation_words]
-    text = prompt.lower()
-    if words and words[0] in text:
-        return INPUT_SAFETY, 0.4 * queue_s
-    if any(word in text for word in words[1:]):
-        return OUTPUT_SAFETY, queue_s + 0.9 * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL, INPUT_SAFETY)
 
 
 def new_generation(state: SimState, owner: str, create: Create, base: str) -> DreamJob:
@@ -115,19 +108,11 @@ def generation_json(job: Job, word: str) -> dict[str, Any]:
     }
 
 
-def _completed_of(state: SimState, owner: str) -> Lookup:
-    def lookup(ident: str) -> bool:
-        job = state.jobs.get(ident)
-        return job is not None and job.owner == owner and not job.deleted and job.phase(state.now()) == DONE
-
-    return lookup
-
-
 async def create_generation(request: Request) -> Response:
     caller = await guard(request, "dm_create", create_like=True)
     state = sim_of(request)
     body = await read_body(request, allow_form=False)
-    create = check_create(body.fields, _completed_of(state, caller.key))
+    create = check_create(body.fields, state.completed_of(caller.key))
     state.admit(caller.key)
     job = new_generation(state, caller.key, create, str(request.base_url))
     if create.callback_url:

@@ -47,13 +47,5 @@ def unknown_route(method: str, path: str) -> SimError:
 
 
 SIM_PROFILES = one_per_version(
-    PROFILES,
-    "luma_dream_machine",
-    BASE,
-    ROUTES,
-    OPS,
-    auth,
-    status=state_word,
-    error_response=error_response,
-    unknown_route=unknown_route,
+    PROFILES, "luma_dream_machine", BASE, ROUTES, OPS, auth, state_word, error_response, unknown_route
 )

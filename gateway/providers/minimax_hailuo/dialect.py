@@ -46,6 +46,7 @@ from gateway.providers.minimax_hailuo.wire import create_body
 from gateway.providers.minimax_hailuo.wire_v2 import create_body_v2
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 CREATE_PATH = "/v1/video_generation"
 QUERY_PATH = "/v1/query/video_generation"
@@ -130,16 +131,12 @@ class MiniMaxHailuoUpstream(HttpAdapter):
         known = self._files.get(upstream_id)
         if known is not None:
             return known
-        video = await self.retrieve(upstream_id)
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"MiniMax task {upstream_id} has no video (status {video.status}).")
-        return video.content_ids["video"]
+        return video_url_of(await self.retrieve(upstream_id), f"MiniMax task {upstream_id}")
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """The task's video: its file's download URL asked for now (it expires), fetched without the key."""
-        if variant != "video":
-            raise UpstreamError(404, f"MiniMax makes no {variant}.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
+        only_video(variant, "MiniMax")
+        headers = range_of(range_header)
         if upstream_id.startswith(V2_PREFIX):
             return await self._content_v2(upstream_id, headers)
         file_id = await self._file_id(upstream_id)
@@ -148,18 +145,8 @@ class MiniMaxHailuoUpstream(HttpAdapter):
 
     async def _content_v2(self, upstream_id: str, headers: dict[str, str]) -> ContentStream:
         """A v2 task's ``content.url`` (remembered from its query), looked up again once when it is refused."""
-        known = self._files.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.cdn.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code != "content_expired":
-                    raise
-                self._files.pop(upstream_id, None)
-        fresh = await self._file_id(upstream_id)
-        if fresh == known:  # the same (refused) URL again: the video is gone
-            raise UpstreamError(404, f"MiniMax's video of task {upstream_id} expired.", code="content_expired")
-        return await self.cdn.stream(fresh, headers=headers, operation="content")
+        gone = f"MiniMax's video of task {upstream_id} expired."  # the same (refused) URL again
+        return await stream_signed(self.cdn, self._files, upstream_id, headers, self._file_id, gone)
 
     def callback_reply(self, body: Any) -> Any | None:
         """MiniMax's handshake: a POST of ``{"challenge": c}`` is answered ``{"challenge": c}`` (else no callbacks)."""

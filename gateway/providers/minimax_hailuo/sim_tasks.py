@@ -32,6 +32,7 @@ from gateway.media.render import Segment
 from gateway.providers.minimax_hailuo.sim_fields import Ask, check_create, invalid
 from gateway.simulator.bodies import read_body
 from gateway.simulator.fields import flagged
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import DONE, FAILED, QUEUED, RUNNING, Failure, Job, durations
 from gateway.simulator.signed import refuse_key, stored_file, xml_error
@@ -71,11 +72,7 @@ def task_status(job: Job, now: float) -> str:
 
 
 def _failure(state: SimState, ask: Ask, queue_s: float, run_s: float) -> tuple[Failure | None, float | None]:
-    if flagged(state.config.moderation_words[1:], ask.prompt):
-        return OUTPUT_SAFETY, queue_s + 0.9 * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, ask.prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL)
 
 
 def new_task(state: SimState, owner: str, ask: Ask, **extra: object) -> HailuoJob:

@@ -28,10 +28,10 @@ from gateway.providers.runway.images import data_uri
 from gateway.providers.runway.table import API_VERSION, PROFILES, WIRE, ratio_of
 from gateway.upstreams.base import ContentStream, GenerationSpec, UpstreamError, UpstreamVideo
 from gateway.upstreams.http import HttpAdapter, UpstreamHttp
+from gateway.upstreams.signed import only_video, range_of, stream_signed, video_url_of
 
 MAX_PROMPT_UNITS = 1000  # promptText: "up to 1000 characters (measured in UTF-16 code units)"
 OUTPUTS_MAX = 10_000  # remembered task -> output URL (an LRU; a forgotten one is retrieved again)
-EXPIRED = ("content_expired",)
 
 
 def runway_base(base_url: str) -> str:
@@ -137,25 +137,12 @@ class RunwayUpstream(HttpAdapter):
                 raise
 
     async def _output_url(self, upstream_id: str) -> str:
-        video = await self.retrieve(upstream_id)
-        if "video" not in video.content_ids:
-            raise UpstreamError(404, f"Runway task {upstream_id} has no output (status {video.status}).")
-        return video.content_ids["video"]
+        return video_url_of(await self.retrieve(upstream_id), f"Runway task {upstream_id}")
 
     async def open_content(self, upstream_id: str, variant: str, range_header: str | None = None) -> ContentStream:
         """The task's video from its presigned URL; an expired URL is re-signed by one fresh GET of the task."""
-        if variant != "video":
-            raise UpstreamError(404, f"Runway makes no {variant}.", code="not_found")
-        headers = {"Range": range_header} if range_header else {}
-        known = self._outputs.get(upstream_id)
-        if known is not None:
-            try:
-                return await self.cdn.stream(known, headers=headers, operation="content")
-            except UpstreamError as exc:
-                if exc.code not in EXPIRED:
-                    raise
-                self._outputs.pop(upstream_id, None)
-        return await self.cdn.stream(await self._output_url(upstream_id), headers=headers, operation="content")
+        only_video(variant, "Runway")
+        return await stream_signed(self.cdn, self._outputs, upstream_id, range_of(range_header), self._output_url)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The table's models, after ``GET /v1/organization``: a free read that proves the key and the host."""

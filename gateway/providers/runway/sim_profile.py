@@ -51,14 +51,4 @@ def unknown_route(method: str, path: str) -> SimError:
     return SimError(404, "Not found")
 
 
-SIM_PROFILES = one_per_version(
-    PROFILES,
-    "runway",
-    "",
-    ROUTES,
-    OPS,
-    auth,
-    status=task_status,
-    error_response=error_response,
-    unknown_route=unknown_route,
-)
+SIM_PROFILES = one_per_version(PROFILES, "runway", "", ROUTES, OPS, auth, task_status, error_response, unknown_route)

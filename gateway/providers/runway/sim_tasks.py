@@ -36,6 +36,7 @@ from gateway.providers.runway.table import MODEL_SLOWDOWN, size_of
 from gateway.simulator.bodies import read_body
 from gateway.simulator.content import ContentStore
 from gateway.simulator.errors import SimError
+from gateway.simulator.generate import scripted_failure
 from gateway.simulator.guard import guard, sim_of
 from gateway.simulator.jobs import ACTIVE, DONE, FAILED, RUNNING, Failure, Job, durations
 from gateway.simulator.state import SimState
@@ -44,8 +45,6 @@ INPUT_SAFETY: Failure = ("SAFETY.INPUT.TEXT", "Your prompt was flagged by our co
 OUTPUT_SAFETY: Failure = ("SAFETY.OUTPUT.VIDEO", "The generated video was flagged by our content moderation system.")
 INTERNAL: Failure = ("INTERNAL.BAD_OUTPUT.CODE01", "An unexpected error occurred.")
 CANCELLED: Failure = ("CANCELLED", "The task was cancelled.")
-EARLY_FAILURE_AT = 0.4  # of the PENDING time
-OUTPUT_FAILURE_AT = 0.9  # of the RUNNING time
 CREDIT_BALANCE = 1_000_000
 CREATE_OPS = {"t2v": "runway_text_to_video", "i2v": "runway_image_to_video"}
 
@@ -86,15 +85,7 @@ def slot_start(jobs: Iterable[Job], now: float, limit: int) -> float:
 
 def _failure(state: SimState, prompt: str, queue_s: float, run_s: float) -> tuple[Failure | None, float | None]:
     """(failure, seconds after the start of PENDING it happens)."""
-    words = [w.lower() for w in state.config.moderation_words]
-    text = prompt.lower()
-    if words and words[0] in text:
-        return INPUT_SAFETY, EARLY_FAILURE_AT * queue_s
-    if any(word in text for word in words[1:]):
-        return OUTPUT_SAFETY, queue_s + OUTPUT_FAILURE_AT * run_s
-    if state.faults.job_fails():
-        return INTERNAL, queue_s + 0.5 * run_s
-    return None, None
+    return scripted_failure(state, prompt, queue_s, run_s, OUTPUT_SAFETY, INTERNAL, INPUT_SAFETY)
 
 
 def new_task(state: SimState, owner: str, create: Create, endpoint: str) -> RunwayJob:
