@@ -123,3 +123,28 @@ async def test_a_video_that_cannot_be_read_gives_no_preview_and_no_error(tmp_pat
     made = await derive_previews(broken, tmp_path, ("thumbnail", "spritesheet"), "video_broken")
     assert made == {"thumbnail": "", "spritesheet": ""}
     assert failed._value.get() == count + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]  # nothing half-written left behind
+
+
+def test_the_thumbnail_is_the_frame_a_third_in_and_the_sheet_samples_the_whole_video(tmp_path: Path) -> None:
+    """Three prompts of 2 s, 4 s and 3 s: a third of 9 s is in the second; the sheet's cells cover all three."""
+    from gateway.media import Segment, render_video
+    from gateway.media.previews import derive_preview, frames_at
+
+    video = tmp_path / "v.mp4"
+    render_video(video, [Segment("red dawn", 2), Segment("blue noon", 4), Segment("green dusk", 3)], 320, 180)
+    picks = [f.to_ndarray(format="rgb24").astype(float) for f in frames_at(video, [0.1, 0.4, 0.9])]
+    with av.open(str(derive_preview(video, tmp_path, "thumbnail"))) as container:
+        thumb = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    distance = [abs(thumb - pick).mean() for pick in picks]
+    assert distance.index(min(distance)) == 1, distance
+    with av.open(str(derive_preview(video, tmp_path, "spritesheet"))) as container:
+        sheet = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    assert sheet.shape == (4 * 144, 4 * 256, 3)  # 16 cells of 256x144 (the video's 16:9)
+    colours = [pick.mean(axis=(0, 1)) for pick in picks]  # each prompt's own colours
+
+    def nearest(cell: object) -> int:
+        mean = cell.mean(axis=(0, 1))  # type: ignore[attr-defined]
+        return min(range(3), key=lambda i: float(abs(mean - colours[i]).sum()))
+
+    assert nearest(sheet[:144, :256]) == 0 and nearest(sheet[3 * 144 :, 3 * 256 :]) == 2  # first and last cell

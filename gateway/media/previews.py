@@ -118,7 +118,12 @@ WRITERS = {"thumbnail": write_thumbnail, "spritesheet": write_spritesheet}
 def derive_preview(video: Path, directory: Path, variant: str) -> Path:
     """Write ``variant`` of ``video`` into ``directory`` (``derived-<variant>.<ext>``) and return its path."""
     out = directory / f"derived-{variant}.{FORMATS[variant][0]}"
-    WRITERS[variant](video, out)
+    try:
+        WRITERS[variant](video, out)
+    except BaseException:  # nothing half-written stays in scratch (the janitor would take it for work going on)
+        out.unlink(missing_ok=True)
+        out.with_name(out.name + ".part").unlink(missing_ok=True)
+        raise
     return out
 
 
