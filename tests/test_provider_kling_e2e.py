@@ -223,3 +223,22 @@ def test_a_create_lost_in_a_crash_is_adopted_by_its_external_task_id(tmp_path: P
             gw2.proc.stop()
         gw.proc.kill()
         sim.stop()
+
+
+def test_a_story_of_4_second_scenes_is_made_at_kling_s_5_seconds_and_trimmed(stack: Stack, tmp_path: Path) -> None:
+    """The sora-2 model (kling-v2-5-turbo) makes 5 or 10 s only: scenes of 4 + 4 s are made 5 + 5 and each cut
+    back, so the film measures 8 s (Kling refused the 4 s creates when the story planned on every model's lengths)."""
+    sim, _ = stack
+    gw = stack[1]
+    before = creates(sim)["text2video"] + creates(sim)["image2video"]
+    scenes = [{"prompt": "A paper boat sets off.", "seconds": 4}, {"prompt": "It reaches the sea.", "seconds": 4}]
+    with gw.http() as http:
+        created = http.post("/v1/gateway/stories", json={"scenes": scenes, "size": "1280x720"})
+        assert created.status_code == 200, created.text
+        assert "scenes=4+4->5+5(stitched,trimmed)" in created.headers["x-sora-gateway-adapted"]
+        done = gw.client().videos.poll(created.json()["id"], poll_interval_ms=100)
+        assert done.status == "completed", done.error
+        content = http.get(f"/v1/videos/{done.id}/content")
+    _, _, seconds = measure(content.content, tmp_path / "story.mp4")
+    assert abs(seconds - 8.0) < 0.25
+    assert creates(sim)["text2video"] + creates(sim)["image2video"] - before == 2

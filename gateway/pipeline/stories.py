@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,14 @@ def story_plan(scenes: list[Scene], plans: list[Plan], caps: Capabilities) -> tu
         p.segments[0].prompt if i == 0 else compose_prompt(p.segments[0].prompt, scene_clause(i + 1, len(scenes)))
         for i, p in enumerate(plans)
     ]
+    # the clip lengths of the model and size the scenes are made at (not every model's of the profile)
+    made = first.extras.get("upstream_size", first.size)
+    caps = replace(caps, clip_seconds=caps.clips(first.upstream_model, made))
     segments, strategy, keeps, owners = story_segments(scenes, prompts, caps)
-    # the delivery format and native fields come from the scene plans; trim and continuity are the story's own
-    extras: dict[str, Any] = {k: v for k, v in first.extras.items() if k in ("output_format", "native")}
+    # the delivery format, native fields and the size made come from the scene plans; trim and continuity are
+    # the story's own
+    kept = ("output_format", "native", "upstream_size", "scale_to")
+    extras: dict[str, Any] = {k: v for k, v in first.extras.items() if k in kept}
     if strategy == "chain" and "file" in caps.reference_kinds:
         extras["continuity"] = "last_frame"
     if keeps != [s.seconds for s in segments]:
