@@ -26,7 +26,7 @@ from gateway.jobs.driver import JobDriver
 from gateway.jobs.launch import Refused
 from gateway.observability import log
 from gateway.pipeline.console_stats import UsageStats
-from gateway.pipeline.idempotency import note_stored
+from gateway.pipeline.idempotency import note_stored, stored_with
 from gateway.pipeline.stages import Admission, Created, Stage
 from gateway.policies.model import Tenant
 from gateway.upstreams.base import UpstreamError
@@ -143,7 +143,9 @@ class Creates:
 
         try:
             ready = await self._run_stages(adm)
-            job = await self.driver.launch(ready or adm.job, on_stored=on_stored)
+            job = await self.driver.launch(
+                ready or adm.job, on_stored=on_stored, with_record=lambda j: stored_with(j.id)
+            )
         except Refused as refused:  # the upstream refused the first create: the record is gone
             refusal = upstream_refusal(refused.error)
             adm.job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
