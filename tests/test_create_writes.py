@@ -20,15 +20,19 @@ import redis.asyncio.client as redis_client
 
 from gateway.content import LocalContentStore
 from gateway.core.models import SegStatus, VideoRequest
+from gateway.errors import ApiError
 from gateway.jobs.driver import JobDriver
 from gateway.pipeline.idempotency import Answer, IdempotencyKeys
 from gateway.pipeline.service import VideoService
-from gateway.policies.model import Tenant
+from gateway.policies.model import Quotas, Tenant
 from gateway.providers import PROFILES
+from gateway.quota.memory import MemoryQuota
+from gateway.quota.service import QuotaService
+from gateway.quota.stages import QuotaStage
 from gateway.store.base import JobStore
 from gateway.store.redis_store import RedisStore
 from gateway.store.sqlite import SqliteStore
-from gateway.upstreams.base import GenerationSpec, UpstreamVideo
+from gateway.upstreams.base import GenerationSpec, UpstreamError, UpstreamVideo
 from tests.conftest import drop_redis_prefix
 from tests.procs import REDIS_URL, require_redis
 
@@ -221,3 +225,35 @@ async def test_an_idempotency_key_names_the_job_in_the_same_write(
     # answer; and the claim's lease released
     assert writes.before_upstream == 2 + 1, f"{writes.before_upstream} durable writes before the upstream call"
     assert writes.count <= 2 + 1 + 1 + 2, f"{writes.count} durable writes"
+
+
+async def test_the_quota_charge_is_written_with_the_job(tmp_path: Path) -> None:
+    """The in-process quota's day and month counters (written through to SQLite) go in the job's write; an
+    upstream refusal gives them back, durably."""
+    writes = Writes()
+    store = SqliteStore(tmp_path / "gw.db")
+    store._next_sweep = float("inf")
+    count_sqlite(store, writes)
+    try:
+        upstream = Upstream(writes)
+        svc = service(tmp_path, store, upstream)
+        quota = QuotaService(MemoryQuota(persist=store), jobs=store)
+        svc.stages = [QuotaStage(quota)]
+        team = Tenant(name="acme", quotas=Quotas(video_seconds_per_day=1000, budget_usd_per_month=100))
+        await svc.create(team, VideoRequest(prompt="the first kite", seconds="4"))
+        writes.count = 0
+        created = await svc.create(team, VideoRequest(prompt="a kite over the sea", seconds="4"))
+        assert writes.before_upstream == 1, f"{writes.before_upstream} durable writes before the upstream call"
+        assert writes.count == 2, f"{writes.count} durable writes for one create"
+        day = created.job.requested["charged"]["day"]
+        assert await store.kv_get(f"quota:acme:seconds:{day}") == "8", "both charges must be durable"
+
+        async def refuse(spec: GenerationSpec) -> UpstreamVideo:
+            raise UpstreamError(400, "moderation", code="moderation_blocked")
+
+        upstream.create = refuse  # type: ignore[method-assign]
+        with pytest.raises(ApiError):
+            await svc.create(team, VideoRequest(prompt="a refused kite", seconds="4"))
+        assert await store.kv_get(f"quota:acme:seconds:{day}") == "8", "a refused create must not stay charged"
+    finally:
+        await store.close()
