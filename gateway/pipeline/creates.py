@@ -6,6 +6,10 @@ answer at once (a cache hit, a coalesced create) or let the create go on; then
 :meth:`JobDriver.launch <gateway.jobs.driver.JobDriver.launch>` stores the job and starts it. That
 call is where admission ends: from there only ``gateway/jobs`` moves the job.
 
+Durable writes: the in-process quota's write-through is deferred (:mod:`gateway.store.deferred`) and
+committed with the job's record, its lease and the Idempotency-Key's claim in one write
+(``JobStore.put_held``); the upstream's answer is the second (issue 20, item 2).
+
 What admission keeps: the stages' undo. Whatever goes wrong before the job is stored, and an upstream
 refusal of its first create (the jobs layer has removed the record), gives back what the stages took
 (quota, the coalescing claim; the Idempotency-Key's claim is released by its own wrapper) and reaches
