@@ -1,9 +1,10 @@
 """A create is one durable write before its upstream call and one after it (issue 20, item 2).
 
 Admission's record, the job's lease, the in-process quota's counters and the Idempotency-Key's claim naming
-the job commit in one SQLite transaction / one Redis MULTI (``JobStore.put_held``), with the first segment already marked ``submitting``;
-the upstream's answer and the claim of its id commit in a second one. Counted on the real stores: SQLite
-commits through the connection's statement trace, Redis round trips that carry a write through the client.
+the job commit in one SQLite transaction / one Redis MULTI (``JobStore.put_held``), with the first segment
+already marked ``submitting``; the upstream's answer and the claim of its id commit in a second one.
+Counted on the real stores: SQLite commits through the connection's statement trace, Redis round trips
+that carry a write through the client.
 """
 
 from __future__ import annotations
