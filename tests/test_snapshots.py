@@ -40,6 +40,22 @@ async def test_a_write_on_this_replica_is_seen_by_the_next_poll(store: JobStore)
     assert await snaps.get(job.id) is None
 
 
+async def test_a_creates_two_writes_are_seen_by_the_next_poll(store: JobStore) -> None:
+    """A new job's one write (record, lease, values) and its second (the upstream's answer with its claim)."""
+    snaps = Snapshots(store, max_age_s=60).attach()
+    job = new_job()
+    await store.put(job)  # a snapshot of an older state of the same id, kept for a long time
+    assert (await snaps.get(job.id)) is not None
+    job.progress = 5
+    await store.put_held(job, "replica-a", 30, [("some-key", "v", None)])
+    first = await snaps.get(job.id)
+    assert first is not None and first.job.progress == 5, "put_held must invalidate this replica's snapshot"
+    job.status, job.progress = Status.IN_PROGRESS, 40
+    assert await store.update_claiming(job, "upstream-claim:x:up_1", f"{job.id}:0", 60) == (True, True)
+    second = await snaps.get(job.id)
+    assert second is not None and second.job.status == Status.IN_PROGRESS, "update_claiming must invalidate too"
+
+
 async def test_a_read_in_flight_across_a_write_is_not_kept(store: JobStore) -> None:
     snaps = Snapshots(store, max_age_s=60).attach()
     job = new_job()

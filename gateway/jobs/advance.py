@@ -33,7 +33,7 @@ from gateway.jobs.continuity import (
     segment_reference,
     stored_reference,
 )
-from gateway.jobs.reconcile import Claims, claim, find_lost
+from gateway.jobs.reconcile import Claims, claim, claim_key, find_lost
 from gateway.observability import log
 from gateway.store.base import JobStore
 from gateway.upstreams.base import GenerationSpec, Upstream, UpstreamError, UpstreamVideo
@@ -89,6 +89,7 @@ class SegmentRunner:
         self.poll_min_s = poll_min_s
         self.poll_max_s = poll_max_s
         self.max_attempts = max_attempts
+        self.claim_due: tuple[str, str] | None = None  # (claim key, owner) a marked send left to its save
 
     def spec(self, job: Job, seg: Segment) -> GenerationSpec:
         source = seg.source_upstream_id
@@ -108,15 +109,24 @@ class SegmentRunner:
             **native_fields(job, seg),
         )
 
-    async def submit(self, job: Job, seg: Segment, save: Save) -> None:
-        """Send a segment's create. Raises :class:`UpstreamError` for client faults (the caller fails the job)."""
-        resend = seg.status == SegStatus.SUBMITTING
+    def mark_submitting(self, job: Job, seg: Segment) -> None:
+        """A pending segment about to be sent: its attempt (so its idempotency key) and send time, in memory;
+        the caller makes it durable before the create goes (``save`` in :meth:`submit`, or a new job's store)."""
+        if self.callback_base:
+            callbacks.ensure_token(job)  # saved with the mark, before the create names it
+        seg.attempts += 1
+        seg.status = SegStatus.SUBMITTING
+        seg.submitted_at = time.time()
+
+    async def submit(self, job: Job, seg: Segment, save: Save, *, marked: bool = False) -> None:
+        """Send a segment's create. Raises :class:`UpstreamError` for client faults (the caller fails the job).
+
+        ``marked``: :meth:`mark_submitting` ran and the mark is durable already, nothing sent since (a new job
+        stored with it): sent at once, neither saved again nor reconciled; the upstream id it takes is left in
+        :attr:`claim_due` for the caller to claim with its next save."""
+        resend = seg.status == SegStatus.SUBMITTING and not marked
         if seg.status == SegStatus.PENDING:
-            if self.callback_base:
-                callbacks.ensure_token(job)  # saved below, before the create names it
-            seg.attempts += 1
-            seg.status = SegStatus.SUBMITTING
-            seg.submitted_at = time.time()
+            self.mark_submitting(job, seg)
             if not await save(job):  # the key is on disk before the money is spent
                 return  # deleted meanwhile, or no longer ours: send nothing
         spec = self.spec(job, seg)
@@ -163,7 +173,9 @@ class SegmentRunner:
             seg.next_poll_at = time.time() + backoff(seg.attempts, exc.retry_after, self.poll_max_s)
             log.warning("segment_submit_retry", video_id=job.id, segment=seg.index, status=exc.status, code=exc.code)
             return
-        if not await claim(self.claims, self.upstream, f"{job.id}:{seg.index}", video.id):
+        if marked and self.claims is not None:  # claimed with the save that follows: one write (JobSteps.save)
+            self.claim_due = (claim_key(self.upstream, video.id), f"{job.id}:{seg.index}")
+        elif not await claim(self.claims, self.upstream, f"{job.id}:{seg.index}", video.id):
             # a reconciling job took this id in the instant before our claim: the generation is ours (we
             # created it), so keep it; the other job polls it too (a duplicate delivery, no extra charge)
             log.warning("segment_claim_taken", video_id=job.id, segment=seg.index, upstream_id=video.id)

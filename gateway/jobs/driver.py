@@ -28,8 +28,8 @@ from gateway.jobs.finalize import (  # noqa: F401 - FINALIZE_ERRORS, MAX_FINALIZ
     MAX_FINALIZE_ATTEMPTS,
     all_segments_done,
 )
-from gateway.jobs.launch import Launcher, OnStored
-from gateway.jobs.leases import Lease, Leases  # noqa: F401 - Lease re-exported
+from gateway.jobs.launch import Launcher, OnStored, WithRecord
+from gateway.jobs.leases import Lease, Leases, Take  # noqa: F401 - Lease re-exported
 from gateway.jobs.listeners import MAX_EVENT_ATTEMPTS, JobListener, TerminalListeners  # noqa: F401 - re-exported
 from gateway.jobs.step import JobSteps
 from gateway.jobs.sweep import Sweeps
@@ -113,16 +113,19 @@ class JobDriver:
         self.steps.queue = queue
 
     # -- what admission calls ----------------------------------------------------
-    async def launch(self, job: Job, *, on_stored: OnStored | None = None) -> Job:
+    async def launch(
+        self, job: Job, *, on_stored: OnStored | None = None, with_record: WithRecord | None = None
+    ) -> Job:
         """Store an admitted job and start it (:meth:`gateway.jobs.launch.Launcher.launch`)."""
-        return await self.launcher.launch(job, on_stored=on_stored)
+        return await self.launcher.launch(job, on_stored=on_stored, with_record=with_record)
 
     @contextlib.asynccontextmanager
-    async def holding(self, job_id: str) -> AsyncIterator[None]:
-        """Keep this replica's loop (and every other replica) off a job while a request works on it."""
+    async def holding(self, job_id: str, take: Take | None = None) -> AsyncIterator[None]:
+        """Keep this replica's loop (and every other replica) off a job while a request works on it
+        (``take``: :meth:`gateway.jobs.leases.Leases.holding`)."""
         self._inflight.add(job_id)
         try:
-            async with self.leases.holding(job_id):
+            async with self.leases.holding(job_id, take):
                 yield
         finally:
             self._inflight.discard(job_id)

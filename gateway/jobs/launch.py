@@ -1,10 +1,15 @@
 """Launching an admitted job: the one hand-over from admission (the pipeline) to the jobs layer.
 
 :meth:`Launcher.launch` stores the job and, from then on, the jobs layer alone moves it. For a job
-with upstream work of its own it takes the job's lease, stores the record (its segment's idempotency
-key is derived from the job, so both are durable before any upstream call), tells the caller
-(``on_stored``), sends the first create while the client waits unless the fair queue holds it back,
-keeps the client's uploads where every replica finds them, saves, and wakes the loop.
+with upstream work of its own it marks the first segment ``submitting`` when it goes upstream at once
+(the fair queue may hold it back), then stores the record, the job's lease and the caller's values
+(``with_record``: the Idempotency-Key's claim naming the job) in one durable write
+(:meth:`~gateway.store.base.JobStore.put_held`: one SQLite transaction, one Redis MULTI; the segment's
+idempotency key is derived from the job, so all of it is durable before any upstream call), tells the
+caller (``on_stored``), sends the first create while the client waits, keeps the client's uploads where
+every replica finds them, saves (the second write: the upstream's answer), and wakes the loop. Killed
+between the two writes, the record says ``submitting``: the loop reconciles before any re-send
+(:mod:`gateway.jobs.reconcile`).
 
 * The upstream refuses the first create as the client's fault (moderation, a bad value): the record
   is removed and :class:`Refused` raised — nothing was made, the caller gives back what admission took.
@@ -24,16 +29,18 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 from gateway.content import ContentStore, ContentStoreError
-from gateway.core.models import Job
+from gateway.core.models import Job, SegStatus
 from gateway.jobs.follow import is_follower
+from gateway.jobs.leases import Take
 from gateway.jobs.step import JobSteps
 from gateway.jobs.transitions import accepted
 from gateway.observability import log
-from gateway.store.base import EVENTS_PENDING, JobStore
+from gateway.store.base import EVENTS_PENDING, JobStore, Values
 from gateway.upstreams.base import UpstreamError
 
 OnStored = Callable[[Job], Awaitable[None]]
-Hold = Callable[[str], AbstractAsyncContextManager[None]]
+WithRecord = Callable[[Job], Values]  # keyed values to store in the same write as a new job
+Hold = Callable[[str, Take | None], AbstractAsyncContextManager[None]]
 Wake = Callable[[str, float | None], None]
 
 
@@ -53,32 +60,41 @@ class Launcher:
         self.hold = hold  # keep the loop (and every other replica) off the job while it is launched
         self.wake = wake
 
-    async def launch(self, job: Job, *, on_stored: OnStored | None = None) -> Job:
+    async def launch(
+        self, job: Job, *, on_stored: OnStored | None = None, with_record: WithRecord | None = None
+    ) -> Job:
         """Store an admitted job and start it; see the module docstring for what is raised when.
 
-        ``on_stored`` is awaited once a job with upstream work of its own is durable, before any
-        upstream call (an Idempotency-Key's claim then names it). A job answered at admission (a
-        cache hit, a coalesced follower) has none: it is only stored.
+        ``with_record(job)``: keyed values stored in the same write as the job. ``on_stored`` is awaited
+        once a job with upstream work of its own is durable, before any upstream call (an
+        Idempotency-Key's claim then names it). A job answered at admission (a cache hit, a coalesced
+        follower) has neither: it is only stored.
         """
         if job.terminal or is_follower(job):
             await self._store_answered(job)
             return job
         stored = settled = False
+
+        async def take(owner: str, ttl_s: float) -> None:  # the lease, the record, the values: one write
+            nonlocal stored
+            await self.store.put_held(job, owner, ttl_s, values)
+            stored = True
+
         try:
-            async with self.hold(job.id):
-                await self.store.put(job)
-                stored = True
+            marked = await self._prepare(job)
+            values = with_record(job) if with_record is not None else ()
+            async with self.hold(job.id, take):
                 if on_stored is not None:
                     await on_stored(job)
                 accepted(job)
                 try:
-                    await self.steps.submit_first(job)  # the fair queue may hold it back
+                    due = await self.steps.submit_first(job, marked=marked)  # the fair queue may hold it back
                 except UpstreamError as exc:  # a client fault: every other error the runner retries itself
                     await self.store.delete(job.id)
                     stored = False
                     raise Refused(exc) from None
                 await self._share_uploads(job)  # accepted: no upload of a refused create is kept
-                settled = await self.steps.save(job)
+                settled = await self.steps.save(job, due)  # with the upstream id's claim: the second write
         except Refused:
             raise
         except BaseException as exc:
@@ -92,6 +108,19 @@ class Launcher:
         # saved as the upstream answered: the loop's first step is the first poll (no step now to save it again)
         self.wake(job.id, job.segments[0].next_poll_at if settled else None)
         return job
+
+    async def _prepare(self, job: Job) -> bool:
+        """Mark the first segment ``submitting`` before the job is stored (:meth:`JobSteps.prepare_first`);
+        when that fails, the job is stored unmarked and its first send saves the mark itself."""
+        try:
+            return await self.steps.prepare_first(job)
+        except Exception as exc:
+            log.warning("submit_mark_failed", video_id=job.id, error=repr(exc)[:300])
+            seg = job.segments[0]
+            if seg.status == SegStatus.SUBMITTING and seg.attempts:  # undo a half-made mark: nothing was sent
+                seg.attempts -= 1
+                seg.status, seg.submitted_at = SegStatus.PENDING, None
+            return False
 
     async def _store_answered(self, job: Job) -> None:
         if job.terminal:  # a cache hit: the loop runs the terminal listeners once

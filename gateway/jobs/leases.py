@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.observability import log
 from gateway.store.base import JobStore, StoreError
+
+Take = Callable[[str, float], Awaitable[None]]  # (owner, ttl_s): take a new job's lease in another write
 
 
 @dataclass
@@ -55,11 +57,17 @@ class Leases:
         return lease is not None and not lease.valid
 
     @contextlib.asynccontextmanager
-    async def holding(self, job_id: str) -> AsyncIterator[None]:
-        """Hold a new job (its id is new: the lease is always ours) while a request works on it."""
+    async def holding(self, job_id: str, take: Take | None = None) -> AsyncIterator[None]:
+        """Hold a new job (its id is new: the lease is always ours) while a request works on it.
+
+        ``take(owner, ttl_s)``: takes the lease itself (with the job's record, in one write,
+        :meth:`gateway.store.base.JobStore.put_held`) instead of a lease of its own."""
         try:
             started = time.monotonic()
-            await self.store.acquire_lease(job_id, self.owner, self.ttl_s)
+            if take is None:
+                await self.store.acquire_lease(job_id, self.owner, self.ttl_s)
+            else:
+                await take(self.owner, self.ttl_s)
             self.held.add(job_id)
             async with self.heartbeat(job_id, started):
                 yield

@@ -37,11 +37,16 @@ class Claims(Protocol):
     async def kv_set(self, key: str, value: str, *, ttl_s: float | None = None, nx: bool = False) -> bool: ...
 
 
+def claim_key(upstream: Upstream, upstream_id: str) -> str:
+    """The keyed value naming who took ``upstream_id`` (a new job's first claim is saved with the job)."""
+    return f"{CLAIM_PREFIX}{upstream.name}:{upstream_id}"
+
+
 async def claim(claims: Claims | None, upstream: Upstream, owner: str, upstream_id: str) -> bool:
     """Record that ``owner`` ("job id:segment index") took ``upstream_id``; False: another one has it."""
     if claims is None:
         return True
-    key = f"{CLAIM_PREFIX}{upstream.name}:{upstream_id}"
+    key = claim_key(upstream, upstream_id)
     if await claims.kv_set(key, owner, ttl_s=CLAIM_TTL_S, nx=True):
         return True
     return await claims.kv_get(key) == owner  # ours already (we died before saving the id)

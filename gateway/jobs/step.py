@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.content import ContentStore
-from gateway.core.models import Job
+from gateway.core.models import Job, SegStatus
 from gateway.jobs.advance import SegmentRunner, aggregate
 from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.finalize import FETCH_AFTER, all_segments_done, finalize_job
 from gateway.jobs.follow import follow_leader, is_follower
 from gateway.jobs.leases import Leases
 from gateway.jobs.listeners import TerminalListeners
+from gateway.jobs.reconcile import CLAIM_TTL_S
 from gateway.jobs.reroute import turned_away
 from gateway.jobs.shared import delete_generations, owns_upstream_video
 from gateway.jobs.sweep import Sweeps
@@ -76,24 +77,43 @@ class JobSteps:
             **self.runner_options,
         )
 
-    async def submit_first(self, job: Job) -> None:
+    async def prepare_first(self, job: Job) -> bool:
+        """Before a new job is stored: mark its first segment ``submitting`` (in memory) when it goes upstream
+        at once (the fair queue lets it), so the record is stored with the mark in the same write as the job
+        itself (:meth:`gateway.store.base.JobStore.put_held`); True when marked (:meth:`submit_first` then
+        sends without saving first)."""
+        seg = job.segments[0]
+        if seg.status != SegStatus.PENDING:
+            return False
+        runner = self.runner(job)  # building it may move the job (reroute): before it is stored
+        if self.queue is not None and not await self.queue.may_submit(job):
+            return False
+        runner.mark_submitting(job, seg)
+        return True
+
+    async def submit_first(self, job: Job, *, marked: bool = False) -> tuple[str, str] | None:
         """A new job's first create, unless the fair queue holds it back. Raises the upstream's
         :class:`~gateway.upstreams.base.UpstreamError` when it refuses the create as the client's fault.
 
         Turned away for capacity (a 429: nothing was made), the job moves to the next upstream that can do it
         at once (:mod:`gateway.jobs.reroute`) and is sent there, while its client still waits."""
         for _ in range(MAX_MOVES + 1):
-            await self._submit_first_here(job)
+            due = await self._submit_first_here(job, marked)
+            marked = False  # a move sends again as any send does
             if not self._moved(job):
-                return
+                return due
+        return None
 
-    async def _submit_first_here(self, job: Job) -> None:
+    async def _submit_first_here(self, job: Job, marked: bool = False) -> tuple[str, str] | None:
+        """``marked``: :meth:`prepare_first` marked it and the queue let it go, it was stored so: send now.
+        Returns the upstream id's claim left for the next save (``claim_due`` of :meth:`save`)."""
         seg = job.segments[0]
         runner = self.runner(job)  # the job's own upstream (its route); building it may move the job
         if self.queue is None:
-            await runner.submit(job, seg, self.save)
-        elif await self.queue.may_submit(job):
-            await self.queue.sent(job, seg, lambda: runner.submit(job, seg, self.save))
+            await runner.submit(job, seg, self.save, marked=marked)
+        elif marked or await self.queue.may_submit(job):
+            await self.queue.sent(job, seg, lambda: runner.submit(job, seg, self.save, marked=marked))
+        return runner.claim_due
 
     def _moved(self, job: Job) -> bool:
         """After a send that made nothing: move the job if its upstream takes no new jobs; due at once if it did."""
@@ -140,13 +160,23 @@ class JobSteps:
             return await self.listeners.run(job, self.save)
         return None
 
-    async def save(self, job: Job) -> bool:
-        """Write ``job`` if this replica still holds it and the record still exists; False otherwise."""
+    async def save(self, job: Job, claim_due: tuple[str, str] | None = None) -> bool:
+        """Write ``job`` if this replica still holds it and the record still exists; False otherwise.
+
+        ``claim_due``: the ``(key, owner)`` claim of an upstream id the job just took, written in the same
+        durable write (:meth:`~gateway.store.base.JobStore.update_claiming`). Not written when the lease is
+        lost: the holder's reconciliation then finds the generation unclaimed and adopts it."""
         job.updated_at = time.time()
         if self.leases.lost(job.id):
             log.warning("job_save_skipped_lease_lost", video_id=job.id, owner=self.leases.owner)
             return False
-        if await self.store.update(job):
+        if claim_due is not None:
+            updated, claimed = await self.store.update_claiming(job, *claim_due, CLAIM_TTL_S)
+            if not claimed:  # a reconciling job took this id in the instant before: ours all the same (we made it)
+                log.warning("segment_claim_taken", video_id=job.id, claim=claim_due[0])
+            if updated:
+                return True
+        elif await self.store.update(job):
             return True
         await self._orphaned(job)  # a client deleted it while we were talking to the upstream
         return False

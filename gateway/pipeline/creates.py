@@ -6,6 +6,10 @@ answer at once (a cache hit, a coalesced create) or let the create go on; then
 :meth:`JobDriver.launch <gateway.jobs.driver.JobDriver.launch>` stores the job and starts it. That
 call is where admission ends: from there only ``gateway/jobs`` moves the job.
 
+Durable writes: the in-process quota's write-through is deferred (:mod:`gateway.store.deferred`) and
+committed with the job's record, its lease and the Idempotency-Key's claim in one write
+(``JobStore.put_held``); the upstream's answer is the second (issue 20, item 2).
+
 What admission keeps: the stages' undo. Whatever goes wrong before the job is stored, and an upstream
 refusal of its first create (the jobs layer has removed the record), gives back what the stages took
 (quota, the coalescing claim; the Idempotency-Key's claim is released by its own wrapper) and reaches
@@ -23,12 +27,14 @@ from gateway.core.models import Job, VideoRequest
 from gateway.core.plan import Plan, check_allowed, fits_elsewhere
 from gateway.errors import ApiError
 from gateway.jobs.driver import JobDriver
-from gateway.jobs.launch import Refused
+from gateway.jobs.launch import OnStored, Refused
 from gateway.observability import log
 from gateway.pipeline.console_stats import UsageStats
-from gateway.pipeline.idempotency import note_stored
+from gateway.pipeline.idempotency import note_stored, stored_with
 from gateway.pipeline.stages import Admission, Created, Stage
 from gateway.policies.model import Tenant
+from gateway.store import deferred
+from gateway.store.base import JobStore, Values
 from gateway.upstreams.base import UpstreamError
 from gateway.upstreams.routing import UpstreamRouter
 from gateway.upstreams.runtime import UpstreamRuntime
@@ -52,8 +58,9 @@ def upstream_refusal(exc: UpstreamError) -> ApiError:
 
 
 class Creates:
-    """Needs from the service: ``upstream``, ``driver``, ``stages`` and ``planner``."""
+    """Needs from the service: ``store``, ``upstream``, ``driver``, ``stages`` and ``planner``."""
 
+    store: JobStore
     upstream: UpstreamRouter | UpstreamRuntime
     driver: JobDriver
     stages: list[Stage]
@@ -141,9 +148,24 @@ class Creates:
             stored = True
             await note_stored(job.id)  # an Idempotency-Key's claim now names the job (before any upstream call)
 
+        with deferred.collecting() as pending:  # the quota's write-through goes with the job's own write
+            try:
+                return await self._admit(adm, pending, on_stored, lambda: stored)
+            finally:
+                try:
+                    await deferred.flush(self.store, pending)  # what no job took (a refusal, a cache hit)
+                except Exception as exc:
+                    log.warning("deferred_values_failed", video_id=adm.job.id, error=repr(exc)[:300])
+
+    async def _admit(
+        self, adm: Admission, pending: dict[str, deferred.Render], on_stored: OnStored, is_stored: Callable[[], bool]
+    ) -> Created:
+        def with_record(job: Job) -> Values:  # one durable write: the job, its lease, the quota, the key's claim
+            return [*deferred.take(pending), *stored_with(job.id)]
+
         try:
             ready = await self._run_stages(adm)
-            job = await self.driver.launch(ready or adm.job, on_stored=on_stored)
+            job = await self.driver.launch(ready or adm.job, on_stored=on_stored, with_record=with_record)
         except Refused as refused:  # the upstream refused the first create: the record is gone
             refusal = upstream_refusal(refused.error)
             adm.job.error = {**refusal.body()["error"], "status": refusal.status}  # for the stages' undo
@@ -151,12 +173,12 @@ class Creates:
             await self._note_refused(adm, refusal)
             raise refusal from None
         except ApiError as refusal:  # a stage refused
-            if not stored:
+            if not is_stored():
                 await self._undo(adm)
             await self._note_refused(adm, refusal)
             raise
         except BaseException:  # anything failed before the job was stored
-            if not stored:
+            if not is_stored():
                 await self._undo(adm)
             raise
         if self.stats is not None:

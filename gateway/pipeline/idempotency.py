@@ -63,17 +63,33 @@ class _Claim:
     record: dict[str, Any]
     value: str
     ttl_s: float
+    naming: tuple[str, dict[str, Any], str] | None = None  # (job id, record, value) stored with that job
 
 
 _CLAIM: ContextVar[_Claim | None] = ContextVar("idempotency_claim", default=None)
 
 
+def stored_with(job_id: str) -> list[tuple[str, str, float | None]]:
+    """The claim naming job ``job_id`` as a keyed value to store in the same write as the job (admission's
+    ``with_record``; :func:`note_stored` then takes it as written); none without a key."""
+    claim = _CLAIM.get()
+    if claim is None:
+        return []
+    record = {**claim.record, "jobs": [*claim.record.get("jobs", []), job_id]}
+    claim.naming = (job_id, record, json.dumps(record))
+    return [(claim.kv_key, claim.naming[2], claim.ttl_s)]
+
+
 async def note_stored(job_id: str) -> None:
     """The create holding an Idempotency-Key stored job ``job_id``: keep that in the claim, for as long as
     the answer would be kept. Called (through admission's ``on_stored``) right after the job is stored, before any
-    upstream call; a no-op without a key."""
+    upstream call; a no-op without a key. A claim :func:`stored_with` gave for this job was written with it."""
     claim = _CLAIM.get()
     if claim is None:
+        return
+    if claim.naming is not None and claim.naming[0] == job_id:
+        _, claim.record, claim.value = claim.naming
+        claim.naming = None
         return
     claim.record.setdefault("jobs", []).append(job_id)
     await _keep(claim)

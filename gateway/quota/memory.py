@@ -15,6 +15,7 @@ from collections import deque
 
 from gateway.observability import log
 from gateway.quota.backend import DAY_TTL_S, MICRO, MONTH_TTL_S, WINDOW_S, Ask, ChargeResult, Counters, RateDecision
+from gateway.store import deferred
 from gateway.store.base import JobStore, StoreError
 
 
@@ -77,13 +78,20 @@ class MemoryQuota:
             if (tenant, month) not in self._micro:
                 self._micro[(tenant, month)] = int(await self.persist.kv_get(usd_key) or 0)
 
+    def _values(self, tenant: str, day: str, month: str) -> list[tuple[str, str, float | None]]:
+        """The day and month counters as keyed values, as they stand now."""
+        seconds_key, usd_key = self._kv_keys(tenant, day, month)
+        return [
+            (seconds_key, str(self._seconds.get((tenant, day), 0)), DAY_TTL_S),
+            (usd_key, str(self._micro.get((tenant, month), 0)), MONTH_TTL_S),
+        ]
+
     async def _save(self, tenant: str, day: str, month: str) -> None:
         if self.persist is None:
             return
-        seconds_key, usd_key = self._kv_keys(tenant, day, month)
         try:
-            await self.persist.kv_set(seconds_key, str(self._seconds.get((tenant, day), 0)), ttl_s=DAY_TTL_S)
-            await self.persist.kv_set(usd_key, str(self._micro.get((tenant, month), 0)), ttl_s=MONTH_TTL_S)
+            for key, value, ttl_s in self._values(tenant, day, month):
+                await self.persist.kv_set(key, value, ttl_s=ttl_s)
         except StoreError as exc:  # the counters in memory stay right; only a restart would lose them
             log.warning("quota_persist_failed", tenant=tenant, error=str(exc))
 
@@ -118,7 +126,10 @@ class MemoryQuota:
         self._seconds[(tenant, ask.day)] = seconds + ask.seconds
         self._micro[(tenant, ask.month)] = micro + ask.micro_usd
         self._charges[(tenant, ask.job_id)] = (ask.seconds, ask.micro_usd)
-        await self._save(tenant, ask.day, ask.month)
+        if self.persist is None or not deferred.defer(
+            f"quota:{tenant}", lambda: self._values(tenant, ask.day, ask.month)
+        ):  # a create's charge is written with its job (store/deferred.py); anything else at once
+            await self._save(tenant, ask.day, ask.month)
         return ChargeResult(None, where=self.name)
 
     async def settle(

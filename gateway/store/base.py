@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Protocol
 
 from gateway.core.models import TERMINAL, Job
@@ -51,6 +52,9 @@ def load_listed(raws: list[str | bytes | None]) -> list[Job]:
     return jobs
 
 
+Values = Sequence[tuple[str, str, "float | None"]]  # keyed values written with a job: (key, value, ttl_s)
+
+
 class StoreError(Exception):
     """The store could not be reached or answered nonsense."""
 
@@ -61,8 +65,18 @@ class JobStore(Protocol):
     async def put(self, job: Job) -> None:
         """Insert or replace a job record (``job.id`` is the key)."""
 
+    async def put_held(self, job: Job, owner: str, ttl_s: float, values: Values = ()) -> None:
+        """Store a new job with its lease for ``owner`` and the keyed ``values`` in one durable write (one
+        SQLite transaction, one Redis MULTI): what admission commits before the first upstream call."""
+
     async def update(self, job: Job) -> bool:
         """Replace a record only if it still exists (atomically, indexes kept); False when it is gone."""
+
+    async def update_claiming(self, job: Job, key: str, owner: str, ttl_s: float) -> tuple[bool, bool]:
+        """:meth:`update` and the keyed value ``key`` set to ``owner`` unless another holds it (``kv_set`` with
+        ``nx``), in one durable write; returns ``(updated, claimed)``: claimed when ``key`` now holds ``owner``
+        (set now, or already). A segment's upstream id is saved with its claim this way
+        (:mod:`gateway.jobs.reconcile`)."""
 
     async def get(self, job_id: str) -> Job | None: ...
 

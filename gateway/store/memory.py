@@ -12,7 +12,7 @@ import json
 import time
 
 from gateway.core.models import Job
-from gateway.store.base import id_position, is_active, load_listed
+from gateway.store.base import Values, id_position, is_active, load_listed
 
 _Key = tuple[int, str]  # (created_at, id): the list order
 _SWEEP_EVERY_S = 60.0  # how often expired keyed values are dropped
@@ -44,11 +44,21 @@ class MemoryStore:
         else:
             self._active.discard(job.id)
 
+    async def put_held(self, job: Job, owner: str, ttl_s: float, values: Values = ()) -> None:
+        await self.put(job)  # nothing below awaits anything: atomic on the event loop
+        await self.acquire_lease(job.id, owner, ttl_s)
+        for key, value, ttl in values:
+            await self.kv_set(key, value, ttl_s=ttl)
+
     async def update(self, job: Job) -> bool:
         if job.id not in self._jobs:
             return False
         await self.put(job)  # no await inside: atomic on the event loop
         return True
+
+    async def update_claiming(self, job: Job, key: str, owner: str, ttl_s: float) -> tuple[bool, bool]:
+        claimed = await self.kv_set(key, owner, ttl_s=ttl_s, nx=True) or await self.kv_get(key) == owner
+        return await self.update(job), claimed  # nothing awaits anything: atomic on the event loop
 
     async def get(self, job_id: str) -> Job | None:
         raw = self._jobs.get(job_id)

@@ -14,7 +14,10 @@ Key layout (``P`` is the prefix, ``sora-gateway`` unless ``?prefix=`` says other
 Records and their indexes share the hash tag ``{P}``, so a ``put``/``delete``
 is one MULTI/EXEC (record and indexes never disagree) and a list page is one
 MGET, also on Redis Cluster. Leases and values are single-key operations and
-carry no tag, so they spread over the cluster. A sorted set orders equal scores
+carry no tag, so they spread over the cluster. The two writes of a create span
+both (one round trip each, on the one node this client talks to): ``put_held``
+(record, lease, values: one MULTI) and ``update_claiming`` (record and claim:
+one script). A sorted set orders equal scores
 by member, which is exactly the ``(created_at, id)`` order the contract asks for.
 
 Every redis failure surfaces as :class:`StoreError`; the pool reconnects by
@@ -37,7 +40,7 @@ from redis.exceptions import RedisError
 
 from gateway.config_urls import mask_url
 from gateway.core.models import Job
-from gateway.store.base import StoreError, id_position, is_active, load_listed
+from gateway.store.base import StoreError, Values, id_position, is_active, load_listed
 
 DEFAULT_PREFIX = "sora-gateway"
 
@@ -78,6 +81,20 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) else redis.call('SREM', KEYS[3], ARGV[1]) end
 return 1
+"""
+
+# KEYS[1] record, KEYS[2] tenant index, KEYS[3] active set, KEYS[4] claim; ARGV as _UPDATE, then owner and
+# ttl ms. The claim taken unless another holds it, and the record replaced while it exists: {updated, claimed}.
+_UPDATE_CLAIMING = """
+local claimed = 1
+if not redis.call('SET', KEYS[4], ARGV[5], 'NX', 'PX', ARGV[6]) then
+  if redis.call('GET', KEYS[4]) ~= ARGV[5] then claimed = 0 end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, claimed} end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if ARGV[4] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) else redis.call('SREM', KEYS[3], ARGV[1]) end
+return {1, claimed}
 """
 
 # KEYS[1] value; ARGV expected. Delete only while it holds the expected value.
@@ -153,6 +170,7 @@ class RedisStore:
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._update = self._redis.register_script(_UPDATE)
+        self._update_claiming = self._redis.register_script(_UPDATE_CLAIMING)
         self._delete_if = self._redis.register_script(_DELETE_IF)
 
     @contextmanager
@@ -175,11 +193,32 @@ class RedisStore:
                     tx.srem(self._active, job.id)
                 await tx.execute()
 
+    async def put_held(self, job: Job, owner: str, ttl_s: float, values: Values = ()) -> None:
+        with self._errors("put_held"):
+            async with self._redis.pipeline(transaction=True) as tx:  # one round trip
+                tx.set(self._job + job.id, json.dumps(job.to_dict()))
+                tx.zadd(self._tenant + job.tenant, {job.id: job.created_at})
+                if is_active(job):
+                    tx.sadd(self._active, job.id)
+                else:
+                    tx.srem(self._active, job.id)
+                tx.set(self._lease + job.id, owner, px=_ms(ttl_s))  # a new id: the lease is always ours
+                for key, value, ttl in values:
+                    tx.set(self._kv + key, value, px=_ms(ttl) if ttl is not None else None)
+                await tx.execute()
+
     async def update(self, job: Job) -> bool:
         with self._errors("update"):
             keys = [self._job + job.id, self._tenant + job.tenant, self._active]
             args = [job.id, json.dumps(job.to_dict()), job.created_at, int(is_active(job))]
             return bool(await self._update(keys=keys, args=args))
+
+    async def update_claiming(self, job: Job, key: str, owner: str, ttl_s: float) -> tuple[bool, bool]:
+        with self._errors("update_claiming"):
+            keys = [self._job + job.id, self._tenant + job.tenant, self._active, self._kv + key]
+            args = [job.id, json.dumps(job.to_dict()), job.created_at, int(is_active(job)), owner, _ms(ttl_s)]
+            updated, claimed = await self._update_claiming(keys=keys, args=args)
+            return bool(updated), bool(claimed)
 
     async def get(self, job_id: str) -> Job | None:
         with self._errors("get"):

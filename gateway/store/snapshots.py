@@ -3,10 +3,10 @@
 ``GET /v1/videos/{id}`` is by far the most frequent request and the cheapest to answer wrongly, so
 the rules are strict:
 
-* **This replica's writes invalidate at once.** :meth:`Snapshots.attach` wraps the store's
-  ``put``/``update``/``delete`` on the instance (as ``instrument.py`` does for metrics): the entry is
-  dropped before the write is sent, and a read that was in flight across a write is not kept, so a
-  poll never sees a state older than a change this replica made (or is making).
+* **This replica's writes invalidate at once.** :meth:`Snapshots.attach` wraps the store's job writes
+  (``put``, ``put_held``, ``update``, ``update_claiming``, ``delete``) on the instance (as ``instrument.py``
+  does for metrics): the entry is dropped before the write is sent, and a read that was in flight across
+  a write is not kept, so a poll never sees a state older than a change this replica made (or is making).
 * **Other replicas' writes are seen within ``max_age_s``.** An entry is served for at most that long
   after it was read from the store (``poll_snapshot_s``, default 0.5 s; 0 turns snapshots off), which
   is the explicit bound on staleness across replicas (Redis, or SQLite shared by ``--workers``).
@@ -63,17 +63,17 @@ class Snapshots:
         """Invalidate on every write this replica makes through ``store`` (wrapped on the instance)."""
         if not self.enabled:
             return self
-        for name in ("put", "update"):
+        for name in ("put", "put_held", "update", "update_claiming"):
             setattr(self.store, name, self._by_job(getattr(self.store, name)))
         self.store.delete = self._by_id(self.store.delete)  # type: ignore[method-assign]
         return self
 
-    def _by_job(self, write: Callable[[Job], Awaitable[Any]]) -> Callable[[Job], Awaitable[Any]]:
+    def _by_job(self, write: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(write)
-        async def invalidating(job: Job) -> Any:
+        async def invalidating(job: Job, *args: Any, **kwargs: Any) -> Any:
             self.invalidate(job.id)
             try:
-                return await write(job)
+                return await write(job, *args, **kwargs)
             finally:
                 self.invalidate(job.id)  # a read that started during the write must not be kept
 

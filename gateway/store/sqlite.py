@@ -8,8 +8,8 @@ Concurrency: one connection owned by one dedicated thread, so the event loop
 never blocks on disk and statements never interleave. Several processes may
 share the file: writes that decide on what is stored (leases, ``nx`` values)
 are single ``INSERT … ON CONFLICT DO UPDATE … WHERE`` statements, which SQLite
-runs atomically under its write lock; the one multi-statement write runs in
-``BEGIN IMMEDIATE``. ``busy_timeout`` makes a second writer wait, not fail.
+runs atomically under its write lock; the multi-statement writes (a new job with its
+lease, counters) run in ``BEGIN IMMEDIATE``. ``busy_timeout`` makes a second writer wait, not fail.
 Lease and value expiry use wall-clock time, shared by every process.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.core.models import Job
-from gateway.store.base import StoreError, id_position, is_active, load_listed
+from gateway.store.base import StoreError, Values, id_position, is_active, load_listed
 
 T = TypeVar("T")
 
@@ -166,6 +166,49 @@ class SqliteStore:
     async def update(self, job: Job) -> bool:
         row = (job.tenant, job.created_at, int(is_active(job)), json.dumps(job.to_dict()), job.id)
         return await self._run(lambda: self._db().execute(_UPDATE, row).rowcount > 0)
+
+    async def put_held(self, job: Job, owner: str, ttl_s: float, values: Values = ()) -> None:
+        """A new job's record, its lease for ``owner`` and ``values`` in one transaction (one commit)."""
+        row = (job.id, job.tenant, job.created_at, int(is_active(job)), json.dumps(job.to_dict()))
+
+        def write() -> None:
+            now = time.time()
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(_PUT, row)
+                db.execute(_LEASE, {"id": job.id, "owner": owner, "until": now + ttl_s, "now": now})
+                for key, value, ttl in values:
+                    until = now + ttl if ttl is not None else None
+                    db.execute(_KV_SET, {"key": key, "value": value, "until": until, "nx": False, "now": now})
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(write)
+
+    async def update_claiming(self, job: Job, key: str, owner: str, ttl_s: float) -> tuple[bool, bool]:
+        row = (job.tenant, job.created_at, int(is_active(job)), json.dumps(job.to_dict()), job.id)
+
+        def write() -> tuple[bool, bool]:
+            now = time.time()
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                params = {"key": key, "value": owner, "until": now + ttl_s, "nx": True, "now": now}
+                claimed = db.execute(_KV_SET, params).rowcount > 0
+                if not claimed:
+                    held = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+                    claimed = held is not None and held[0] == owner
+                updated = db.execute(_UPDATE, row).rowcount > 0
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return updated, claimed
+
+        return await self._run(write)
 
     async def get(self, job_id: str) -> Job | None:
         def read() -> str | None:
