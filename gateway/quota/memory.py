@@ -10,6 +10,7 @@ restart neither forgives a month's spend nor frees slots that are still busy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 
@@ -101,10 +102,29 @@ class MemoryQuota:
             restored += 1
         return restored
 
+    @staticmethod
+    def _charge_key(tenant: str, job_id: str) -> str:
+        return f"quota:{tenant}:charge:{job_id}"
+
+    async def _charged_before(self, tenant: str, job_id: str) -> tuple[int, int] | None:
+        """What ``job_id`` was charged by a process before this one (killed before its job was stored)."""
+        if self.persist is None:
+            return None
+        raw = await self.persist.kv_get(self._charge_key(tenant, job_id))
+        if not raw:
+            return None
+        seconds, micro = raw.split(",")
+        return int(seconds), int(micro)
+
     async def charge(self, tenant: str, ask: Ask, *, job_ttl_s: float) -> ChargeResult:
         await self._load(tenant, ask.day, ask.month)
+        before = await self._charged_before(tenant, ask.job_id)
         running = self._live(tenant)
         if (tenant, ask.job_id) in self._charges:
+            return ChargeResult(None, where=self.name)
+        if before is not None:  # charged once already (the same job made again after a crash): never twice
+            running[ask.job_id] = time.time() + job_ttl_s
+            self._charges[(tenant, ask.job_id)] = before
             return ChargeResult(None, where=self.name)
         seconds = self._seconds.get((tenant, ask.day), 0)
         micro = self._micro.get((tenant, ask.month), 0)
@@ -118,6 +138,12 @@ class MemoryQuota:
         self._seconds[(tenant, ask.day)] = seconds + ask.seconds
         self._micro[(tenant, ask.month)] = micro + ask.micro_usd
         self._charges[(tenant, ask.job_id)] = (ask.seconds, ask.micro_usd)
+        if self.persist is not None:  # the job's charge first, then the totals: a crash between never charges twice
+            try:
+                value = f"{ask.seconds},{ask.micro_usd}"
+                await self.persist.kv_set(self._charge_key(tenant, ask.job_id), value, ttl_s=DAY_TTL_S)
+            except StoreError as exc:
+                log.warning("quota_persist_failed", tenant=tenant, error=str(exc))
         await self._save(tenant, ask.day, ask.month)
         return ChargeResult(None, where=self.name)
 
@@ -126,6 +152,9 @@ class MemoryQuota:
     ) -> None:
         self._running.get(tenant, {}).pop(job_id, None)
         charged = self._charges.pop((tenant, job_id), None)
+        if self.persist is not None:
+            with contextlib.suppress(StoreError):
+                await self.persist.kv_delete(self._charge_key(tenant, job_id))
         if charged is None or not refund:
             return
         await self._load(tenant, day, month)
