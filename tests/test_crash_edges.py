@@ -101,6 +101,7 @@ def test_scenes_of_a_story_killed_before_it_was_stored_are_cleaned(crash: Crash)
         assert crash.wait_done(scene_id)["status"] == "completed"
     assert len(listed()) == 3  # the story and its two scenes, nothing left of the first attempt
     assert crash.stats()["generations"] == 2
+    assert usage(crash)["video_seconds_today"] == 8  # the dead attempt's charge (taken before the kill) given back
 
 
 def test_same_key_on_the_seed_route_after_a_crash_answers_the_same_generation(crash: Crash) -> None:

@@ -42,7 +42,7 @@ from gateway.observability import log
 from gateway.pipeline.planning import record
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission, Created
-from gateway.pipeline.story_orphans import clean_orphans, scenes_pending
+from gateway.pipeline.story_orphans import Refund, clean_orphans, scenes_pending
 from gateway.policies.model import Tenant
 from gateway.quota.refusals import request_limit
 from gateway.store.base import PASSIVE, JobStore, StoreError
@@ -149,10 +149,11 @@ class StoryService:
         self.content = content
         self.max_seconds = max_seconds
         self.lease_ttl_s = lease_ttl_s  # a dead request's scene records are cleaned this long after its last beat
+        self.refund_unstored: Refund | None = None  # (tenant, story id): the quota's refund of a story never stored
 
     async def clean_orphans(self) -> int:
         """Delete the scene records of stories whose request died before storing them (:mod:`story_orphans`)."""
-        return await clean_orphans(self.store, self.lease_ttl_s)
+        return await clean_orphans(self.store, self.lease_ttl_s, self.refund_unstored)
 
     def check(self, tenant: Tenant, scenes: list[Scene]) -> int:
         if not scenes:
@@ -218,7 +219,7 @@ class StoryService:
         # the scene records before the story (and so before any upstream call): killed during its first create,
         # the story goes on after a restart and every id in its ``scenes`` resolves
         # (listed until the story is stored: killed before that, its scenes are cleaned, :mod:`story_orphans`)
-        async with scenes_pending(self.store, job.id, scene_ids, self.lease_ttl_s):
+        async with scenes_pending(self.store, tenant.name, job.id, scene_ids, self.lease_ttl_s):
             for i, (scene, scene_id) in enumerate(zip(scenes, scene_ids, strict=True)):
                 await self.store.put(self._scene_job(job, scene_id, i, scene))  # the store down: refused, none made
             try:

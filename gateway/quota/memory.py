@@ -152,6 +152,9 @@ class MemoryQuota:
     ) -> None:
         self._running.get(tenant, {}).pop(job_id, None)
         charged = self._charges.pop((tenant, job_id), None)
+        if refund and charged is None:  # charged by a process before this one (its job never stored)
+            with contextlib.suppress(StoreError):
+                charged = await self._charged_before(tenant, job_id)
         if self.persist is not None:
             with contextlib.suppress(StoreError):
                 await self.persist.kv_delete(self._charge_key(tenant, job_id))
