@@ -3,7 +3,7 @@
 Kinds: a create after a 429, a 30 s create (12 s + a 20 s extension upstream: killed once while each is held),
 a batch, a story, a remix, an extension. Each kill lands at the exact moment: the simulator's ``late`` fault holds
 a create's answer after it made the generation (see tests/test_crash_moments.py); the gateway is killed then and
-started again on the same SQLite store. After every order: it was made exactly once upstream (the simulator's
+started again on the same store (SQLite; ``SORA_CRASH_STORE=redis`` for Redis). After every order: it was made exactly once upstream (the simulator's
 count of generations), the killed batch or story is complete, and the same-key retry answers the same work within
 the lease time.
 
@@ -26,6 +26,7 @@ from tests.procs import wait_for
 from tests.test_crash_moments import HOLD, WAIT_S, Crash, died
 
 KILLS = int(os.environ.get("SORA_CRASH_KILLS", "2"))
+STORE = os.environ.get("SORA_CRASH_STORE", "sqlite")  # or redis
 RETRY_WITHIN_S = 30.0  # the lease (2 s in the tests' config) plus a restart on a loaded machine
 
 
@@ -158,7 +159,7 @@ KINDS: dict[str, tuple[Kind, bool, int]] = {  # kind -> (one killed order, needs
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_kills_at_the_worst_moment(kind: str, tmp_path: Path) -> None:
     # openai-2026-03: 30 s made as 12 + 20, extensions; the source's content kept for the whole run
-    c = Crash(tmp_path, "sqlite", "--content-ttl", "1000000", profile="openai-2026-03")
+    c = Crash(tmp_path, STORE, "--content-ttl", "1000000", profile="openai-2026-03")
     try:
         one, needs_source, videos = KINDS[kind]
         source = None
