@@ -3,12 +3,12 @@
 Kinds: a create after a 429, a 30 s create (12 s + a 20 s extension upstream: killed once while each is held),
 a batch, a story, a remix, an extension. Each kill lands at the exact moment: the simulator's ``late`` fault holds
 a create's answer after it made the generation (see tests/test_crash_moments.py); the gateway is killed then and
-started again on the same store (SQLite; ``SORA_CRASH_STORE=redis`` for Redis). After every order: it was made exactly once upstream (the simulator's
-count of generations), the killed batch or story is complete, and the same-key retry answers the same work within
-the lease time.
+started again on the same store (SQLite; ``SORA_CRASH_STORE=redis`` for Redis). After every order: it was made
+exactly once upstream (the simulator's count of generations), the killed batch or story is complete, and the
+same-key retry answers the same work within the lease time.
 
 ``SORA_CRASH_KILLS`` (default 2) is how many kills each kind takes: CI runs a few; ``SORA_CRASH_KILLS=20`` is the
-issue's campaign (``-s`` prints the figures of each kind).
+issue's campaign (``-rP`` prints the figures of each kind).
 """
 
 from __future__ import annotations
