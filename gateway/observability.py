@@ -96,6 +96,9 @@ STORE_UP = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livemin",
 )
+PREVIEWS_DERIVED = Counter(  # thumbnails and spritesheets the gateway made from the video (provider made none)
+    P + "previews_derived_total", "Previews derived from finished videos", ["variant", "result"], registry=REGISTRY
+)
 POLLS_ABSORBED = Counter(
     P + "polls_absorbed_total", "Client polls answered from gateway state", ["tenant"], registry=REGISTRY
 )

@@ -101,12 +101,12 @@ def test_style_negative_prompt_and_continuity_reach_the_upstream(
     mp4 = tmp_path / "v.mp4"
     client.videos.download_content(done.id).write_to_file(mp4)
     assert abs(probe_duration(mp4) - 20.0) < 0.01
-    # the thumbnail is the first segment's
+    # the thumbnail is the stitched film's own (made from it), neither part's
     with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {UPSTREAM_KEY}"}) as http:
         first = http.get(f"/v1/videos/{made[0]['id']}/content", params={"variant": "thumbnail"}).content
         last = http.get(f"/v1/videos/{made[1]['id']}/content", params={"variant": "thumbnail"}).content
     thumb = client.videos.download_content(done.id, variant="thumbnail").content
-    assert thumb == first and thumb != last
+    assert thumb[:4] == b"RIFF" and thumb[8:12] == b"WEBP" and thumb not in (first, last)
 
 
 @pytest.mark.parametrize(("profile", "fmt"), [(O25, "mp4"), (O26, "webm"), (AZ, "webm")])
@@ -331,6 +331,7 @@ async def test_chained_segments_start_from_the_previous_last_frame(tmp_path: Pat
         assert np.array_equal(sent, expected)
     await fetch_and_assemble(job, upstream, content)  # type: ignore[arg-type]
     assert abs(probe_duration(job.content["video"]) - 30.0) < 0.01
-    assert job.content["thumbnail"] == ""  # this upstream has no previews
+    assert Path(job.content["thumbnail"]).name == "thumbnail.webp"  # this upstream has none: made from the film
     leftovers = [p.name for p in content.directory(job.id).rglob("*") if p.is_file()]
-    assert sorted(leftovers) == ["video.mp4", "video.mp4.sha256"]  # parts and reference frames are gone
+    previews = ["spritesheet.jpg", "spritesheet.jpg.sha256", "thumbnail.webp", "thumbnail.webp.sha256"]
+    assert sorted(leftovers) == [*previews, "video.mp4", "video.mp4.sha256"]  # parts and reference frames are gone

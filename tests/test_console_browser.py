@@ -324,7 +324,9 @@ def test_a_batch_and_a_story_made_from_the_form(stack: tuple[Proc, Gateway], bro
     expect(scenes).to_have_count(2)
     expect(scenes.first).to_contain_text("scene 1")
     expect(scenes.first).to_contain_text("a lantern glows in a tent")
-    expect(scenes.first.locator("video.thumb")).to_have_attribute("src", _blob())  # its own first frame
+    # its own thumbnail, derived by the gateway from the scene's cut (no provider makes one for a scene)
+    expect(scenes.first.locator("img.thumb")).to_have_attribute("src", _blob())
+    wait_in_page(page, "document.querySelector('#scenes li img.thumb').naturalWidth > 0")
     expect(page.locator("#job-facts-status")).to_have_text("completed")
     expect(page.locator("#job-player")).to_have_attribute("src", _blob())  # the stitched film plays
     wait_in_page(page, "document.getElementById('job-player').readyState >= 1")

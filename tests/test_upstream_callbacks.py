@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.jobs.callbacks import reading, safety_wait
+from gateway.core.models import Segment, SegStatus
+from gateway.jobs.callbacks import apply_state, reading, running_state, safety_wait
 from tests.conftest import FAST_CONFIG, Gateway, calls, sim_stats, store_url
 from tests.procs import Proc, free_port, wait_for
 from tests.profiles import start_profile_gateway, start_profile_simulator
@@ -195,3 +196,51 @@ def test_a_job_whose_callbacks_never_arrive_ends_by_the_safety_poll(tmp_path: Pa
     finally:
         gw.proc.stop()
         sim.stop()
+
+
+def test_a_running_callback_moves_the_video_to_in_progress_without_a_status_call(
+    slow_stack: tuple[Proc, Gateway],
+) -> None:
+    """Ark's task is queued for 10 s, then runs for minutes; polls are 600 s apart: only its "running" callback
+    can move the client's video from ``queued`` to ``in_progress``, and it does so with no status call."""
+    sim, gw = slow_stack
+    client = gw.client()
+    video = client.videos.create(prompt="a heron over a lake", seconds="4", size="1280x720")  # type: ignore[arg-type]
+    before, alive = calls(sim, "ark_get"), callbacks_counted(gw).get("alive", 0)
+    assert client.videos.retrieve(video.id).status == "queued"
+    wait_for(lambda: client.videos.retrieve(video.id).status == "in_progress", "the running callback to show", 90)
+    assert callbacks_counted(gw).get("alive", 0) > alive
+    assert calls(sim, "ark_get") == before  # moved by the callback alone
+    client.videos.delete(video.id)
+
+
+@pytest.mark.parametrize(
+    ("body", "state"),
+    [
+        ({"id": "cgt-1", "status": "running"}, "in_progress"),  # Ark
+        ({"id": "cgt-1", "status": "queued"}, "queued"),
+        ({"task_id": "1", "status": "Processing", "base_resp": {"status_code": 0}}, "in_progress"),  # MiniMax
+        ({"task": {"id": "1", "status": "queued"}}, "queued"),  # MiniMax v2
+        ({"id": "g", "state": "dreaming"}, "in_progress"),  # Luma Dream Machine
+        ({"data": {"task_id": "7", "task_status": "processing", "task_progress": 42}}, "in_progress:42"),
+        ({"status": "running", "progress": 0.25}, "in_progress:25"),  # a fraction
+        ({"status": "running", "progress": "60%"}, "in_progress:60"),
+        ({"status": "running", "progress": 100}, "in_progress:99"),  # only the confirmed end is 100
+        ({"status": "running", "progress": 250}, "in_progress"),  # nonsense is ignored
+        ({"status": "pending", "progress": 10}, "in_progress:10"),  # progress made: it has started
+        ({"status": "succeeded"}, None),
+        (None, None),
+    ],
+)
+def test_a_running_callback_reads_as_the_state_the_client_sees(body: object, state: str | None) -> None:
+    assert running_state(body) == state
+
+
+def test_a_callback_state_only_moves_a_segment_forward() -> None:
+    seg = Segment(index=0, prompt="p", seconds=4, status=SegStatus.QUEUED)
+    assert apply_state(seg, "in_progress:30") and (seg.status, seg.progress) == (SegStatus.IN_PROGRESS, 30)
+    assert not apply_state(seg, "queued") and seg.status == SegStatus.IN_PROGRESS  # a late "queued"
+    assert not apply_state(seg, "in_progress:10") and seg.progress == 30  # progress never goes down
+    assert apply_state(seg, "in_progress:55") and seg.progress == 55
+    seg.status = SegStatus.COMPLETED
+    assert not apply_state(seg, "in_progress:70") and seg.status == SegStatus.COMPLETED

@@ -5,7 +5,8 @@ A create sent to a provider that calls back names this URL (:mod:`gateway.jobs.c
 not name a job, a segment and that job's token is answered as an unknown URL (404, nothing changed); every
 arrival is counted in ``sora_gateway_upstream_callbacks_total{result}``. A provider's handshake (MiniMax's
 ``challenge``) is answered with its echo; any other accepted callback with ``{}`` (200), and only a hint:
-the job driver confirms it with one status call before anything changes.
+the job driver confirms an end with one status call before anything changes; a task still queued or running
+moves the video forward at once (queued -> in_progress, the provider's progress), with no status call.
 """
 
 from __future__ import annotations

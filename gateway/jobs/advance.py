@@ -220,7 +220,8 @@ class SegmentRunner:
 
     async def _hinted(self, job: Job, seg: Segment) -> bool:
         """A provider callback waiting for ``seg``: ``end`` is confirmed now with one status call straight to
-        the upstream (True); ``alive`` puts the safety poll a full interval off (False)."""
+        the upstream (True); ``alive`` puts the safety poll a full interval off and moves the segment forward
+        by what the callback said (queued -> in_progress, progress) (False)."""
         if self.hints is None or not self._called_back(job):
             return False
         if seg.status not in (SegStatus.QUEUED, SegStatus.IN_PROGRESS):
@@ -228,6 +229,9 @@ class SegmentRunner:
         hint = await callbacks.take_hint(self.hints, job, seg)
         if hint == callbacks.ALIVE:
             seg.next_poll_at = max(seg.next_poll_at, time.time() + callbacks.safety_wait(self.safety_poll_s))
+            # what the callback said reaches the client now (aggregated and saved by this step), no status call
+            if callbacks.apply_state(seg, await callbacks.take_state(self.hints, job, seg)):
+                log.info("segment_moved_by_callback", video_id=job.id, segment=seg.index, status=str(seg.status))
         return hint == callbacks.END
 
     async def poll(self, job: Job, seg: Segment, *, direct: bool = False) -> None:

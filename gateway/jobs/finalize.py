@@ -6,12 +6,13 @@ import contextlib
 import time
 from pathlib import Path
 
-from gateway.content import ContentStore, ContentStoreError
+from gateway.content import ContentStore, ContentStoreError, StoredFile
 from gateway.content.space import is_space_error
 from gateway.core.models import Job, SegStatus, Status
 from gateway.jobs.advance import backoff, fail_job
 from gateway.jobs.continuity import fetch_part
 from gateway.jobs.spool import SPOOLED, clean_scratch, keep, spool, spooled
+from gateway.media.previews import derive_previews
 from gateway.observability import COST_USD, DELIVERED_SECONDS, VIDEO_SECONDS, log
 from gateway.upstreams.base import Upstream, UpstreamError
 
@@ -30,7 +31,7 @@ async def _prepare_video(job: Job, upstream: Upstream, content: ContentStore) ->
     webm = job.requested.get("output_format") == "webm"
     scale = scale_size(job)
     segments = job.segments if needs_stitch(job) else [job.segments[-1]]
-    if len(segments) == 1 and not trim and not webm and scale is None:
+    if not made_here(job):
         return await spool(upstream, content, job, str(segments[0].upstream_id), "video")
     from gateway.media.stitch import stitch_files
     from gateway.media.transcode import transcode_webm
@@ -46,6 +47,14 @@ async def _prepare_video(job: Job, upstream: Upstream, content: ContentStore) ->
         await transcode_webm(video, encoded)
         video = encoded
     return str(video)
+
+
+def made_here(job: Job) -> bool:
+    """The client's video is the gateway's work (stitched, trimmed, scaled, transcoded), not one upstream video
+    as it is: its previews are derived from it, never the upstream's previews of a part."""
+    if needs_stitch(job) or job.requested.get("trim_seconds") or job.requested.get("output_format") == "webm":
+        return True
+    return scale_size(job) is not None
 
 
 def scale_size(job: Job) -> tuple[int, int] | None:
@@ -64,22 +73,44 @@ async def fetch_and_assemble(job: Job, upstream: Upstream, content: ContentStore
     await _adopted_before(job, content)
     if "video" not in job.content and spooled(job, "video") is None:
         keep(job, "video", await _prepare_video(job, upstream, content))
-    first = job.segments[0]
+    missing: list[str] = []
     for variant in PREVIEWS:
         if variant in job.content or spooled(job, variant) is not None:
             continue
+        if made_here(job):
+            missing.append(variant)
+            continue
         try:
-            keep(job, variant, await spool(upstream, content, job, str(first.upstream_id), variant))
+            keep(job, variant, await spool(upstream, content, job, str(job.segments[0].upstream_id), variant))
         except UpstreamError as exc:
             if exc.retryable:
                 raise
-            keep(job, variant, "")  # the upstream has no such preview
+            missing.append(variant)  # the upstream has no such preview: made from the video below
+    if missing:
+        await _derive(job, content, tuple(missing))
     for variant in ("video", *PREVIEWS):
         if variant not in job.content:
             path = spooled(job, variant)
             job.content[variant] = (await content.adopt(job.id, variant, Path(path))).ref if path else ""
             job.requested[SPOOLED].pop(variant, None)
     clean_scratch(job, content)
+
+
+async def _derive(job: Job, content: ContentStore, variants: tuple[str, ...]) -> None:
+    """Previews made from the finished video with PyAV (never asked of the upstream again); ``""`` kept where
+    that failed (a 404 on the variant, the job completes all the same)."""
+    video = spooled(job, "video") or ""
+    if not video and "video" in job.content:  # adopted on an earlier try: the retained file, where it is local
+        stored = await content.find(job.id, "video")
+        video = str(stored.path) if isinstance(stored, StoredFile) else ""
+    if not video:
+        log.warning("preview_derive_skipped", video_id=job.id, reason="no local copy of the video")
+        for variant in variants:
+            keep(job, variant, "")
+        return
+    made = await derive_previews(Path(video), content.scratch(job.id), variants, job.id)
+    for variant, path in made.items():
+        keep(job, variant, path)
 
 
 async def _adopted_before(job: Job, content: ContentStore) -> None:

@@ -47,6 +47,8 @@ from gateway.policies.model import Tenant
 from gateway.quota.refusals import request_limit
 from gateway.store.base import PASSIVE, JobStore, StoreError
 
+PREVIEWS = ("thumbnail", "spritesheet")
+
 SCENE_IDS = "scene_ids"  # story.requested: the scene videos' ids, in order
 STORY_OF = "story_of"  # scene.requested: the story's id
 PART_SECONDS = "part_seconds"  # story.requested: seconds each segment keeps in the film
@@ -349,8 +351,8 @@ class StoryService:
 
             out = self.content.scratch(child.id) / "scene.mp4"
             await cut_file(film, out, start, seconds)
-            stored = await self.content.adopt(child.id, "video", out)
-            child.content = {"video": stored.ref, "thumbnail": "", "spritesheet": ""}
+            child.content = await self._scene_previews(child, out)  # the scene's own, before the cut is adopted
+            child.content["video"] = (await self.content.adopt(child.id, "video", out)).ref
             child.status, child.progress, child.error = Status.COMPLETED, 100, None
             child.completed_at, child.expires_at = now, story.expires_at
         elif story.status == Status.COMPLETED:
@@ -363,6 +365,13 @@ class StoryService:
         if not await self.store.update(child):  # deleted meanwhile: its files go too
             await self.content.remove(child.id)
         log.info("story_scene_finished", video_id=child.id, story=story.id, scene=index, status=str(child.status))
+
+    async def _scene_previews(self, child: Job, scene: Path) -> dict[str, str]:
+        """A scene's thumbnail and spritesheet, made from its cut (``""``: a variant that could not be made)."""
+        from gateway.media.previews import derive_previews
+
+        made = await derive_previews(scene, self.content.scratch(child.id), PREVIEWS, child.id)
+        return {v: (await self.content.adopt(child.id, v, Path(p))).ref if p else "" for v, p in made.items()}
 
     async def job_deleted(self, job: Job) -> None:
         for scene_id in job.requested.get(SCENE_IDS) or []:

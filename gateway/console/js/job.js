@@ -34,7 +34,7 @@ function card(item, label, current) {
   let img = el("img", { className: "thumb big", alt: "" });
   if (item.content_base && item.has_thumbnail) thumbnailInto(img, item);
   else if (item.content_base && item.has_video && item.status === "completed") {
-    // no thumbnail variant (a story's scene): its own first frame
+    // no thumbnail variant (the gateway could not derive one): its own first frame
     img = el("video", { className: "thumb big", muted: true, preload: "metadata", "aria-hidden": "true" });
     blobUrl(item.content_base + "/content?variant=video").then((url) => { if (url) { img.src = url; shown.extra.push(url); } });
   }
