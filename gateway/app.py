@@ -247,7 +247,11 @@ def build_context(settings: Settings) -> Context:
     )
     ctx.starters.append(resumer.start)  # batches whose maker died half way: the rest of their items
     ctx.closers.append(resumer.stop)
-    ctx.stories = StoryService(service, store, content, max_seconds=settings.max_seconds)
+    ctx.stories = StoryService(
+        service, store, content, max_seconds=settings.max_seconds, lease_ttl_s=settings.lease_ttl_s
+    )
+    ctx.stories.refund_unstored = quota.refund_unstored  # a story killed after its charge, before it was stored
+    resumer.rounds.append(ctx.stories.clean_orphans)  # scenes of stories whose request died before storing them
     # a finished story makes its scene videos, before its webhook is queued: a client told the story is done
     # finds its scenes done too
     service.events.insert(service.events.index(webhooks.events), ctx.stories)

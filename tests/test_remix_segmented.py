@@ -114,3 +114,24 @@ def test_a_remix_of_a_story_is_cut_as_its_scenes_were(stacks: Callable[[str], St
     assert video["cost_usd"] == pytest.approx(story["cost_usd"])
     assert [v["seconds"] for v in remixes_of(sim, known)] == ["8", "4"]
     assert measured(client, video["id"], tmp_path / "remix.mp4") == pytest.approx(9.0, abs=0.05)
+
+
+def test_an_edit_of_a_trimmed_video_is_charged_for_what_the_upstream_edits(
+    stacks: Callable[[str], Stack], tmp_path: Path
+) -> None:
+    """10 s on openai-2026-03 is made at 12 s and trimmed: the upstream edits its 12 s video, 12 s are charged."""
+    sim, gw = stacks(O26)
+    client = gw.client()
+    source = made(client, prompt="a heron in the reeds", seconds="10")
+    assert source["seconds"] == "10"
+    known = listed_ids(sim)
+    with gw.http() as http:
+        answer = http.post("/v1/videos/edits", data={"video[id]": source["id"], "prompt": "the heron in the rain"})
+    assert answer.status_code == 200, answer.text
+    assert "edit->12(whole upstream video,trimmed to 10)" in answer.headers["x-sora-gateway-adapted"].split("; ")
+    edited = client.videos.poll(answer.json()["id"], poll_interval_ms=100).to_dict()
+    assert edited["status"] == "completed" and edited["seconds"] == "10", edited
+    assert edited["cost_usd"] == pytest.approx(source["cost_usd"])  # 12 s made upstream, 12 s charged
+    made_now = [upstream_video(sim, vid) for vid in listed_ids(sim) - known]
+    assert [v["seconds"] for v in made_now] == ["12"]
+    assert measured(client, edited["id"], tmp_path / "edit.mp4") == pytest.approx(10.0, abs=0.05)

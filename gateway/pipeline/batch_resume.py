@@ -3,13 +3,14 @@
 At start-up and every ``interval_s`` it looks at the batches still open (store collection ``batches:open``)
 and resumes each whose lease has expired: the items not made yet are made under the video ids the batch
 chose for them, an item already stored is taken as it is. A batch a live request (here or on another
-replica) is still making is skipped: its lease is held.
+replica) is still making is skipped: its lease is held. Each round then runs ``rounds`` (other work a dead
+request left behind: the scene records of a story never stored, :mod:`gateway.pipeline.story_orphans`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from gateway.observability import log
 from gateway.pipeline.batches import BatchService
@@ -25,6 +26,7 @@ class BatchResumer:
         self.tenants = tenants
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self.rounds: list[Callable[[], Awaitable[object]]] = []  # more work left by dead requests, each round
 
     async def run_once(self) -> int:
         """Resume every open batch nobody holds; how many were looked at."""
@@ -44,6 +46,11 @@ class BatchResumer:
                 await self.run_once()
             except Exception:  # the store down: try again next round
                 log.exception("batch_resume_round_failed")
+            for extra in self.rounds:  # e.g. scene records of stories whose request died before storing them
+                try:
+                    await extra()
+                except Exception:
+                    log.exception("resume_round_failed")
 
     async def start(self) -> None:
         if self._task is None:

@@ -17,7 +17,7 @@ from gateway.core.models import Job, Reference, Segment, Status, VideoRequest
 from gateway.core.plan import Plan
 from gateway.core.translate import parse_seconds, round_up
 from gateway.errors import ApiError, invalid
-from gateway.pipeline.remixes import INHERITED, PART_SECONDS, remix_segments
+from gateway.pipeline.remixes import INHERITED, PART_SECONDS, remix_segments, upstream_seconds
 from gateway.pipeline.stages import Admission, Created
 from gateway.policies.model import Tenant
 from gateway.store.base import JobStore
@@ -153,12 +153,10 @@ class DerivedCreates:
         caps = route.caps
         if len(source.segments) > 1 and source.segments[-1].kind != "extend":
             raise invalid("This video was stitched by the gateway and cannot be edited upstream.", "video")
+        # the upstream edits its whole video: a trimmed one (10 s made at 12) is edited, and charged, at 12
+        whole = upstream_seconds(source)
         segment = Segment(
-            index=0,
-            seconds=int(source.seconds),
-            prompt=prompt,
-            kind="edit",
-            source_upstream_id=source.segments[-1].upstream_id,
+            index=0, seconds=whole, prompt=prompt, kind="edit", source_upstream_id=source.segments[-1].upstream_id
         )
         req = VideoRequest(
             prompt=prompt,
@@ -170,6 +168,8 @@ class DerivedCreates:
         )
         plan = self._derived_plan(source, [segment], int(source.seconds), caps)
         plan.adapted += noted
+        if whole != int(source.seconds):
+            plan.adapted.append(f"edit->{whole}(whole upstream video,trimmed to {source.seconds})")
         return await self.admit(Admission(tenant, req, plan, self._new_job(tenant, req, plan, "edit", route), caps))
 
     @classmethod

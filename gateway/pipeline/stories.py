@@ -42,6 +42,7 @@ from gateway.observability import log
 from gateway.pipeline.planning import record
 from gateway.pipeline.service import VideoService
 from gateway.pipeline.stages import Admission, Created
+from gateway.pipeline.story_orphans import Refund, clean_orphans, scenes_pending
 from gateway.policies.model import Tenant
 from gateway.quota.refusals import request_limit
 from gateway.store.base import PASSIVE, JobStore, StoreError
@@ -141,11 +142,25 @@ def story_plan(scenes: list[Scene], plans: list[Plan], caps: Capabilities) -> tu
 class StoryService:
     """Creates stories through the video service; completes their scene videos (a job-event listener)."""
 
-    def __init__(self, videos: VideoService, store: JobStore, content: ContentStore, *, max_seconds: int) -> None:
+    def __init__(
+        self,
+        videos: VideoService,
+        store: JobStore,
+        content: ContentStore,
+        *,
+        max_seconds: int,
+        lease_ttl_s: float = 30.0,
+    ) -> None:
         self.videos = videos
         self.store = store
         self.content = content
         self.max_seconds = max_seconds
+        self.lease_ttl_s = lease_ttl_s  # a dead request's scene records are cleaned this long after its last beat
+        self.refund_unstored: Refund | None = None  # (tenant, story id): the quota's refund of a story never stored
+
+    async def clean_orphans(self) -> int:
+        """Delete the scene records of stories whose request died before storing them (:mod:`story_orphans`)."""
+        return await clean_orphans(self.store, self.lease_ttl_s, self.refund_unstored)
 
     def check(self, tenant: Tenant, scenes: list[Scene]) -> int:
         if not scenes:
@@ -210,13 +225,15 @@ class StoryService:
         job.requested["scene_of_segment"] = owners
         # the scene records before the story (and so before any upstream call): killed during its first create,
         # the story goes on after a restart and every id in its ``scenes`` resolves
-        for i, (scene, scene_id) in enumerate(zip(scenes, scene_ids, strict=True)):
-            await self.store.put(self._scene_job(job, scene_id, i, scene))  # the store down: refused, nothing made
-        try:
-            created = await self.videos.admit(Admission(tenant, req, plan, job, caps, fresh=True))
-        except BaseException:  # refused (or failed before the story was stored): no scene of it is kept
-            await asyncio.shield(self._drop_scenes(job.id, scene_ids))
-            raise
+        # (listed until the story is stored: killed before that, its scenes are cleaned, :mod:`story_orphans`)
+        async with scenes_pending(self.store, tenant.name, job.id, scene_ids, self.lease_ttl_s):
+            for i, (scene, scene_id) in enumerate(zip(scenes, scene_ids, strict=True)):
+                await self.store.put(self._scene_job(job, scene_id, i, scene))  # the store down: refused, none made
+            try:
+                created = await self.videos.admit(Admission(tenant, req, plan, job, caps, fresh=True))
+            except BaseException:  # refused (or failed before the story was stored): no scene of it is kept
+                await asyncio.shield(self._drop_scenes(job.id, scene_ids))
+                raise
         log.info("story_accepted", video_id=job.id, tenant=tenant.name, scenes=len(scenes), strategy=plan.strategy)
         return created
 

@@ -10,6 +10,8 @@ restart neither forgives a month's spend nor frees slots that are still busy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
 from collections import deque
 
@@ -86,6 +88,22 @@ class MemoryQuota:
             (usd_key, str(self._micro.get((tenant, month), 0)), MONTH_TTL_S),
         ]
 
+    async def _persist_charge(self, tenant: str, ask: Ask) -> None:
+        """The job's own charge and the new totals: with the job's write when a create collects them
+        (store/deferred.py: one transaction), else the charge first, then the totals, so a crash between the
+        two never charges the job twice (it is seen as charged when made again)."""
+        charge = [(self._charge_key(tenant, ask.job_id), f"{ask.seconds},{ask.micro_usd}", DAY_TTL_S)]
+        totals = functools.partial(self._values, tenant, ask.day, ask.month)
+        if deferred.defer(f"quota:{tenant}:charge:{ask.job_id}", lambda: charge):
+            deferred.defer(f"quota:{tenant}", totals)
+            return
+        try:
+            for key, value, ttl_s in charge:
+                await self.persist.kv_set(key, value, ttl_s=ttl_s)  # type: ignore[union-attr]
+        except StoreError as exc:
+            log.warning("quota_persist_failed", tenant=tenant, error=str(exc))
+        await self._save(tenant, ask.day, ask.month)
+
     async def _save(self, tenant: str, day: str, month: str) -> None:
         if self.persist is None:
             return
@@ -109,10 +127,29 @@ class MemoryQuota:
             restored += 1
         return restored
 
+    @staticmethod
+    def _charge_key(tenant: str, job_id: str) -> str:
+        return f"quota:{tenant}:charge:{job_id}"
+
+    async def _charged_before(self, tenant: str, job_id: str) -> tuple[int, int] | None:
+        """What ``job_id`` was charged by a process before this one (killed before its job was stored)."""
+        if self.persist is None:
+            return None
+        raw = await self.persist.kv_get(self._charge_key(tenant, job_id))
+        if not raw:
+            return None
+        seconds, micro = raw.split(",")
+        return int(seconds), int(micro)
+
     async def charge(self, tenant: str, ask: Ask, *, job_ttl_s: float) -> ChargeResult:
         await self._load(tenant, ask.day, ask.month)
+        before = await self._charged_before(tenant, ask.job_id)
         running = self._live(tenant)
         if (tenant, ask.job_id) in self._charges:
+            return ChargeResult(None, where=self.name)
+        if before is not None:  # charged once already (the same job made again after a crash): never twice
+            running[ask.job_id] = time.time() + job_ttl_s
+            self._charges[(tenant, ask.job_id)] = before
             return ChargeResult(None, where=self.name)
         seconds = self._seconds.get((tenant, ask.day), 0)
         micro = self._micro.get((tenant, ask.month), 0)
@@ -126,10 +163,8 @@ class MemoryQuota:
         self._seconds[(tenant, ask.day)] = seconds + ask.seconds
         self._micro[(tenant, ask.month)] = micro + ask.micro_usd
         self._charges[(tenant, ask.job_id)] = (ask.seconds, ask.micro_usd)
-        if self.persist is None or not deferred.defer(
-            f"quota:{tenant}", lambda: self._values(tenant, ask.day, ask.month)
-        ):  # a create's charge is written with its job (store/deferred.py); anything else at once
-            await self._save(tenant, ask.day, ask.month)
+        if self.persist is not None:
+            await self._persist_charge(tenant, ask)
         return ChargeResult(None, where=self.name)
 
     async def settle(
@@ -137,6 +172,12 @@ class MemoryQuota:
     ) -> None:
         self._running.get(tenant, {}).pop(job_id, None)
         charged = self._charges.pop((tenant, job_id), None)
+        if refund and charged is None:  # charged by a process before this one (its job never stored)
+            with contextlib.suppress(StoreError):
+                charged = await self._charged_before(tenant, job_id)
+        if self.persist is not None:
+            with contextlib.suppress(StoreError):
+                await self.persist.kv_delete(self._charge_key(tenant, job_id))
         if charged is None or not refund:
             return
         await self._load(tenant, day, month)

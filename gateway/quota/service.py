@@ -23,7 +23,7 @@ from gateway.quota.backend import (
 from gateway.quota.failover import FailoverQuota
 from gateway.quota.memory import MemoryQuota
 from gateway.quota.refusals import rate_headers
-from gateway.store.base import JobStore
+from gateway.store.base import JobStore, id_position
 
 JOB_TTL_S = 6 * 3600  # a concurrency slot whose release was lost frees itself after this
 
@@ -94,6 +94,17 @@ class QuotaService:
             return False
         log.info("quota_settled", video_id=job.id, tenant=job.tenant, refund=refund, status=str(job.status))
         return True
+
+    async def refund_unstored(self, tenant: str, job_id: str) -> None:
+        """Give back the charge of a job that was never stored (its request died after the quota stage)."""
+        position = id_position(job_id)  # charged the moment its id was made (same UTC day and month)
+        charged_at = float(position[0]) if position else time.time()
+        try:
+            await self.backend.settle(tenant, job_id, day_of(charged_at), month_of(charged_at), refund=True)
+        except QuotaUnavailable as exc:
+            log.error("quota_settle_failed", video_id=job_id, tenant=tenant, error=str(exc))
+            raise
+        log.info("quota_refunded_unstored", video_id=job_id, tenant=tenant)
 
     async def job_done(self, job: Job) -> None:
         await self.settle(job, refund=job.status == Status.FAILED)
