@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from gateway.observability import LOG_SETUP, log, redact
@@ -19,6 +19,19 @@ from gateway.observability import LOG_SETUP, log, redact
 _encode = json.JSONEncoder(separators=(", ", ": ")).encode
 _lock = threading.Lock()
 CLIENT_TEXT = ("path", "video_id")
+
+
+class _Second:
+    at = -1
+    text = ""
+
+
+def _timestamp(now: float) -> str:
+    """ISO 8601 UTC with microseconds, as structlog's; the date and time formatted once per second."""
+    second = int(now)
+    if second != _Second.at:
+        _Second.text, _Second.at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)), second
+    return f"{_Second.text}.{min(999_999, round((now - second) * 1_000_000)):06d}Z"
 
 
 def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
@@ -35,7 +48,7 @@ def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
     fields["event"] = "request"
     fields["request_id"] = redact(request_id)
     fields["level"] = "info"
-    fields["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields["timestamp"] = _timestamp(time.time())
     line = _encode(fields) + "\n"
     with _lock:
         stream.write(line)

@@ -44,6 +44,7 @@ from gateway.faces import (
 )
 from gateway.faces.http import error_response
 from gateway.faces.paths import did_you_mean
+from gateway.faces.router import PollsFirstRouter
 from gateway.instrument import instrument
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
@@ -157,6 +158,7 @@ def build_context(settings: Settings) -> Context:
         poll_min_s=settings.poll_min_s,
         poll_max_s=settings.poll_max_s,
         sweep_interval_s=settings.sweep_interval_s,
+        status_calls_per_s=settings.status_calls_per_s,
         callback_base_url=settings.public_base_url,  # set: providers that call back are followed by callbacks
         callback_safety_poll_s=settings.callback_safety_poll_s,
         max_attempts=settings.max_segment_attempts,
@@ -369,8 +371,8 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             await ctx.upstream.close()
             await ctx.store.close()
 
-    app = Starlette(
-        routes=[
+    router = PollsFirstRouter(  # client polls first: faces/router.py
+        [
             *ops.routes,
             *characters.routes,
             *openai_videos.routes,
@@ -384,6 +386,10 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             *console_api.routes,
             *upstream_callbacks.routes,
         ],
+        lifespan=lifespan,
+        redirect_slashes=False,  # a 404 naming the path (faces/paths.py), never a redirect built from Host
+    )
+    app = Starlette(
         middleware=[
             Middleware(
                 GatewayMiddleware,
@@ -402,8 +408,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
-        lifespan=lifespan,
     )
-    app.router.redirect_slashes = False  # a 404 naming the path (faces/paths.py), never a redirect built from Host
+    app.router = router
     app.state.ctx = ctx
     return app

@@ -68,6 +68,7 @@ class Settings:
     poll_snapshot_s: float = 0.5  # a poll is answered from memory for this long at most (other replicas' changes)
     upstream_transport: str = "aiohttp"  # httpx's API on aiohttp's transport (cheaper), or httpx's own
     sweep_interval_s: float = 1.0  # in-flight statuses from one upstream listing per interval (0: per-job retrieves)
+    status_calls_per_s: float = 2.0  # per-job status retrieves to one upstream per second, at most (0: no budget)
     lease_ttl_s: float = 15.0
     driver_tick_s: float = 0.2
     max_segment_attempts: int = 3
@@ -151,6 +152,7 @@ BOUNDS: dict[str, Bound] = {
     "poll_min_s": POSITIVE,
     "poll_max_s": POSITIVE,
     "sweep_interval_s": NOT_NEGATIVE,
+    "status_calls_per_s": NOT_NEGATIVE,
     "callback_safety_poll_s": POSITIVE,
     "poll_snapshot_s": Bound(0, high=10),
     "log_poll_sample": Bound(0, high=1),

@@ -26,7 +26,7 @@ from gateway.accesslog import write_request_line
 from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, slot_or_whole_body
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
-from gateway.observability import REQUEST_LATENCY, REQUESTS, log
+from gateway.observability import REQUEST_LATENCY, REQUESTS, child, log
 from gateway.store.base import StoreError
 
 SKIP_LOG = {"/metrics", "/healthz", "/readyz"}
@@ -205,8 +205,8 @@ class Exchange:
         tenant = (scope.get("state") or {}).get("tenant", "-")
         method = scope.get("method", "GET")
         method = method if method in METHODS else "OTHER"
-        REQUESTS.labels(route, method, str(self.status), tenant).inc()
-        REQUEST_LATENCY.labels(route, method).observe(elapsed)
+        child(REQUESTS, route, method, str(self.status), tenant).inc()
+        child(REQUEST_LATENCY, route, method).observe(elapsed)
         path = str(scope.get("path", ""))
         if path in SKIP_LOG:
             return

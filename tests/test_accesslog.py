@@ -49,3 +49,51 @@ def test_no_line_above_info_and_structlog_when_not_json(monkeypatch: pytest.Monk
     monkeypatch.setattr("gateway.accesslog.log", type("L", (), {"info": lambda _, e, **kw: seen.append((e, kw))})())
     write_request_line("req_2", fields())
     assert seen and seen[0][0] == "request" and seen[0][1]["route"] == "retrieve_video"
+
+
+def slow_redact(value: str) -> str:
+    """``redact`` without its shortcut: the three substitutions and the registered secrets, always."""
+    value = observability._URL_USERINFO.sub(r"\1***@", value)
+    value = observability._CALLBACK_TOKEN.sub(r"\1***", value)
+    for secret in observability._KNOWN_SECRETS:
+        value = value.replace(secret, "***")
+    return observability._SECRET.sub(lambda m: (m.group(1) or m.group(2) or "") + "***", value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/v1/videos/video_0123456789abcdef",
+        "req_b7cf4ad7d4975063000000000a6dc5b1",
+        "/v1/videos/SK-LIVE-abcdefgh",
+        "bearer abc.def",
+        "BEARER\ttoken-value",
+        "HTTPS://user:pw@example.com/x",
+        "/v1/gateway/upstream-callbacks/minimax/video_1/s3cr3t-token",
+        "a registered-secret-value-here inside",
+        "",
+    ],
+)
+def test_the_redaction_shortcut_masks_exactly_what_the_full_pass_does(text: str) -> None:
+    observability.register_secret("registered-secret-value-here")
+    assert observability.redact(text) == slow_redact(text)
+
+
+def test_the_timestamp_is_iso_utc_with_microseconds() -> None:
+    from datetime import UTC, datetime
+
+    from gateway.accesslog import _timestamp
+
+    for now in (1796392885.0, 1796392885.483403, 1796392885.9999996, 1796392886.000001):
+        expected = datetime.fromtimestamp(now, UTC)
+        got = datetime.strptime(_timestamp(now), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert abs((got - expected).total_seconds()) <= 1e-6, (now, _timestamp(now))
+
+
+def test_a_cached_metric_child_is_the_one_labels_gives() -> None:
+    from gateway.observability import REQUESTS, child
+
+    first = child(REQUESTS, "retrieve_video", "GET", "200", "acme")
+    assert first is REQUESTS.labels("retrieve_video", "GET", "200", "acme")
+    assert child(REQUESTS, "retrieve_video", "GET", "200", "acme") is first
+    assert child(REQUESTS, "retrieve_video", "GET", "404", "acme") is not first

@@ -26,6 +26,7 @@ from typing import Any
 from gateway.content import ContentStore, ContentStoreError
 from gateway.core.models import Job, Reference, Segment, SegStatus, Status
 from gateway.jobs import callbacks
+from gateway.jobs.budget import StatusDeferred
 from gateway.jobs.continuity import (
     drop_references,
     needs_reference,
@@ -251,6 +252,9 @@ class SegmentRunner:
         upstream = getattr(self.upstream, "adapter", self.upstream) if direct else self.upstream
         try:
             video = await upstream.retrieve(str(seg.upstream_id))
+        except StatusDeferred as later:  # the upstream's status budget put this call in a later slot
+            seg.next_poll_at = later.at
+            return
         except UpstreamError as exc:
             if exc.status == 404:
                 misses = job.requested.setdefault(LOST_POLLS, {})

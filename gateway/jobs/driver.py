@@ -58,6 +58,7 @@ class JobDriver:
         retention_s: int = 7 * 86400,
         concurrency: int = 32,
         sweep_interval_s: float = 0.0,
+        status_calls_per_s: float = 0.0,
         callback_base_url: str | None = None,
         callback_safety_poll_s: float = 60.0,
     ) -> None:
@@ -70,7 +71,8 @@ class JobDriver:
         self.listeners = TerminalListeners()
         self.on_terminal = self.listeners.on_terminal
         self.on_abandoned = self.listeners.on_abandoned  # told when on_terminal listeners are given up on
-        self.sweeps = Sweeps(sweep_interval_s)  # status polls answered from one upstream listing per interval
+        # status polls answered from one upstream listing per interval; per-job ones within a calls/s budget
+        self.sweeps = Sweeps(sweep_interval_s, status_calls_per_s)
         self.steps = JobSteps(
             store,
             content,

@@ -58,8 +58,9 @@ async def expected_seconds(upstream: Upstream, spec: GenerationSpec) -> int | No
         return spec.seconds
     if spec.kind == "remix" or spec.source_id is None:
         return None  # a remix is matched by its source; an uploaded file's length is not upstream
+    direct: Upstream = getattr(upstream, "adapter", upstream)  # a rare call: not through the status budget
     try:
-        source = await upstream.retrieve(spec.source_id)
+        source = await direct.retrieve(spec.source_id)
     except UpstreamError as exc:
         if exc.retryable:
             raise  # cannot tell yet: the caller waits rather than re-send blind

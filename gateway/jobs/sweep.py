@@ -6,7 +6,12 @@ lists the upstream's newest generations (the adapter's ``list_page``, 100 a
 page, newest first), paging on while a page still holds jobs this
 replica is waiting for, and answers every waiting job from that one listing.
 Only a job the listing did not show (older than the pages read, or an upstream
-without a usable listing) is retrieved on its own.
+without a usable listing) is retrieved on its own, and then at a backed-off
+interval (1, 2, 4 … 16 s while the listings keep missing it), not at every sweep.
+With a :class:`~gateway.jobs.budget.StatusBudget` those retrieves also wait
+for a slot of the upstream's budget (the pages are not budgeted: there are
+``ceil(N / 100)`` of them per interval already); an upstream without a listing
+gets the budget alone (:class:`BudgetedStatus`).
 
 Freshness: a job is only ever answered from a listing that *started after* the
 status it was last given, and at most ``interval_s`` old, so it never goes
@@ -27,6 +32,7 @@ import time
 import weakref
 from typing import Any
 
+from gateway.jobs.budget import StatusBudget, StatusDeferred
 from gateway.observability import log
 from gateway.upstreams.base import (
     ContentStream,
@@ -41,15 +47,25 @@ TERMINAL = ("completed", "failed")
 MAX_PAGES = 10  # 1,000 newest generations; older in-flight jobs are retrieved on their own
 FORGET_S = 600.0  # a job not asked about for this long is no longer waited for (deleted, or moved)
 UNSUPPORTED_PAUSE_S = 300.0  # the listing was refused as a client fault: per-job retrieves for this long
+FALLBACK_MAX_S = 16.0  # a job the listings keep missing is retrieved on its own at most this far apart
 
 
 class StatusSweep:
     """One upstream's in-flight statuses, from at most one listing sweep per ``interval_s``."""
 
-    def __init__(self, upstream: Upstream, *, interval_s: float, max_pages: int = MAX_PAGES) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        interval_s: float,
+        max_pages: int = MAX_PAGES,
+        budget: StatusBudget | None = None,
+    ) -> None:
         self.upstream = upstream
         self.interval_s = interval_s
         self.max_pages = max_pages
+        self.budget = budget
+        self._missed: dict[str, tuple[int, float]] = {}  # upstream id -> (retrieves in a row, next one not before)
         self._wanted: dict[str, float] = {}  # upstream id -> monotonic time it was last asked about
         self._given: dict[str, float] = {}  # upstream id -> monotonic start of the listing it was last given
         self._seen: dict[str, UpstreamVideo] = {}  # the last listing
@@ -75,21 +91,34 @@ class StatusSweep:
             if await self._fresh_after(given):
                 video, stamp = self._seen.get(upstream_id), self._seen_at
         if video is None:
-            self.fallbacks += 1
-            video = await self.upstream.retrieve(upstream_id)
+            video = await self._alone(upstream_id, now)
             stamp = time.monotonic()
         else:
             self.answered += 1
+            self._missed.pop(upstream_id, None)
         if video.status in TERMINAL:
-            self._wanted.pop(upstream_id, None)
-            self._given.pop(upstream_id, None)
+            self.forget(upstream_id)
         else:
             self._given[upstream_id] = stamp
         return video
 
+    async def _alone(self, upstream_id: str, now: float) -> UpstreamVideo:
+        """A retrieve of one job the listing did not show: backed off while the listings keep missing it."""
+        misses, not_before = self._missed.get(upstream_id, (0, now))
+        if now < not_before:
+            raise StatusDeferred(time.time() + (not_before - now))
+        if self.budget is not None:
+            self.budget.take(upstream_id)
+        self.fallbacks += 1
+        self._missed[upstream_id] = (misses + 1, now + min(FALLBACK_MAX_S, 2.0**misses))
+        return await self.upstream.retrieve(upstream_id)
+
     def forget(self, upstream_id: str) -> None:
         self._wanted.pop(upstream_id, None)
         self._given.pop(upstream_id, None)
+        self._missed.pop(upstream_id, None)
+        if self.budget is not None:
+            self.budget.release(upstream_id)
 
     async def _fresh_after(self, given: float) -> bool:
         """Wait for a listing that started after ``given`` and is at most ``interval_s`` old; False: none."""
@@ -120,6 +149,8 @@ class StatusSweep:
         cutoff = started - FORGET_S
         for stale in [k for k, at in self._wanted.items() if at < cutoff]:
             self.forget(stale)
+        for stale in [k for k in self._missed if k not in self._wanted]:
+            del self._missed[stale]
         wanted = set(self._wanted)
         seen: dict[str, UpstreamVideo] = {}
         after: str | None = None
@@ -146,15 +177,34 @@ class StatusSweep:
         self._seen, self._seen_at = seen, started
 
 
-class SweptUpstream:
-    """An adapter whose ``retrieve`` is answered by a :class:`StatusSweep`; everything else passes through."""
+class BudgetedStatus:
+    """Per-job retrieves of an upstream without a listing, each in a slot of its :class:`StatusBudget`."""
 
-    def __init__(self, adapter: Upstream, sweep: StatusSweep) -> None:
+    def __init__(self, upstream: Upstream, budget: StatusBudget) -> None:
+        self.upstream = upstream
+        self.budget = budget
+
+    async def retrieve(self, upstream_id: str) -> UpstreamVideo:
+        self.budget.take(upstream_id)
+        video = await self.upstream.retrieve(upstream_id)
+        if video.status in TERMINAL:
+            self.budget.release(upstream_id)
+        return video
+
+    def forget(self, upstream_id: str) -> None:
+        self.budget.release(upstream_id)
+
+
+class SweptUpstream:
+    """An adapter whose ``retrieve`` is answered by a :class:`StatusSweep` (or, without a listing, by a
+    :class:`BudgetedStatus`); everything else passes through."""
+
+    def __init__(self, adapter: Upstream, sweep: StatusSweep | BudgetedStatus) -> None:
         self.adapter = adapter
         self.sweep = sweep
         self.name = adapter.name
         self.base_url = adapter.base_url
-        self.lists = True
+        self.lists = getattr(adapter, "lists", False)
         self.callbacks = getattr(adapter, "callbacks", False)
 
     async def retrieve(self, upstream_id: str) -> UpstreamVideo:
@@ -192,22 +242,37 @@ class SweptUpstream:
 
 
 class Sweeps:
-    """One :class:`StatusSweep` per adapter (per dialect); ``interval_s`` 0 turns sweeping off."""
+    """One :class:`StatusSweep` per adapter (per dialect) that lists, a :class:`BudgetedStatus` per one that
+    does not; ``interval_s`` 0 turns sweeping off, ``calls_per_s`` 0 the budget of per-job retrieves."""
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, calls_per_s: float = 0.0) -> None:
         self.interval_s = interval_s
+        self.calls_per_s = calls_per_s
         self._by_adapter: weakref.WeakKeyDictionary[Any, SweptUpstream] = weakref.WeakKeyDictionary()
 
     def wrap(self, adapter: Upstream) -> Upstream:
-        if self.interval_s <= 0 or isinstance(adapter, SweptUpstream) or not getattr(adapter, "lists", False):
-            return adapter  # off, already swept, or an upstream without a listing: per-job retrieves
+        if isinstance(adapter, SweptUpstream):
+            return adapter
+        sweeping = self.interval_s > 0 and getattr(adapter, "lists", False)
+        if not sweeping and self.calls_per_s <= 0:
+            return adapter  # per-job retrieves, unbudgeted
         swept = self._by_adapter.get(adapter)
         if swept is None:
-            swept = self._by_adapter[adapter] = SweptUpstream(adapter, StatusSweep(adapter, interval_s=self.interval_s))
+            budget = StatusBudget(self.calls_per_s) if self.calls_per_s > 0 else None
+            if sweeping:
+                status: StatusSweep | BudgetedStatus = StatusSweep(adapter, interval_s=self.interval_s, budget=budget)
+            else:
+                assert budget is not None
+                status = BudgetedStatus(adapter, budget)
+            swept = self._by_adapter[adapter] = SweptUpstream(adapter, status)
         return swept
 
+    def budgets(self) -> list[StatusBudget]:
+        found = (s.sweep.budget for s in self._by_adapter.values())
+        return [b for b in found if b is not None]
+
     def stats(self) -> dict[str, int]:
-        found = [s.sweep for s in self._by_adapter.values()]
+        found = [s.sweep for s in self._by_adapter.values() if isinstance(s.sweep, StatusSweep)]
         return {
             "sweeps": sum(s.sweeps for s in found),
             "pages": sum(s.pages for s in found),

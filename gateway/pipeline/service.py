@@ -17,7 +17,7 @@ from gateway.core.plan import plan_request
 from gateway.errors import not_found
 from gateway.jobs.driver import JobDriver
 from gateway.jobs.shared import delete_generations, owns_upstream_video
-from gateway.observability import POLLS_ABSORBED, log
+from gateway.observability import POLLS_ABSORBED, child, log
 from gateway.pipeline.console_stats import UsageStats
 from gateway.pipeline.creates import Creates, Planner
 from gateway.pipeline.derived import DerivedCreates
@@ -89,7 +89,7 @@ class VideoService(Creates, DerivedCreates, Downloads):
         snap = await self.snapshots.get(video_id)
         if snap is None or snap.job.tenant != tenant.name:
             raise not_found("video", video_id, None)
-        POLLS_ABSORBED.labels(tenant.name).inc()
+        child(POLLS_ABSORBED, tenant.name).inc()
         viewed = await self._view(snap.job)  # views copy before they change anything
         return snap if viewed is snap.job else Snapshot(viewed, snap.read_at)
 
