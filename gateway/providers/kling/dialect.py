@@ -50,7 +50,7 @@ STATUSES: dict[str, tuple[str, int]] = {
 SAFETY_WORDS = (
     "risk control", "content security", "safety", "sensitive", "moderation", "inappropriate", "风控", "安全",
 )  # fmt: skip
-LIST_SIZE = 100  # pageSize of a listing read (Kling allows 1..500)
+LIST_SIZE = 500  # pageSize of a listing read: Kling's largest (1..500), so 500 jobs in flight cost one page per action
 PAGE_MAX = 1000  # Kling's largest pageNum
 URLS_MAX = 10_000  # remembered result URLs (an LRU; a forgotten one is retrieved again)
 EXPIRED_STATUSES = (403, 404, 410)  # what a CDN answers for a cleared or hotlink-refused file
