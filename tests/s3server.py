@@ -76,8 +76,20 @@ class S3Server:
 
 
 def start_s3_server(timeout: float = 60.0, port: int | None = None, *, auth: bool = False) -> S3Server:
-    """moto's server; ``auth``: it checks signatures and keys (an IAM user's, made first) like real S3."""
-    port = port or free_port()
+    """moto's server; ``auth``: it checks signatures and keys (an IAM user's, made first) like real S3.
+
+    Ready means moto itself answers (``/moto-api/`` 200 from Werkzeug while our process lives): with a free
+    port picked here, another test's process may take it first; then moto exits and a new port is tried."""
+    for _ in range(3):
+        server = _start_moto(timeout, port or free_port(), auth)
+        if server is not None or port is not None:
+            break
+    if server is None:
+        raise RuntimeError("moto server could not bind a port")
+    return server
+
+
+def _start_moto(timeout: float, port: int, auth: bool) -> S3Server | None:
     log = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"} if auth else None
     with open(log, "ab") as out:
@@ -88,14 +100,20 @@ def start_s3_server(timeout: float = 60.0, port: int | None = None, *, auth: boo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise RuntimeError(f"moto server exited ({popen.returncode}): {log.read_text(errors='replace')}")
+            text = log.read_text(errors="replace")
+            if "Address already in use" in text:
+                return None  # the port was taken between picking it and binding it
+            raise RuntimeError(f"moto server exited ({popen.returncode}): {text}")
         try:
-            httpx.get(server.endpoint + "/moto-api/", timeout=1)
+            answer = httpx.get(server.endpoint + "/moto-api/", timeout=1)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        if answer.status_code == 200 and "Werkzeug" in answer.headers.get("server", "") and popen.poll() is None:
             if auth:
                 _make_user(server)
             return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
+        time.sleep(0.1)  # someone else answers on this port: moto will fail to bind and exit
     server.stop()
     raise RuntimeError(f"moto server not ready after {timeout}s")
 
