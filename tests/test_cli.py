@@ -174,6 +174,7 @@ def test_upstream_url_is_an_alias_of_upstream(monkeypatch: pytest.MonkeyPatch) -
 BAD_VALUES = [
     ("poll_min_s: -5", "poll_min_s must be greater than 0"),
     ("lease_ttl_s: 0", "lease_ttl_s must be greater than 0"),
+    ("status_calls_per_s: -2", "status_calls_per_s must be at least 0"),
     ("max_body_bytes: -1", "max_body_bytes must be at least 1"),
     ("allow_anonymous: maybe", "allow_anonymous must be true or false"),
     ("port: 70000", "port must be 1-65535"),
