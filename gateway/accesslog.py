@@ -10,14 +10,12 @@ structlog; with ``log_format: console`` (or before logging is configured) the ac
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
-from gateway.observability import LOG_SETUP, log, redact
+from gateway.observability import LOG_SETUP, log, may_hold_secret, redact
 
 _encode = json.JSONEncoder(separators=(", ", ": ")).encode
-_lock = threading.Lock()
 CLIENT_TEXT = ("path", "video_id")
 
 
@@ -42,14 +40,15 @@ def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
     if stream is None:
         log.info("request", **fields)
         return
-    for name in CLIENT_TEXT:  # what a client wrote may hold a key (a request id, a path): masked as structlog's are
-        if fields.get(name):
-            fields[name] = redact(fields[name])
+    client_text = "\n".join([request_id, *(str(fields.get(name) or "") for name in CLIENT_TEXT)])
+    if may_hold_secret(client_text):  # what a client wrote may hold a key (a request id, a path): masked
+        for name in CLIENT_TEXT:
+            if fields.get(name):
+                fields[name] = redact(fields[name])
+        request_id = redact(request_id)
     fields["event"] = "request"
-    fields["request_id"] = redact(request_id)
+    fields["request_id"] = request_id
     fields["level"] = "info"
     fields["timestamp"] = _timestamp(time.time())
-    line = _encode(fields) + "\n"
-    with _lock:
-        stream.write(line)
-        stream.flush()
+    stream.write(_encode(fields) + "\n")
+    stream.flush()  # the log's writer thread takes it from here (logsink.py)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from gateway.faces import (
     upstream_callbacks,
     usage,
 )
+from gateway.faces.fast_polls import FastPolls
 from gateway.faces.http import error_response
 from gateway.faces.paths import did_you_mean
 from gateway.faces.router import PollsFirstRouter
@@ -361,6 +363,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
             replica=settings.replica_id,
             tenants=len(ctx.policies.current().tenants),
         )
+        gc.freeze()  # what start-up built lives as long as the process: the collector no longer walks it
         try:
             yield
         finally:
@@ -405,6 +408,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
                 ),
                 log_poll_sample=settings.log_poll_sample,
                 client_of=tenant_or_address(_tenant_of_key(ctx)),
+                fast=FastPolls(ctx).answer,
             )
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

@@ -15,8 +15,9 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from starlette.requests import ClientDisconnect
@@ -40,8 +41,28 @@ CLIENT_CLOSED = 499  # logged (never sent) for a client that left before its bod
 
 def request_id_of(headers: dict[bytes, bytes]) -> str:
     """The client's ``x-request-id`` when it is a sane token, else a fresh one."""
-    given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
-    return given if REQUEST_ID.fullmatch(given) else new_request_id()
+    given = headers.get(b"x-request-id")
+    if given is None:
+        return new_request_id()
+    text = given.decode("latin-1").strip()
+    return text if REQUEST_ID.fullmatch(text) else new_request_id()
+
+
+# a whole 200 for the plain requests it knows (headers without x-request-id, body); None: route as usual
+FastPath = Callable[[Scope, dict[bytes, bytes]], Awaitable[tuple[list[tuple[bytes, bytes]], bytes] | None]]
+
+
+def once_per_second(read: Callable[[], str | None]) -> Callable[[], str | None]:
+    """``read``'s answer, asked again at most once a second (the upstream profile in force is a routing pick)."""
+    last: list[Any] = [float("-inf"), None]
+
+    def value() -> str | None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0], last[1] = now, read()
+        return last[1]
+
+    return value
 
 
 class _TooLarge(Exception):
@@ -179,6 +200,13 @@ class Exchange:
                 extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         message["headers"] = [*headers, *extra]
 
+    async def answer(self, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """A 200 built whole by a fast path (:mod:`gateway.faces.fast_polls`): sent as is, with the request id."""
+        self.status, self.responded, self.json = 200, True, True
+        headers.append((b"x-request-id", self.request_id.encode("latin-1")))
+        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+
     async def fail(
         self, status: int, message: str, type_: str, code: str, extra: list[tuple[bytes, bytes]] | None = None
     ) -> None:
@@ -236,10 +264,12 @@ class GatewayMiddleware:
         limits: RequestLimits | None = None,
         log_poll_sample: float = 1.0,
         client_of: ClientOf = address_of,
+        fast: FastPath | None = None,
     ) -> None:
         self.app = app
+        self.fast = fast  # asked first for a request without a body (client polls: faces/fast_polls.py)
         self.max_body_bytes = max_body_bytes
-        self.profile = profile  # the upstream profile in force, for the access log
+        self.profile = once_per_second(profile)  # the upstream profile in force, for the access log
         self.limits = limits or RequestLimits()
         self.body_slots = BodySlots(self.limits.max_bodies_per_tenant, client_of)
         self.inflight = 0
@@ -250,8 +280,7 @@ class GatewayMiddleware:
             await self.app(scope, receive, send)
             return
         exchange = Exchange(scope, send, self.max_body_bytes, self.limits)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=exchange.request_id)
+        bound = structlog.contextvars.bind_contextvars(request_id=exchange.request_id)  # the only key ever bound
         self.inflight += 1
         try:
             if self.inflight > self.limits.max_concurrent and scope.get("path") not in SKIP_LOG:
@@ -273,6 +302,8 @@ class GatewayMiddleware:
                     await self._refuse_body(exchange)
                     return
                 receive = room
+            elif not exchange.has_body and await self._answered_fast(exchange):
+                return
             await self.app(scope, exchange.limit(receive), exchange.send)
         except _TooLarge:
             limit = f"Request body exceeds the limit of {self.max_body_bytes} bytes."
@@ -295,7 +326,17 @@ class GatewayMiddleware:
             if exchange.on_body_done is not None:  # the body never finished: its slot is free all the same
                 exchange.on_body_done()
             exchange.record(self.profile, self.sampler)
-            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**bound)
+
+    async def _answered_fast(self, exchange: Exchange) -> bool:
+        """Whether the fast path (client polls) answered this request whole."""
+        if self.fast is None:
+            return False
+        answer = await self.fast(exchange.scope, exchange.headers)
+        if answer is None:
+            return False
+        await exchange.answer(*answer)
+        return True
 
     def _hold_body_slot(self, exchange: Exchange) -> bool:
         """Take one of the client's body slots until the body is in; False when it has none free."""

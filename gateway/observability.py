@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway import __version__
+from gateway.logsink import LineSink
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 P = "sora_gateway_"
@@ -98,6 +99,9 @@ STORE_UP = Gauge(
 )
 PREVIEWS_DERIVED = Counter(  # thumbnails and spritesheets the gateway made from the video (provider made none)
     P + "previews_derived_total", "Previews derived from finished videos", ["variant", "result"], registry=REGISTRY
+)
+LOG_WRITES_DROPPED = Counter(  # the log's writer fell behind (stdout not drained): logsink.py
+    P + "log_writes_dropped_total", "Log writes dropped because stdout did not take them in time", registry=REGISTRY
 )
 POLLS_ABSORBED = Counter(
     P + "polls_absorbed_total", "Client polls answered from gateway state", ["tenant"], registry=REGISTRY
@@ -227,8 +231,6 @@ def child(metric: Any, *labels: str) -> Any:
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+|(Bearer\s+)\S+", re.IGNORECASE)
 _CALLBACK_TOKEN = re.compile(r"(/upstream-callbacks/[^/\s]+/[^/\s]+/)[^/\s?#\"']+")  # a job's callback secret
 _URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"']+@", re.IGNORECASE)  # http://user:pass@host
-# what every pattern above needs to match at all: text without it has nothing to mask
-_MAYBE_SECRET = re.compile(r"sk-|bearer|://|/upstream-callbacks/", re.IGNORECASE)
 _SECRET_KEYS = {"authorization", "api_key", "api-key", "key", "upstream_api_key", "admin_key", "password", "token"}
 _KNOWN_SECRETS: set[str] = set()
 
@@ -239,10 +241,19 @@ def register_secret(value: str | None) -> None:
         _KNOWN_SECRETS.add(value)
 
 
+def may_hold_secret(value: str) -> bool:
+    """Whether ``value`` has what any pattern above needs to match at all (most text — ids, routes, paths — has
+    not: four substring tests instead of three substitutions)."""
+    low = value.lower()
+    if "sk-" in low or "bearer" in low or "://" in low or "/upstream-callbacks/" in low:
+        return True
+    return any(secret in value for secret in _KNOWN_SECRETS)
+
+
 def redact(value: str) -> str:
     """Mask anything shaped like a key, a URL's userinfo, or registered as a secret, in free text."""
-    if not _MAYBE_SECRET.search(value) and not any(secret in value for secret in _KNOWN_SECRETS):
-        return value  # most text (ids, routes, paths): one search instead of three substitutions
+    if not may_hold_secret(value):
+        return value
     value = _URL_USERINFO.sub(r"\1***@", value)
     value = _CALLBACK_TOKEN.sub(r"\1***", value)
     for secret in _KNOWN_SECRETS:
@@ -293,7 +304,8 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """
     lvl = getattr(logging, level.upper(), logging.INFO)
     console = fmt == "console"
-    LOG_SETUP.json_stream, LOG_SETUP.info = (None if console else sys.stdout), lvl <= logging.INFO
+    out = _sink_for(sys.stdout)
+    LOG_SETUP.json_stream, LOG_SETUP.info = (None if console else out), lvl <= logging.INFO
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
         if console
@@ -308,10 +320,10 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, _scrub, *tidy, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,  # a logger is built once, not on every call (the access log is hot)
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _server_logger_name],
@@ -332,6 +344,17 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
+
+
+_SINKS: dict[int, LineSink] = {}
+
+
+def _sink_for(stream: TextIO) -> LineSink:
+    """One writer thread per stream, however often logging is configured."""
+    sink = _SINKS.get(id(stream))
+    if sink is None or sink.stream is not stream:
+        sink = _SINKS[id(stream)] = LineSink(stream, on_drop=LOG_WRITES_DROPPED.inc)
+    return sink
 
 
 def _plain_tracebacks_by_default() -> None:
