@@ -52,7 +52,7 @@ from gateway.jobs.driver import JobDriver
 from gateway.jobs.fairqueue import FairQueue
 from gateway.jobs.replan import replanner
 from gateway.jobs.reroute import reroute
-from gateway.media.transcode import webm_available
+from gateway.media.transcode import WebmSupport
 from gateway.middleware import GatewayMiddleware, RequestLimits
 from gateway.observability import log
 from gateway.pipeline.auth import Authenticator, hash_key
@@ -216,7 +216,7 @@ def build_context(settings: Settings) -> Context:
             max_seconds=settings.max_seconds,
             max_prompt_chars=settings.max_prompt_chars,
             allow_model_upgrade=settings.allow_model_upgrade,
-            webm_enabled=settings.webm_enabled and webm_available(),
+            webm_enabled=WebmSupport(settings.webm_enabled),
             styles=styles,
         )
     )

@@ -13,7 +13,7 @@ change is one entry of ``Plan.adapted``, e.g. ``seconds=30->12+12+8(stitched,tri
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.core.capabilities import Capabilities
 from gateway.core.model_list import allows
@@ -42,12 +42,16 @@ PLAN_EXTRAS = ("trim_seconds", "output_format", "continuity", "native", "upstrea
 IMAGE_EXTRAS = ("last_frame", "reference_images")  # image fields of our API a provider may take natively
 
 
+class SupportsBool(Protocol):
+    def __bool__(self) -> bool: ...
+
+
 @dataclass
 class PlanOptions:
     max_seconds: int = 120
     max_prompt_chars: int = MAX_PROMPT_CHARS
     allow_model_upgrade: bool = False
-    webm_enabled: bool = True
+    webm_enabled: SupportsBool = True  # a bool, or media.transcode.WebmSupport (asked when first needed)
     styles: StyleBook = field(default_factory=StyleBook)
 
 

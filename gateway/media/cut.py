@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-from av.audio.resampler import AudioResampler
+from gateway.media.lazy import av
+
+if TYPE_CHECKING:
+    pass
+
 
 DEFAULT_FPS = Fraction(24)
 
@@ -61,7 +65,7 @@ def _with_audio(source: Path, video: Path, out: Path, start: float, seconds: flo
             if packet.size:
                 packet.stream = vout
                 dst.mux(packet)
-        resampler = AudioResampler(format="fltp", layout="stereo", rate=rate)
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
         skip, keep = round(start * rate), round(seconds * rate)
         seen = written = 0
         for frame in src.decode(ain):

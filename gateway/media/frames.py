@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-from av.video.frame import VideoFrame
+from gateway.media.lazy import av
+
+if TYPE_CHECKING:
+    from av.video.frame import VideoFrame
 
 
 def last_frame(video: Path) -> VideoFrame:

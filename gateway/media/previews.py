@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import math
 from pathlib import Path
-
-import av
-import numpy
-from av.video.frame import VideoFrame
+from typing import TYPE_CHECKING
 
 from gateway.content.space import is_space_error
+from gateway.media.lazy import av, numpy
 from gateway.observability import PREVIEWS_DERIVED, log
+
+if TYPE_CHECKING:
+    from av.video.frame import VideoFrame
 
 THUMBNAIL_AT = 1 / 3  # of the duration
 THUMBNAIL_LONG_SIDE = 1280  # never larger than the video itself
@@ -109,7 +110,7 @@ def write_spritesheet(video: Path, out: Path, cells: int = MAX_CELLS, columns: i
         sheet[top : top + height, left : left + width] = frame.reformat(
             width=width, height=height, format="rgb24"
         ).to_ndarray()
-    _write(VideoFrame.from_ndarray(sheet, format="rgb24"), out, "spritesheet")
+    _write(av.VideoFrame.from_ndarray(sheet, format="rgb24"), out, "spritesheet")
 
 
 WRITERS = {"thumbnail": write_thumbnail, "spritesheet": write_spritesheet}

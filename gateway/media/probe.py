@@ -6,7 +6,7 @@ from fractions import Fraction
 from os import PathLike
 from typing import Any
 
-import av
+from gateway.media.lazy import av
 
 StrPath = str | PathLike[str]
 

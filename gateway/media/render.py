@@ -16,9 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
+from typing import TYPE_CHECKING
 
-import av
-from av.video.frame import VideoFrame
+from gateway.media.lazy import av
+
+if TYPE_CHECKING:
+    from av.video.frame import VideoFrame
+
 
 StrPath = str | PathLike[str]
 DEFAULT_FPS = 10
@@ -119,7 +123,7 @@ class _Timeline:
 
 
 def _frame(rows: Sequence[bytes], width: int, height: int) -> VideoFrame:
-    frame = VideoFrame(width, height, "rgb24")
+    frame = av.VideoFrame(width, height, "rgb24")
     plane = frame.planes[0]
     pad = bytes(plane.line_size - width * 3)
     plane.update(b"".join(row + pad for row in rows) if pad else b"".join(rows))

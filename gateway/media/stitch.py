@@ -17,13 +17,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-from av.audio.resampler import AudioResampler
-from av.packet import Packet
 from prometheus_client import Histogram
 
+from gateway.media.lazy import av
 from gateway.observability import REGISTRY, log
+
+if TYPE_CHECKING:
+    from av.packet import Packet
 
 STITCH_SECONDS = Histogram(
     "sora_gateway_stitch_duration_seconds",
@@ -181,7 +183,7 @@ def _reencode(parts: Sequence[Part], keep: Sequence[Fraction], out: Path, size: 
         resampler = None
         if with_audio and first.audio:
             oaudio = dst.add_stream("aac", rate=first.audio.rate)
-            resampler = AudioResampler(format="fltp", layout="stereo", rate=first.audio.rate)
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=first.audio.rate)
         index = 0
         samples = 0
         for part, budget in zip(parts, keep, strict=True):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-from av.audio.resampler import AudioResampler
-from av.codec import Codec
+from gateway.media.lazy import av
+
+if TYPE_CHECKING:
+    pass
+
 
 VP9_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"}
 OPUS_RATE = 48000
@@ -17,11 +20,27 @@ OPUS_RATE = 48000
 def webm_available() -> bool:
     """Whether this PyAV build can encode VP9 and Opus."""
     try:
-        Codec("libvpx-vp9", "w")
-        Codec("libopus", "w")
+        av.Codec("libvpx-vp9", "w")
+        av.Codec("libopus", "w")
     except Exception:
         return False
     return True
+
+
+class WebmSupport:
+    """Whether WebM may be asked for: ``wanted`` (``webm_enabled``) and this PyAV build encodes VP9 and Opus.
+
+    Found out the first time it is asked (a WebM request, ``/v1/models``), not at start: the check loads PyAV.
+    """
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self._known: bool | None = None if wanted else False
+
+    def __bool__(self) -> bool:
+        if self._known is None:
+            self._known = webm_available()
+        return self._known
 
 
 def transcode_webm_sync(src: Path, out: Path) -> None:
@@ -54,7 +73,7 @@ def _add_audio(src: Path, out: Path) -> None:
     with av.open(str(video_only)) as vsrc, av.open(str(src)) as asrc, av.open(str(out), "w", format="webm") as dst:
         vout = dst.add_stream_from_template(vsrc.streams.video[0])
         aout = dst.add_stream("libopus", rate=OPUS_RATE)
-        resampler = AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE)
+        resampler = av.AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE)
         for packet in vsrc.demux(vsrc.streams.video[0]):
             if packet.size:
                 packet.stream = vout

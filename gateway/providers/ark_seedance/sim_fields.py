@@ -25,8 +25,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import av
-
+from gateway.media.lazy import av
 from gateway.providers.ark_seedance.table import RATIOS, WIRE, WireModel
 from gateway.simulator.errors import SimError
 

@@ -12,9 +12,8 @@ import base64
 import io
 from pathlib import Path
 
-import av
-
 from gateway.core.models import Reference
+from gateway.media.lazy import av
 from gateway.upstreams.base import UpstreamError
 
 MAX_DATA_URI = 5 * 1024 * 1024
