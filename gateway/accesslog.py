@@ -16,6 +16,9 @@ from typing import Any
 from gateway.observability import LOG_SETUP, log, may_hold_secret, redact
 
 _encode = json.JSONEncoder(separators=(", ", ": ")).encode
+_string = json.encoder.encode_basestring_ascii  # what _encode makes of one string
+_HEADS: dict[tuple[Any, ...], str] = {}  # a poll's line up to its latency, by everything in it
+MAX_HEADS = 10_000
 CLIENT_TEXT = ("path", "video_id")
 
 
@@ -52,3 +55,26 @@ def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
     fields["timestamp"] = _timestamp(time.time())
     stream.write(_encode(fields) + "\n")
     stream.flush()  # the log's writer thread takes it from here (logsink.py)
+
+
+def write_poll_line(request_id: str, fields: dict[str, Any]) -> None:
+    """:func:`write_request_line` for a successful poll, to the same text: everything before ``latency_ms`` (the
+    last of ``fields``) is the same for every poll of one video by one team, so it is encoded (and masked) once."""
+    if not LOG_SETUP.info or LOG_SETUP.json_stream is None:
+        write_request_line(request_id, fields)
+        return
+    key = tuple(fields.values())[:-1]
+    head = _HEADS.get(key)
+    if head is None:
+        if len(_HEADS) >= MAX_HEADS:
+            _HEADS.clear()
+        known = dict(zip(list(fields)[:-1], key, strict=True))
+        for name in CLIENT_TEXT:
+            if known.get(name):
+                known[name] = redact(known[name])
+        head = _HEADS[key] = _encode(known)[:-1] + f", {_string(list(fields)[-1])}: "
+    if may_hold_secret(request_id):
+        request_id = redact(request_id)
+    tail = f'"request_id": {_string(request_id)}, "level": "info", "timestamp": "{_timestamp(time.time())}"}}'
+    LOG_SETUP.json_stream.write(f'{head}{fields[next(reversed(fields))]!r}, "event": "request", {tail}\n')
+    LOG_SETUP.json_stream.flush()

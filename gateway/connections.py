@@ -46,7 +46,11 @@ async def _busy(scope: Any, receive: Any, send: Any) -> None:
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    _header_timer: asyncio.TimerHandle | None = None
+    """Each connection notes when it began waiting for a request's line and headers (``_began``); one sweep per
+    event loop, every second while connections are open, closes those waiting longer than ``HEADER_TIMEOUT_S``.
+    (A timer per request cost a timer handle made and cancelled for every request.)"""
+
+    _began: float | None = None  # None: not waiting for headers (they are in, or the connection is idle)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,14 +58,15 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._began = self.loop.time()
+        _sweeper(self.loop).track(self)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()  # the next request on a kept-alive connection gets the same time
+        self._began = self.loop.time()  # the next request on a kept-alive connection gets the same time
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._began = None
         if len(self.connections) <= MAX_CONNECTIONS and len(self.tasks) < MAX_CONNECTIONS:
             super().on_headers_complete()
             return
@@ -72,19 +77,44 @@ class GuardedProtocol(HttpToolsProtocol):
             self.app = app
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._began = None
+        _sweeper(self.loop).open.discard(self)
         super().connection_lost(exc)
 
-    def _arm(self) -> None:
-        self._disarm()
-        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+    def too_slow(self, now: float) -> bool:
+        return self._began is not None and now - self._began > HEADER_TIMEOUT_S
 
-    def _disarm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
 
-    def _too_slow(self) -> None:
-        self._header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+class _Sweeper:
+    """The open connections of one event loop, and the sweep that closes those too slow with their headers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.open: set[GuardedProtocol] = set()
+        self.running = False
+
+    def track(self, conn: GuardedProtocol) -> None:
+        self.open.add(conn)
+        if not self.running:
+            self.running = True
+            self.loop.call_later(min(1.0, HEADER_TIMEOUT_S / 2), self.sweep)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for conn in [c for c in self.open if c.too_slow(now)]:
+            conn._began = None
+            if not conn.transport.is_closing():
+                conn.transport.close()
+        self.running = bool(self.open)
+        if self.running:
+            self.loop.call_later(min(1.0, HEADER_TIMEOUT_S / 2), self.sweep)
+
+
+_SWEEPERS: dict[asyncio.AbstractEventLoop, _Sweeper] = {}
+
+
+def _sweeper(loop: asyncio.AbstractEventLoop) -> _Sweeper:
+    sweeper = _SWEEPERS.get(loop)
+    if sweeper is None:
+        sweeper = _SWEEPERS[loop] = _Sweeper(loop)
+    return sweeper

@@ -23,7 +23,7 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.accesslog import write_request_line
+from gateway.accesslog import write_poll_line, write_request_line
 from gateway.bodyslots import BodySlots, ClientOf, address_of, replay, slot_or_whole_body
 from gateway.core.ids import new_request_id
 from gateway.errors import ApiError
@@ -251,7 +251,10 @@ class Exchange:
             "upstream": profile() if path.startswith("/v1/video") else None,
             "latency_ms": round(elapsed * 1000, 2),
         }
-        write_request_line(self.request_id, fields)
+        if self.status == 200 and route in POLL_ROUTES:
+            write_poll_line(self.request_id, fields)  # the same line, most of it encoded once per video
+        else:
+            write_request_line(self.request_id, fields)
 
 
 class GatewayMiddleware:

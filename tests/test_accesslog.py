@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway import observability
-from gateway.accesslog import write_request_line
+from gateway.accesslog import write_poll_line, write_request_line
 
 
 def fields() -> dict[str, object]:
@@ -97,3 +97,29 @@ def test_a_cached_metric_child_is_the_one_labels_gives() -> None:
     assert first is REQUESTS.labels("retrieve_video", "GET", "200", "acme")
     assert child(REQUESTS, "retrieve_video", "GET", "200", "acme") is first
     assert child(REQUESTS, "retrieve_video", "GET", "404", "acme") is not first
+
+
+@pytest.mark.parametrize(
+    ("request_id", "path"),
+    [
+        ("req_0123456789abcdef", "/v1/videos/video_0123456789abcdef"),
+        ("Bearer sk-client-sent-this-as-an-id", "/v1/videos/video_0123456789abcdef"),
+        ("req_2", "/v1/videos/video_sk-live-secret-value-123456"),
+        ('odd "quoted" \\ id', "/v1/videos/vidéo_ünïcode"),
+    ],
+)
+def test_a_poll_line_is_the_request_line_to_the_character(
+    monkeypatch: pytest.MonkeyPatch, request_id: str, path: str
+) -> None:
+    monkeypatch.setattr(observability.LOG_SETUP, "info", True)
+    lines = []
+    for write in (write_request_line, write_poll_line, write_poll_line):  # the second poll line reuses the first's
+        stream = io.StringIO()
+        monkeypatch.setattr(observability.LOG_SETUP, "json_stream", stream)
+        monkeypatch.setattr("gateway.accesslog.time.time", lambda: 1796479854.25)
+        given = {**fields(), "path": path, "video_id": path.rsplit("/", 1)[1], "latency_ms": 0.07}
+        write(request_id, given)
+        lines.append(stream.getvalue())
+    assert lines[0] == lines[1] == lines[2], lines
+    assert "secret-value" not in lines[1] and "sk-client" not in lines[1]
+    assert json.loads(lines[1])["latency_ms"] == 0.07

@@ -139,6 +139,7 @@ async def test_a_poll_is_answered_the_same_with_and_without_the_fast_path(
     key = KEYS.get(team or "", team)
     logged: list[dict[str, Any]] = []
     monkeypatch.setattr(middleware, "write_request_line", lambda _rid, fields: logged.append(fields))
+    monkeypatch.setattr(middleware, "write_poll_line", lambda _rid, fields: logged.append(fields))
 
     answered = await FastPolls(fast.state.ctx).answer(
         {"type": "http", "method": method, "path": path, "state": {}},
