@@ -9,6 +9,7 @@ The header is plain ASCII so it survives every HTTP stack; the create is never r
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -56,8 +57,13 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", ascii_text.lower())
 
 
+@functools.cache
+def _cue(cue: str) -> re.Pattern[str]:
+    return re.compile(r"\b" + re.escape(cue) + r"\b")
+
+
 def _has(text: str, cue: str) -> bool:
-    return re.search(r"\b" + re.escape(cue) + r"\b", text) is not None
+    return cue in text and _cue(cue).search(text) is not None  # most cues are not there at all
 
 
 def lint_prompt(prompt: str) -> list[str]:

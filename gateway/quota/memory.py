@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import time
 from collections import deque
 
@@ -30,6 +31,7 @@ class MemoryQuota:
         self._load_lock = asyncio.Lock()
         self._requests: dict[str, deque[float]] = {}
         self._running: dict[str, dict[str, float]] = {}  # tenant -> job id -> deadline
+        self._deadlines: dict[str, list[tuple[float, str]]] = {}  # tenant -> heap of (deadline, job id)
         self._seconds: dict[tuple[str, str], int] = {}  # (tenant, day)
         self._micro: dict[tuple[str, str], int] = {}  # (tenant, month)
         self._charges: dict[tuple[str, str], tuple[int, int]] = {}  # (tenant, job) -> (seconds, micro-usd)
@@ -59,11 +61,27 @@ class MemoryQuota:
         return self._decision(True, times, limit, window_s, now)
 
     def _live(self, tenant: str) -> dict[str, float]:
+        """The tenant's running jobs; a slot whose release was lost (a crash) frees itself at its deadline.
+
+        Deadlines are kept in a heap beside the dict, so a charge looks only at the slots that are due, not at
+        every job in flight (a scan of all of them made each create cost more the more jobs were running)."""
         running = self._running.setdefault(tenant, {})
+        heap = self._deadlines.setdefault(tenant, [])
         now = time.time()
-        for job_id in [j for j, deadline in running.items() if deadline <= now]:
-            del running[job_id]  # a slot whose release was lost (a crash) frees itself
+        while heap and heap[0][0] <= now:
+            deadline, job_id = heapq.heappop(heap)
+            if running.get(job_id) == deadline:  # not released or held again since
+                del running[job_id]
         return running
+
+    def _hold(self, tenant: str, job_id: str, deadline: float) -> None:
+        running = self._running.setdefault(tenant, {})
+        running[job_id] = deadline
+        heap = self._deadlines.setdefault(tenant, [])
+        heapq.heappush(heap, (deadline, job_id))
+        if len(heap) > 2 * len(running) + 1024:  # released slots' entries: dropped now and then
+            heap[:] = [(d, j) for j, d in running.items()]
+            heapq.heapify(heap)
 
     # -- write-through of the day and month counters ---------------------------------------
     @staticmethod
@@ -121,7 +139,7 @@ class MemoryQuota:
             charged = job.requested.get("charged") if job is not None else None
             if job is None or not isinstance(charged, dict) or charged.get("where") != self.name:
                 continue
-            self._running.setdefault(job.tenant, {})[job.id] = time.time() + job_ttl_s
+            self._hold(job.tenant, job.id, time.time() + job_ttl_s)
             micro = round(float(charged.get("usd", 0)) * MICRO)
             self._charges[(job.tenant, job.id)] = (int(charged.get("seconds", 0)), micro)
             restored += 1
@@ -148,7 +166,7 @@ class MemoryQuota:
         if (tenant, ask.job_id) in self._charges:
             return ChargeResult(None, where=self.name)
         if before is not None:  # charged once already (the same job made again after a crash): never twice
-            running[ask.job_id] = time.time() + job_ttl_s
+            self._hold(tenant, ask.job_id, time.time() + job_ttl_s)
             self._charges[(tenant, ask.job_id)] = before
             return ChargeResult(None, where=self.name)
         seconds = self._seconds.get((tenant, ask.day), 0)
@@ -159,7 +177,7 @@ class MemoryQuota:
             return ChargeResult("video_seconds_per_day", seconds, self.name)
         if ask.micro_usd_limit is not None and micro + ask.micro_usd > ask.micro_usd_limit:
             return ChargeResult("budget_usd_per_month", micro, self.name)
-        running[ask.job_id] = time.time() + job_ttl_s
+        self._hold(tenant, ask.job_id, time.time() + job_ttl_s)
         self._seconds[(tenant, ask.day)] = seconds + ask.seconds
         self._micro[(tenant, ask.month)] = micro + ask.micro_usd
         self._charges[(tenant, ask.job_id)] = (ask.seconds, ask.micro_usd)
