@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import shutil
 import statistics
@@ -24,7 +25,7 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {auth}
 local counter = 0
-local seed = math.random(1, 1000000000)
+local seed = {seed}
 request = function()
   counter = counter + 1
   local body = '{{"prompt": "bench ' .. seed .. ' ' .. counter .. '", "seconds": "4"}}'
@@ -96,7 +97,7 @@ def parse_wrk(out: str) -> Result:
 def run_wrk(url: str, *, connections: int, seconds: float, cpu: str, key: str | None, create: bool = False) -> Result:
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(CREATE_LUA.format(auth=auth) if create else auth + "\n")
+        script.write(CREATE_LUA.format(auth=auth, seed=random.randrange(1, 10**9)) if create else auth + "\n")
     command = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     command += ["--timeout", "30s", "-s", script.name, url]
     try:

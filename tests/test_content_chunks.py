@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.models import Job, Status
-from tests.test_fast_polls import KEYS, apps, job_of  # noqa: F401 - apps: the fixture, shared
+from tests.test_fast_polls import KEYS, apps, exchange, job_of  # noqa: F401 - apps: the fixture, shared
 
 MIB = 1024 * 1024
 
@@ -16,29 +16,7 @@ MIB = 1024 * 1024
 async def download(
     app: Any, path: str, headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, dict[bytes, bytes], list[bytes]]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"gw.test"), (b"authorization", f"Bearer {KEYS['acme']}".encode()), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
+    sent = await exchange(app, "GET", path, [(b"authorization", f"Bearer {KEYS['acme']}".encode()), *headers])
     return sent[0]["status"], dict(sent[0]["headers"]), [m.get("body", b"") for m in sent[1:]]
 
 

@@ -73,13 +73,11 @@ async def apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         yield fast, slow, jobs
 
 
-async def call(app: Any, method: str, path: str, key: str | None) -> tuple[int, dict[str, str], bytes]:
-    headers = [(b"host", b"gw.test"), (b"accept", b"application/json")]
-    if key is not None:
-        headers.append((b"authorization", f"Bearer {key}".encode()))
+async def exchange(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """Every ASGI message the app sends for one body-less request."""
     scope = {
         "type": "http",
-        "asgi": {"version": "3.0"},
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "method": method,
         "scheme": "http",
@@ -87,7 +85,7 @@ async def call(app: Any, method: str, path: str, key: str | None) -> tuple[int, 
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": headers,
+        "headers": [(b"host", b"gw.test"), (b"accept", b"application/json"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8080),
     }
@@ -100,6 +98,12 @@ async def call(app: Any, method: str, path: str, key: str | None) -> tuple[int, 
         sent.append(message)
 
     await app(scope, receive, send)
+    return sent
+
+
+async def call(app: Any, method: str, path: str, key: str | None) -> tuple[int, dict[str, str], bytes]:
+    auth = [(b"authorization", f"Bearer {key}".encode())] if key is not None else []
+    sent = await exchange(app, method, path, auth)
     start = sent[0]
     names = [name.decode() for name, _ in start["headers"]]
     assert len(names) == len(set(names)), f"a header sent twice: {names}"
