@@ -11,11 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from gateway import urls
 from gateway.bodyslots import tenant_or_address
@@ -28,13 +24,13 @@ from gateway.content.retention import ContentJanitor
 from gateway.content.space import StorageHealth
 from gateway.core.plan import PlanOptions
 from gateway.core.styles import StyleBook
-from gateway.errors import ApiError
 from gateway.faces import (
     admin_videos,
     batches,
     characters,
     console,
     console_api,
+    error_handlers,
     feedback,
     openai_videos,
     ops,
@@ -44,8 +40,6 @@ from gateway.faces import (
     usage,
 )
 from gateway.faces.fast_polls import FastPolls
-from gateway.faces.http import error_response
-from gateway.faces.paths import did_you_mean
 from gateway.faces.router import PollsFirstRouter
 from gateway.instrument import instrument
 from gateway.jobs.driver import JobDriver
@@ -82,11 +76,6 @@ from gateway.upstream_setup import router_from_settings
 from gateway.upstreams.http import use_transport
 from gateway.upstreams.routing import UpstreamRouter
 from gateway.webhooks.build import Webhooks, build_webhooks
-
-HTTP_CODES = {
-    404: ("not_found", "Unknown request URL: {method} {path}."),
-    405: ("method_not_allowed", "Method {method} is not allowed for {path}."),
-}
 
 
 @dataclass
@@ -306,29 +295,6 @@ def content_status(storage: StorageHealth, janitor: ContentJanitor) -> dict[str,
     return {**kept, **space, "ok": bool(space["ok"] and kept["ok"]), "error": space.get("error") or kept["error"]}
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code, template = HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-    message = template.format(method=request.method, path=request.url.path)
-    if exc.status_code == 404:  # a path that exists under /v1, or without its trailing slash, is named
-        message += did_you_mean(request.app.router.routes, request.scope)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:  # every method the path takes, not only the first route's
-        allowed = {
-            m
-            for r in request.app.router.routes
-            if isinstance(r, Route) and r.path_regex.match(request.url.path)
-            for m in (r.methods or ())
-        }
-        headers["Allow"] = ", ".join(sorted(allowed)) or headers.get("Allow", "")
-    return error_response(ApiError(exc.status_code, message, code=code), headers)
-
-
 def _tenant_of_key(ctx: Context) -> Callable[[str], str | None]:
     """The tenant an API key belongs to under the policies in force (whose body slots a request uses)."""
 
@@ -411,7 +377,7 @@ def create_app(settings: Settings, *, context: Context | None = None) -> Starlet
                 fast=FastPolls(ctx).answer,
             )
         ],
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers=error_handlers.HANDLERS,
     )
     app.router = router
     app.state.ctx = ctx
