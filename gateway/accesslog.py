@@ -35,6 +35,14 @@ def _timestamp(now: float) -> str:
     return f"{_Second.text}.{min(999_999, round((now - second) * 1_000_000)):06d}Z"
 
 
+def _mask(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with the client's text in it masked (in place)."""
+    for name in CLIENT_TEXT:
+        if fields.get(name):
+            fields[name] = redact(fields[name])
+    return fields
+
+
 def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
     """One ``request`` line; ``fields`` holds the request's own values (method, route, path, ...)."""
     if not LOG_SETUP.info:
@@ -45,9 +53,7 @@ def write_request_line(request_id: str, fields: dict[str, Any]) -> None:
         return
     client_text = "\n".join([request_id, *(str(fields.get(name) or "") for name in CLIENT_TEXT)])
     if may_hold_secret(client_text):  # what a client wrote may hold a key (a request id, a path): masked
-        for name in CLIENT_TEXT:
-            if fields.get(name):
-                fields[name] = redact(fields[name])
+        _mask(fields)
         request_id = redact(request_id)
     fields["event"] = "request"
     fields["request_id"] = request_id
@@ -68,10 +74,7 @@ def write_poll_line(request_id: str, fields: dict[str, Any]) -> None:
     if head is None:
         if len(_HEADS) >= MAX_HEADS:
             _HEADS.clear()
-        known = dict(zip(list(fields)[:-1], key, strict=True))
-        for name in CLIENT_TEXT:
-            if known.get(name):
-                known[name] = redact(known[name])
+        known = _mask(dict(zip(list(fields)[:-1], key, strict=True)))
         head = _HEADS[key] = _encode(known)[:-1] + f", {_string(list(fields)[-1])}: "
     if may_hold_secret(request_id):
         request_id = redact(request_id)

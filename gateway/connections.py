@@ -78,7 +78,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._began = None
-        _sweeper(self.loop).open.discard(self)
+        sweeper = _SWEEPERS.get(self.loop)
+        if sweeper is not None:
+            sweeper.open.discard(self)
         super().connection_lost(exc)
 
     def too_slow(self, now: float) -> bool:
@@ -105,9 +107,12 @@ class _Sweeper:
             conn._began = None
             if not conn.transport.is_closing():
                 conn.transport.close()
-        self.running = bool(self.open)
-        if self.running:
+        if self.open:
             self.loop.call_later(min(1.0, HEADER_TIMEOUT_S / 2), self.sweep)
+        else:  # nothing open: forgotten with its loop, made again by the next connection
+            self.running = False
+            if _SWEEPERS.get(self.loop) is self:
+                del _SWEEPERS[self.loop]
 
 
 _SWEEPERS: dict[asyncio.AbstractEventLoop, _Sweeper] = {}

@@ -9,7 +9,7 @@ every line costs as much as writing it (a futex and a hand-over of the GIL per r
 gateway wakes it at most ``1 / linger_s`` times a second, and an idle one writes a line at once.
 
 Lines stay in order (one list, one writer). If the stream stops taking lines, at most ``max_pending``
-characters wait; lines past that are dropped and counted (``sora_gateway_log_lines_dropped_total``) rather
+characters wait; lines past that are dropped and counted (``sora_gateway_log_writes_dropped_total``) rather
 than holding up requests. ``close`` (at exit) writes what is left.
 """
 

@@ -39,7 +39,7 @@ async def main():
         out["idle"] = sorted(m for m in ("av", "numpy") if m in sys.modules)
         status, body = await get("/v1/models")
         out["models"] = status
-        out["webm"] = "webm" in body.decode()
+        out["webm"] = all("webm" in m["capabilities"]["output_formats"] for m in json.loads(body)["data"])
         out["after_models"] = sorted(m for m in ("av", "numpy") if m in sys.modules)
     print(json.dumps(out))
 

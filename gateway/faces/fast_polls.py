@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import ApiError
-from gateway.faces.http import SafeJSONResponse
-from gateway.faces.openai_videos import _video_bytes, retrieve_video, video_resource
-from gateway.faces.resources import poll_headers
+from gateway.faces.openai_videos import poll_body, retrieve_video
+from gateway.faces.resources import poll_headers, queue_position_in
 
 PREFIX = "/v1/videos/video_"
 JSON = (b"content-type", b"application/json")
@@ -43,12 +42,7 @@ class FastPolls:
             snap = await ctx.service.poll(tenant, video_id)
         except ApiError:
             return None
-        queue = getattr(ctx.driver, "queue", None)
-        position = queue.position(snap.job) if queue is not None else None
-        if position is None:
-            body = snap.rendered("openai_videos", _video_bytes)
-        else:
-            body = SafeJSONResponse(video_resource(snap.job, position)).body
+        body = poll_body(snap, queue_position_in(ctx, snap.job))
         extra = poll_headers(snap.job)
         if ctx.quota is not None:
             extra = {**extra, **ctx.quota.headers_for(tenant)}

@@ -22,6 +22,7 @@ from gateway.faces.resources import accel_redirect, cost_usd, created_headers, p
 from gateway.pipeline.stages import Created
 from gateway.policies.model import Tenant
 from gateway.store.base import id_position
+from gateway.store.snapshots import Snapshot
 
 CREATE_FIELDS = OPENAI.fields(CREATE)
 REMIX_FIELDS = OPENAI.fields(REMIX)
@@ -141,12 +142,15 @@ def _video_bytes(job: Job) -> bytes:
 
 async def retrieve_video(request: Request) -> Response:
     snap = await service(request).poll(tenant_of(request), request.path_params["video_id"])
-    position = queue_position(request, snap.job)
-    if position is None:
-        body = snap.rendered("openai_videos", _video_bytes)  # rendered once per change of the job
-    else:  # a queue moves without a write to this job: rendered for every poll
-        body = JSONResponse(video_resource(snap.job, position)).body
+    body = poll_body(snap, queue_position(request, snap.job))
     return Response(body, media_type="application/json", headers=poll_headers(snap.job))
+
+
+def poll_body(snap: Snapshot, position: int | None) -> bytes:
+    """A poll's VideoResource bytes (the route's and the fast path's, faces/fast_polls.py)."""
+    if position is None:
+        return snap.rendered("openai_videos", _video_bytes)  # rendered once per change of the job
+    return JSONResponse(video_resource(snap.job, position)).body  # a queue moves without a write to this job
 
 
 async def delete_video(request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 
@@ -55,7 +56,12 @@ def accel_redirect(request: Request, stored: StoredFile) -> str | None:
 
 def queue_position(request: Request | None, job: Job) -> int | None:
     """Where a queued job waits for an upstream slot (1 = next), None when nothing holds it back."""
-    queue = getattr(request.app.state.ctx.driver, "queue", None) if request is not None else None
+    return queue_position_in(request.app.state.ctx, job) if request is not None else None
+
+
+def queue_position_in(ctx: Any, job: Job) -> int | None:
+    """:func:`queue_position` from the app's context (the fast poll path has no ``Request``)."""
+    queue = getattr(ctx.driver, "queue", None)
     return queue.position(job) if queue is not None else None
 
 
